@@ -1,0 +1,1 @@
+"""The Vigil gateway: the tenant plane and the control plane over HTTP."""

@@ -1,0 +1,1 @@
+"""The incident service: incidents, their timeline and alert dedup keys."""

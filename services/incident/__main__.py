@@ -1,0 +1,3 @@
+from services.incident.server import main
+
+main()

@@ -1,0 +1,97 @@
+"""The gRPC servicer: proto <-> domain. Domain errors propagate to the server interceptor, which maps them."""
+
+from __future__ import annotations
+
+from google.protobuf import json_format
+from google.protobuf.struct_pb2 import Struct
+
+from services.incident.service import Incident, IncidentService, ListQuery, NewIncident, TimelineEntry
+from vigil.common.v1 import common_pb2
+from vigil.incident.v1 import incident_pb2, incident_pb2_grpc
+from vigil.runtime import context
+
+FULL_NAME = incident_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name
+
+
+def incident_to_proto(i: Incident) -> incident_pb2.Incident:
+    msg = incident_pb2.Incident(
+        id=i.id, reference=i.reference, tenant_id=i.tenant_id, title=i.title, description=i.description,
+        severity=i.severity, status=i.status, source=i.source, ci_ids=list(i.ci_ids),
+        resolution_notes=i.resolution_notes, assignee=i.assignee, created_by=i.created_by,
+        resolved_by=i.resolved_by, version=i.version, dedup_key=i.dedup_key,
+    )
+    msg.created_at.FromDatetime(i.created_at)
+    msg.updated_at.FromDatetime(i.updated_at)
+    for status, at in i.status_times.items():
+        msg.status_times[status].FromDatetime(at)
+    if i.labels:
+        msg.labels.update(i.labels)
+    return msg
+
+
+def timeline_to_proto(e: TimelineEntry) -> incident_pb2.TimelineEntry:
+    msg = incident_pb2.TimelineEntry(id=e.id, incident_id=e.incident_id, kind=e.kind, from_status=e.from_status,
+                                     to_status=e.to_status, actor=e.actor, message=e.message)
+    msg.at.FromDatetime(e.at)
+    if e.changes:
+        msg.changes.update(e.changes)
+    return msg
+
+
+def _struct(value: Struct) -> dict:
+    return json_format.MessageToDict(value)
+
+
+class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
+    def __init__(self, service: IncidentService) -> None:
+        self.service = service
+
+    async def CreateIncident(self, request, _ctx):
+        new = NewIncident(
+            title=request.title, severity=request.severity, description=request.description,
+            source=request.source, ci_ids=tuple(request.ci_ids), assignee=request.assignee,
+            labels=_struct(request.labels), dedup_key=request.dedup_key,
+        )
+        incident = await self.service.create(context.current(), new)
+        return incident_pb2.CreateIncidentResponse(incident=incident_to_proto(incident))
+
+    async def GetIncident(self, request, _ctx):
+        incident = await self.service.get(context.current(), request.id)
+        return incident_pb2.GetIncidentResponse(incident=incident_to_proto(incident))
+
+    async def ListIncidents(self, request, _ctx):
+        page = request.page
+        query = ListQuery(
+            status=tuple(request.status), severity=tuple(request.severity), q=request.q, source=request.source,
+            ci_id=request.ci_id, sort=page.sort or "created_at", order=page.order or "desc",
+            limit=page.limit or 50, offset=page.offset,
+        )
+        items, total = await self.service.list(context.current(), query)
+        return incident_pb2.ListIncidentsResponse(
+            items=[incident_to_proto(i) for i in items],
+            page=common_pb2.PageInfo(total=total, limit=query.limit, offset=query.offset),
+        )
+
+    async def UpdateIncident(self, request, _ctx):
+        changes = {}
+        for name in request.update_mask:
+            if name == "ci_ids":
+                changes[name] = tuple(request.ci_ids)
+            elif name == "labels":
+                changes[name] = _struct(request.labels)
+            elif name in incident_pb2.UpdateIncidentRequest.DESCRIPTOR.fields_by_name and name not in (
+                    "id", "update_mask", "expected_version"):
+                changes[name] = getattr(request, name)
+            else:
+                changes[name] = None  # refused by the domain as an unknown field
+        incident = await self.service.update(context.current(), request.id, changes, request.expected_version)
+        return incident_pb2.UpdateIncidentResponse(incident=incident_to_proto(incident))
+
+    async def TransitionIncident(self, request, _ctx):
+        incident = await self.service.transition(context.current(), request.id, request.to_status, request.note,
+                                                 request.expected_version)
+        return incident_pb2.TransitionIncidentResponse(incident=incident_to_proto(incident))
+
+    async def GetTimeline(self, request, _ctx):
+        entries = await self.service.timeline(context.current(), request.id)
+        return incident_pb2.GetTimelineResponse(entries=[timeline_to_proto(e) for e in entries])

@@ -1,0 +1,28 @@
+"""Wiring of the incident service process: settings, store, domain, handlers, runtime. Nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.incident.config import IncidentSettings
+from services.incident.events import IncidentEvents
+from services.incident.handlers import FULL_NAME, IncidentHandlers
+from services.incident.service import IncidentService
+from services.incident.store import IncidentStore, metadata
+from vigil.incident.v1 import incident_pb2_grpc
+from vigil.runtime.service import ServiceRuntime, serve
+
+NAME = "incident"
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+async def build(settings: IncidentSettings) -> ServiceRuntime:
+    runtime = ServiceRuntime(NAME, settings, metadata, MIGRATIONS)
+    store = IncidentStore(runtime.db, IncidentEvents(runtime.outbox))
+    runtime.grpc.add(incident_pb2_grpc.add_IncidentServiceServicer_to_server,
+                     IncidentHandlers(IncidentService(store)), FULL_NAME)
+    return runtime
+
+
+def main() -> None:
+    serve(NAME, IncidentSettings(), build)

@@ -1,0 +1,256 @@
+"""Incident persistence (SQLAlchemy Core, SQLite or PostgreSQL). Every query is scoped by tenant_id.
+
+Each write is one transaction holding the row change, its timeline entries and its outbox events.
+References come from a per-tenant counter row incremented in the same transaction as the insert, so they are
+gap-free (a rolled-back insert rolls back its number too) and never reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.incident.events import IncidentEvents
+from services.incident.service import REFERENCE, Change, Incident, ListQuery, TimelineEntry
+from vigil.runtime import outbox
+from vigil.runtime.db import Database
+from vigil.runtime.errors import Conflict, NotFound
+
+metadata = sa.MetaData()
+_TS = sa.DateTime(timezone=True)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("number", sa.BigInteger, nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(2), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(100), nullable=False),
+    sa.Column("ci_ids", sa.JSON, nullable=False),
+    sa.Column("assignee", sa.String(320), nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("resolution_notes", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(320), nullable=False),
+    sa.Column("resolved_by", sa.String(320), nullable=False),
+    sa.Column("dedup_key", sa.String(255), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("status_times", sa.JSON, nullable=False),
+    sa.UniqueConstraint("tenant_id", "number", name="uq_incidents_tenant_number"),
+    sa.Index("ix_incidents_tenant_created", "tenant_id", "created_at"),
+    sa.Index("ix_incidents_tenant_status", "tenant_id", "status"),
+    sa.Index("ix_incidents_tenant_dedup", "tenant_id", "dedup_key"),
+)
+
+incident_cis = sa.Table(
+    "incident_cis",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("ci_id", sa.String(128), primary_key=True),
+    sa.Column("incident_id", sa.String(36), primary_key=True),
+)
+
+timeline = sa.Table(
+    "incident_timeline",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("incident_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("from_status", sa.String(20), nullable=False),
+    sa.Column("to_status", sa.String(20), nullable=False),
+    sa.Column("actor", sa.String(320), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),
+    sa.Column("at", _TS, nullable=False),
+    # Order within the incident: version * 100 + position in the change (several entries share a timestamp).
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Index("ix_timeline_incident", "tenant_id", "incident_id", "seq"),
+)
+
+sequences = sa.Table(
+    "incident_sequences",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("last_number", sa.BigInteger, nullable=False),
+)
+
+outbox_table, processed_events = outbox.define_tables(metadata)
+
+_SEVERITY_ORDER = sa.case({"P1": 1, "P2": 2, "P3": 3, "P4": 4}, value=incidents.c.severity)
+_SORT_COLUMNS: dict[str, Any] = {
+    "created_at": incidents.c.created_at,
+    "updated_at": incidents.c.updated_at,
+    "severity": _SEVERITY_ORDER,
+    "status": incidents.c.status,
+    "reference": incidents.c.number,
+    "title": incidents.c.title,
+}
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _row_to_incident(row: Any) -> Incident:
+    return Incident(
+        id=row.id, tenant_id=row.tenant_id, number=row.number, title=row.title, description=row.description,
+        severity=row.severity, status=row.status, source=row.source, ci_ids=tuple(row.ci_ids or ()),
+        assignee=row.assignee, labels=dict(row.labels or {}), resolution_notes=row.resolution_notes,
+        created_by=row.created_by, resolved_by=row.resolved_by, dedup_key=row.dedup_key, version=row.version,
+        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
+        status_times={k: datetime.fromisoformat(v) for k, v in (row.status_times or {}).items()},
+    )
+
+
+def _incident_values(incident: Incident) -> dict[str, Any]:
+    return {
+        "title": incident.title, "description": incident.description, "severity": incident.severity,
+        "status": incident.status, "source": incident.source, "ci_ids": list(incident.ci_ids),
+        "assignee": incident.assignee, "labels": incident.labels, "resolution_notes": incident.resolution_notes,
+        "resolved_by": incident.resolved_by, "dedup_key": incident.dedup_key, "version": incident.version,
+        "updated_at": incident.updated_at,
+        "status_times": {k: v.isoformat() for k, v in incident.status_times.items()},
+    }
+
+
+def _timeline_values(tenant_id: str, entry: TimelineEntry, seq: int) -> dict[str, Any]:
+    return {"seq": seq,
+        "id": entry.id, "tenant_id": tenant_id, "incident_id": entry.incident_id, "kind": entry.kind,
+        "from_status": entry.from_status, "to_status": entry.to_status, "actor": entry.actor,
+        "message": entry.message, "changes": entry.changes, "at": entry.at,
+    }
+
+
+def _upsert(conn: AsyncConnection):
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+class IncidentStore:
+    def __init__(self, db: Database, events: IncidentEvents) -> None:
+        self.db = db
+        self.events = events
+
+    async def _next_number(self, conn: AsyncConnection, tenant_id: str) -> int:
+        insert = _upsert(conn)(sequences).values(tenant_id=tenant_id, last_number=1)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[sequences.c.tenant_id], set_={"last_number": sequences.c.last_number + 1}
+        ).returning(sequences.c.last_number)
+        return int((await conn.execute(stmt)).scalar_one())
+
+    async def insert(self, incident: Incident, entry: TimelineEntry) -> Incident:
+        async with self.db.write() as conn:
+            number = await self._next_number(conn, incident.tenant_id)
+            incident = replace(incident, number=number)
+            await conn.execute(incidents.insert().values(
+                id=incident.id, tenant_id=incident.tenant_id, number=number, created_by=incident.created_by,
+                created_at=incident.created_at, **_incident_values(incident)))
+            await self._replace_cis(conn, incident, insert_only=True)
+            await conn.execute(timeline.insert().values(_timeline_values(incident.tenant_id, entry, 100)))
+            await self.events.stage(conn, "incident.created", incident)
+        self.events.committed()
+        return incident
+
+    async def _replace_cis(self, conn: AsyncConnection, incident: Incident, insert_only: bool = False) -> None:
+        if not insert_only:
+            await conn.execute(incident_cis.delete().where(
+                incident_cis.c.tenant_id == incident.tenant_id, incident_cis.c.incident_id == incident.id))
+        if incident.ci_ids:
+            await conn.execute(incident_cis.insert(), [
+                {"tenant_id": incident.tenant_id, "ci_id": ci, "incident_id": incident.id} for ci in incident.ci_ids])
+
+    @staticmethod
+    def _key_clause(tenant_id: str, key: str):
+        match = REFERENCE.match(key)
+        if match:
+            return sa.and_(incidents.c.tenant_id == tenant_id, incidents.c.number == int(match.group(1)))
+        return sa.and_(incidents.c.tenant_id == tenant_id, incidents.c.id == key)
+
+    async def get(self, tenant_id: str, key: str) -> Incident | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key)))).first()
+        return _row_to_incident(row) if row else None
+
+    async def list(self, tenant_id: str, query: ListQuery) -> tuple[list[Incident], int]:
+        where = [incidents.c.tenant_id == tenant_id]
+        if query.status:
+            where.append(incidents.c.status.in_(query.status))
+        if query.severity:
+            where.append(incidents.c.severity.in_(query.severity))
+        if query.source:
+            where.append(incidents.c.source == query.source)
+        if query.ci_id:
+            where.append(incidents.c.id.in_(sa.select(incident_cis.c.incident_id).where(
+                incident_cis.c.tenant_id == tenant_id, incident_cis.c.ci_id == query.ci_id)))
+        if query.q:
+            escaped = query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            text_match = [incidents.c.title.ilike(pattern, escape="\\"),
+                          incidents.c.description.ilike(pattern, escape="\\")]
+            ref = REFERENCE.match(query.q.upper())
+            if ref:
+                text_match.append(incidents.c.number == int(ref.group(1)))
+            where.append(sa.or_(*text_match))
+        sort = _SORT_COLUMNS[query.sort]
+        order = [sort.desc() if query.order == "desc" else sort.asc(),
+                 incidents.c.number.desc() if query.order == "desc" else incidents.c.number.asc()]
+        async with self.db.read() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(incidents).where(*where))).scalar_one()
+            rows = (await conn.execute(
+                sa.select(incidents).where(*where).order_by(*order).limit(query.limit).offset(query.offset))).all()
+        return [_row_to_incident(r) for r in rows], int(total)
+
+    async def mutate(self, tenant_id: str, key: str, decide: Callable[[Incident], Change],
+                     expected_version: int = 0) -> Incident:
+        """Read, decide, write under the row's version. A concurrent writer makes the version check fail:
+        with an expected version that is a 409; without one the decision is retried on the fresh row."""
+        for _attempt in range(5):
+            async with self.db.write() as conn:
+                row = (await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key)))).first()
+                if row is None:
+                    raise NotFound(f"incident {key} not found")
+                current = _row_to_incident(row)
+                if expected_version and current.version != expected_version:
+                    raise Conflict(f"incident {current.reference} is at version {current.version}, "
+                                   f"not {expected_version}; re-read and retry")
+                change = decide(current)
+                if not change.timeline:
+                    return current
+                updated = change.incident
+                result = await conn.execute(incidents.update().where(
+                    incidents.c.tenant_id == tenant_id, incidents.c.id == current.id,
+                    incidents.c.version == current.version).values(_incident_values(updated)))
+                if result.rowcount != 1:
+                    if expected_version:
+                        raise Conflict(f"incident {current.reference} was changed concurrently; re-read and retry")
+                    continue
+                if updated.ci_ids != current.ci_ids:
+                    await self._replace_cis(conn, updated)
+                await conn.execute(timeline.insert(), [_timeline_values(tenant_id, e, updated.version * 100 + i)
+                                                       for i, e in enumerate(change.timeline)])
+                for event_type, changed, from_status, to_status in change.events:
+                    await self.events.stage(conn, event_type, updated, changed_fields=changed,
+                                            from_status=from_status, to_status=to_status)
+            self.events.committed()
+            return updated
+        raise Conflict(f"incident {key} is being changed concurrently; retry")
+
+    async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(sa.select(timeline).where(
+                timeline.c.tenant_id == tenant_id, timeline.c.incident_id == incident_id,
+            ).order_by(timeline.c.seq))).all()
+        return [TimelineEntry(id=r.id, incident_id=r.incident_id, kind=r.kind, actor=r.actor, at=_utc(r.at),
+                              from_status=r.from_status, to_status=r.to_status, message=r.message,
+                              changes=dict(r.changes or {})) for r in rows]

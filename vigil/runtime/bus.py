@@ -1,0 +1,144 @@
+"""The Kafka bus (aiokafka): the producer every outbox relay uses, and idempotent consumers.
+
+An EventConsumer reads CloudEvents, and for each one records (consumer, event id) in the service's
+`processed_events` table in the same transaction as the handler's effect: an event delivered twice (relay
+re-send, consumer restart before its offset commit) acts once. Offsets are committed by hand after the
+transaction, so a crash re-delivers instead of losing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from vigil.runtime import telemetry
+from vigil.runtime.cloudevents import CloudEvent
+from vigil.runtime.db import Database
+
+log = logging.getLogger("vigil.bus")
+_tracer = trace.get_tracer("vigil.bus")
+
+Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+
+
+def producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        enable_idempotence=True,  # implies acks=all; broker de-duplicates the producer's own retries
+        linger_ms=5,
+        # While the broker is away, batches wait this long before the relay sees a failure and retries.
+        request_timeout_ms=30_000,
+        retry_backoff_ms=200,
+    )
+
+
+async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 3, replication: int = 1) -> None:
+    """Create topics that do not exist yet (idempotent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(t, num_partitions=partitions, replication_factor=replication) for t in topics if t not in existing]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+class EventConsumer:
+    """Consume CloudEvents from topics with a group, acting once per event id."""
+
+    def __init__(self, db: Database, processed: sa.Table, *, bootstrap: str, topics: Sequence[str],
+                 group_id: str, handler: Handler, types: Sequence[str] = ()) -> None:
+        self.db = db
+        self.processed = processed
+        self.bootstrap = bootstrap
+        self.topics = list(topics)
+        self.group_id = group_id
+        self.handler = handler
+        self.types = set(types)
+        self.handled = 0
+        self.skipped_duplicates = 0
+        self._task: asyncio.Task | None = None
+
+    async def handle(self, event: CloudEvent) -> bool:
+        """Apply one event exactly once. Returns False when it had been applied before."""
+        if self.types and event.type not in self.types:
+            return False
+        token = otel_context.attach(telemetry.extract(event.trace_carrier()))
+        try:
+            with _tracer.start_as_current_span(f"consume {event.type}", kind=trace.SpanKind.CONSUMER):
+                async with self.db.write() as conn:
+                    seen = await conn.execute(
+                        sa.select(self.processed.c.event_id).where(
+                            self.processed.c.consumer == self.group_id, self.processed.c.event_id == event.id
+                        )
+                    )
+                    if seen.first() is not None:
+                        self.skipped_duplicates += 1
+                        return False
+                    await conn.execute(self.processed.insert().values(
+                        consumer=self.group_id, event_id=event.id, processed_at=datetime.now(UTC)))
+                    await self.handler(conn, event)
+                self.handled += 1
+                return True
+        finally:
+            otel_context.detach(token)
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            consumer = AIOKafkaConsumer(
+                *self.topics,
+                bootstrap_servers=self.bootstrap,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+            )
+            try:
+                await consumer.start()
+                backoff = 0.5
+                async for msg in consumer:
+                    try:
+                        event = CloudEvent.from_kafka(msg.headers, msg.value)
+                    except ValueError as exc:
+                        log.warning("skipping a message that is not a CloudEvent on %s: %s", msg.topic, exc)
+                    else:
+                        await self.handle(event)
+                    await consumer.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - broker or database trouble: reconnect and resume
+                log.warning("consumer %s: %s: %s; reconnecting", self.group_id, type(exc).__name__, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                try:
+                    await consumer.stop()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"consumer-{self.group_id}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass

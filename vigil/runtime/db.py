@@ -1,0 +1,183 @@
+"""The SQL store, written once: SQLAlchemy async engines for SQLite (embedded) and PostgreSQL (cluster), and
+Alembic migrations applied at start.
+
+Each service keeps its own tables: a SQLite file of its own, or its own schema (`vigil_<service>`) in a shared
+PostgreSQL database. Migrations are numbered files (`0001_<name>.py`) in `services/<name>/migrations/versions`;
+Alembic records the applied revision in the service's database; the numbering is checked so that a gap or a
+duplicate is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+_REVISION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.py$")
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain driver-less URLs and pick the async driver."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url
+
+
+def schema_for(service: str) -> str:
+    return f"vigil_{service}"
+
+
+class Database:
+    """One service's database. `write()` is a transaction; `read()` a connection for queries.
+
+    On SQLite all writes go through one connection that opens its transactions with BEGIN IMMEDIATE: SQLite
+    has one writer anyway, and a deferred transaction that reads before it writes fails with SQLITE_BUSY
+    instead of waiting. Reads use their own pool and, with WAL, never wait for the writer.
+    """
+
+    def __init__(self, url: str, service: str, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        self.service = service
+        if self.url.startswith("sqlite"):
+            self.writer = _sqlite_engine(self.url, immediate=True, pool_size=1)
+            self.reader = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
+        elif self.url.startswith("postgresql"):
+            self.writer = self.reader = create_async_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args={"server_settings": {"search_path": schema_for(service)}},
+            )
+        else:
+            raise ValueError(f"unsupported database URL scheme: {self.url.split(':', 1)[0]}")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.writer.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def leader_lock(self, key: int) -> AsyncIterator[bool]:
+        """Yield True while this process holds the named lock (PostgreSQL advisory lock; always on SQLite)."""
+        if not self.is_postgres:
+            yield True
+            return
+        async with self.writer.connect() as conn:
+            held = bool((await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar())
+            await conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    await conn.commit()
+
+    async def migrate(self, migrations_dir: Path, target: str = "head") -> None:
+        await migrate(self.writer, migrations_dir, self.service, target)
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _sqlite_engine(url: str, immediate: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=0)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy, not the driver, decide where transactions begin (BEGIN IMMEDIATE below).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def check_numbering(versions_dir: Path) -> None:
+    """Refuse gaps and duplicates in the numbered migration files."""
+    numbers = []
+    for path in sorted(versions_dir.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        match = _REVISION_FILE.match(path.name)
+        if not match:
+            raise RuntimeError(f"migration file {path.name} is not named NNNN_<name>.py")
+        numbers.append(int(match.group(1)))
+    if len(numbers) != len(set(numbers)):
+        raise RuntimeError(f"duplicate migration numbers in {versions_dir}")
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"migration numbers in {versions_dir} have a gap: {numbers}")
+
+
+def alembic_config(migrations_dir: Path) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    return cfg
+
+
+async def migrate(engine: AsyncEngine, migrations_dir: Path, service: str, target: str = "head") -> None:
+    """Apply migrations up to target (idempotent: applied revisions are recorded and skipped)."""
+    check_numbering(migrations_dir / "versions")
+    cfg = alembic_config(migrations_dir)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema_for(service)}"'))
+
+    def _upgrade(sync_conn: sa.Connection) -> None:
+        cfg.attributes["connection"] = sync_conn
+        if target.startswith("-") or target == "base" or _is_older(cfg, sync_conn, target):
+            command.downgrade(cfg, target)
+        else:
+            command.upgrade(cfg, target)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+def _is_older(cfg: Config, sync_conn: sa.Connection, target: str) -> bool:
+    from alembic.runtime.migration import MigrationContext
+
+    current = MigrationContext.configure(sync_conn).get_current_revision()
+    if current is None or target == "head":
+        return False
+    script = ScriptDirectory.from_config(cfg)
+    return any(rev.revision == target for rev in script.iterate_revisions(current, "base")) and current != target
+
+
+def run_env() -> None:
+    """The body of every service's migrations/env.py: run on the connection handed over by migrate()."""
+    from alembic import context as alembic_context
+
+    connection = alembic_context.config.attributes["connection"]
+    alembic_context.configure(connection=connection, transactional_ddl=True)
+    with alembic_context.begin_transaction():
+        alembic_context.run_migrations()

@@ -1,0 +1,163 @@
+"""gRPC, written once: the aio server bootstrap (health, reflection, interceptors, graceful stop) and the
+client channel factory that carries the caller's context, trace context and a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from vigil.runtime import context, telemetry
+from vigil.runtime.errors import VigilError, trailing_metadata
+
+log = logging.getLogger("vigil.grpc")
+_tracer = trace.get_tracer("vigil.grpc")
+
+# Every client call carries a deadline; grpc.aio cancels the server handler when it passes.
+DEFAULT_DEADLINE_SECONDS = 10.0
+
+
+class ContextInterceptor(grpc.aio.ServerInterceptor):
+    """Binds the caller's tenant/principal and the incoming trace context around each call, opens a server
+    span, maps domain errors to status + trailing metadata, and writes one access log line."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        metadata = tuple(handler_call_details.invocation_metadata or ())
+        inner = handler.unary_unary
+
+        async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+            carrier = {k: v for k, v in metadata if isinstance(v, str)}
+            token = otel_context.attach(telemetry.extract(carrier))
+            call_token = context.bind(context.CallContext.from_metadata(metadata))
+            started = time.perf_counter()
+            status = "OK"
+            try:
+                with _tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER):
+                    try:
+                        return await inner(request, ctx)
+                    except VigilError as err:
+                        status = err.code
+                        ctx.set_trailing_metadata(trailing_metadata(err))
+                        await ctx.abort(err.grpc_status, err.message)
+            except Exception as exc:  # noqa: BLE001 - the log line must name every failure
+                if status == "OK":
+                    status = "ERROR"
+                    log.exception("unhandled error in %s", method)
+                    await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
+                raise exc
+            finally:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s %.1fms", method, status, (time.perf_counter() - started) * 1000)
+                context.reset(call_token)
+                otel_context.detach(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class GrpcServer:
+    """A grpc.aio server with the standard health service ("" and each service name) and reflection."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.server = grpc.aio.server(
+            interceptors=[ContextInterceptor()],
+            options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+        )
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.address = f"{host}:{port}"
+        self.port = 0
+        self._names: list[str] = [reflection.SERVICE_NAME, health.SERVICE_NAME]
+
+    def add(self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str) -> None:
+        register(servicer, self.server)
+        self._names.append(full_name)
+
+    async def start(self) -> int:
+        reflection.enable_server_reflection(self._names, self.server)
+        self.port = self.server.add_insecure_port(self.address)
+        await self.server.start()
+        for name in ["", *self._names]:
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        return self.port
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def run_until_signalled(
+    start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Start, wait for SIGTERM/SIGINT, then stop gracefully."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await start()
+    await stopping.wait()
+    await stop()
+
+
+class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds the bound caller context, the trace context and a default deadline to every outgoing call."""
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        metadata = list(client_call_details.metadata or ())
+        present = {k for k, _ in metadata}
+        ctx = context._current.get()
+        if ctx is not None and context.TENANT_KEY not in present:
+            metadata.extend(ctx.metadata())
+        carrier: dict[str, str] = {}
+        telemetry.inject(carrier)
+        metadata.extend(carrier.items())
+        timeout = client_call_details.timeout or DEFAULT_DEADLINE_SECONDS
+        details = grpc.aio.ClientCallDetails(
+            client_call_details.method, timeout, metadata, client_call_details.credentials,
+            client_call_details.wait_for_ready,
+        )
+        return await continuation(details, request)
+
+
+def channel(address: str, extra_options: Iterable[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+    options = [
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.enable_retries", 1),
+        ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        *extra_options,
+    ]
+    return grpc.aio.insecure_channel(address, options=options, interceptors=[_ClientInterceptor()])
+
+
+async def wait_serving(address: str, service: str = "", timeout: float = 30.0) -> None:
+    """Wait until the gRPC health service at address reports SERVING."""
+    deadline = time.monotonic() + timeout
+    async with grpc.aio.insecure_channel(address) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while True:
+            try:
+                resp = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{address} ({service or 'server'}) not serving after {timeout}s")
+            await asyncio.sleep(0.1)

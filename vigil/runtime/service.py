@@ -1,0 +1,83 @@
+"""The wiring every domain service shares: settings -> telemetry -> database + migrations -> outbox relay ->
+gRPC server with health and reflection -> run until SIGTERM -> graceful stop. A service's server.py only
+builds its store, domain service and handlers and hands them to this."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from vigil.runtime import bus, outbox, telemetry
+from vigil.runtime.config import ServiceSettings
+from vigil.runtime.db import Database
+from vigil.runtime.grpcio import GrpcServer, run_until_signalled
+
+log = logging.getLogger("vigil.service")
+
+
+class ServiceRuntime:
+    def __init__(self, name: str, settings: ServiceSettings, metadata: sa.MetaData, migrations_dir: Path) -> None:
+        self.name = name
+        self.settings = settings
+        self.migrations_dir = migrations_dir
+        self.db = Database(settings.database_url_for(name), name)
+        self.outbox_table = metadata.tables["outbox"]
+        self.processed_table = metadata.tables["processed_events"]
+        self.outbox = outbox.Outbox(self.outbox_table, source=f"vigil/{name}")
+        self.relay = outbox.OutboxRelay(
+            self.db,
+            self.outbox,
+            lambda: bus.producer(settings.kafka_bootstrap, client_id=f"vigil-{name}"),
+            poll_seconds=settings.outbox_poll_seconds,
+            service=name,
+        )
+        self.grpc = GrpcServer(settings.grpc_host, settings.grpc_port_for(name))
+        self.consumers: list[bus.EventConsumer] = []
+        self.background: list[asyncio.Task] = []
+
+    def consumer(self, *, topics, group: str, handler: bus.Handler, types=()) -> bus.EventConsumer:
+        c = bus.EventConsumer(self.db, self.processed_table, bootstrap=self.settings.kafka_bootstrap,
+                              topics=topics, group_id=f"vigil-{self.name}.{group}", handler=handler, types=types)
+        self.consumers.append(c)
+        return c
+
+    async def start(self) -> int:
+        await self.db.migrate(self.migrations_dir)
+        self.background.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
+        for c in self.consumers:
+            c.start()
+        port = await self.grpc.start()
+        log.info("%s serving gRPC on port %d", self.name, port)
+        return port
+
+    async def stop(self) -> None:
+        await self.grpc.stop(self.settings.grpc_grace_seconds)
+        for c in self.consumers:
+            await c.stop()
+        self.relay.stop()
+        for task in self.background:
+            try:
+                await asyncio.wait_for(task, 10)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        await self.db.dispose()
+
+
+def serve(name: str, settings: ServiceSettings, build) -> None:
+    """Process entry point of a service: `build(settings) -> ServiceRuntime` wires the domain parts."""
+    telemetry.setup(name, settings.log_level, settings.log_json)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a pinned dependency
+        pass
+
+    async def main() -> None:
+        runtime: ServiceRuntime = await build(settings)
+        await run_until_signalled(runtime.start, runtime.stop)
+
+    asyncio.run(main())
