@@ -14,6 +14,7 @@ from vigil.runtime.service import ServiceRuntime, serve
 
 NAME = "incident"
 MIGRATIONS = Path(__file__).with_name("migrations")
+SETTINGS = IncidentSettings
 
 
 async def build(settings: IncidentSettings) -> ServiceRuntime:
@@ -25,4 +26,4 @@ async def build(settings: IncidentSettings) -> ServiceRuntime:
 
 
 def main() -> None:
-    serve(NAME, IncidentSettings(), build)
+    serve(NAME, SETTINGS(), build)

@@ -1,0 +1,230 @@
+"""The gateway: two aiohttp applications, the tenant plane and the control plane, on their own ports.
+
+Cross-cutting concerns are middleware, in this order: tracing (one span per request; its id is every error's
+trace_id) -> the error envelope -> authentication and per-route policy -> the handler. Handlers only
+translate HTTP <-> gRPC; the domain lives in the services.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from gateway import auth, envelope
+from gateway.clients import Upstreams
+from gateway.config import GatewaySettings
+from gateway.identity import IdentityStore
+from vigil.runtime import context, grpcio, telemetry
+from vigil.runtime.db import Database
+from vigil.runtime.errors import FieldError, Forbidden, Unauthenticated, VigilError
+
+log = logging.getLogger("vigil.gateway")
+_tracer = trace.get_tracer("vigil.gateway")
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass
+class Gateway:
+    """Everything the handlers need, passed in through the app (no module globals)."""
+
+    settings: GatewaySettings
+    db: Database
+    identity: IdentityStore
+    upstreams: Upstreams
+    tenant_tokens: auth.Tokens
+    control_tokens: auth.Tokens
+
+
+GATEWAY_KEY = web.AppKey("gateway", Gateway)
+PLANE_KEY = web.AppKey("plane", str)
+
+
+def gw(request: web.Request) -> Gateway:
+    return request.app[GATEWAY_KEY]
+
+
+@web.middleware
+async def trace_middleware(request: web.Request, handler):
+    token = otel_context.attach(telemetry.extract(request.headers))
+    try:
+        with _tracer.start_as_current_span(f"{request.method} {request.path}", kind=trace.SpanKind.SERVER) as span:
+            response = await handler(request)
+            span.set_attribute("http.status_code", response.status)
+            trace_id = telemetry.current_trace_id()
+            if trace_id:
+                response.headers["X-Trace-Id"] = trace_id
+            return response
+    finally:
+        otel_context.detach(token)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except VigilError as err:
+        return envelope.from_error(err)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return envelope.error(413, "VALIDATION_ERROR", "request body too large",
+                              [FieldError("body", f"must be at most {exc.max_size} bytes")])
+    except web.HTTPNotFound:
+        return envelope.error(404, "NOT_FOUND", f"no route for {request.path}")
+    except web.HTTPMethodNotAllowed as exc:
+        return envelope.error(405, "VALIDATION_ERROR", f"{request.method} is not allowed here",
+                              headers={"Allow": ", ".join(sorted(exc.allowed_methods))})
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return envelope.error(exc.status, "VALIDATION_ERROR" if exc.status < 500 else "ERROR", exc.reason)
+    except Exception:  # noqa: BLE001 - never a stack trace to the client
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return envelope.error(500, "ERROR", "internal error")
+
+
+def _policy(request: web.Request) -> auth.Policy:
+    handler = request.match_info.handler
+    return getattr(handler, "vigil_policy", None) or auth.Policy()
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    pol = _policy(request)
+    if pol.auth == "public" or request.match_info.http_exception is not None:
+        return await handler(request)
+    g = gw(request)
+    if pol.auth == "operator":
+        principal = g.control_tokens.verify(auth.bearer(request.headers.get("Authorization")), auth.CONTROL_AUDIENCE)
+        if principal.role != "operator":
+            raise Forbidden("operator role required")
+        request["principal"] = principal
+        return await handler(request)
+
+    principal = g.tenant_tokens.verify(auth.bearer(request.headers.get("Authorization")), auth.TENANT_AUDIENCE)
+    tenant_id = request.headers.get("x-tenant-id", "")
+    if not tenant_id:
+        raise Unauthenticated("missing x-tenant-id header")
+    if tenant_id != principal.tenant_id:
+        raise Unauthenticated("the token does not belong to the tenant in x-tenant-id")
+    status = await g.identity.tenant_status(tenant_id)
+    if status is None:
+        raise Unauthenticated("unknown tenant")
+    if status != "active":
+        raise Forbidden(f"tenant {tenant_id} is {status}")
+    auth.check_role(principal, request.method, pol.role)
+    request["principal"] = principal
+    ctx = context.CallContext(tenant_id=tenant_id, actor=principal.email, role=principal.role,
+                              request_id=request.headers.get("X-Request-Id", ""))
+    token = context.bind(ctx)
+    try:
+        return await handler(request)
+    finally:
+        context.reset(token)
+
+
+@auth.policy("public")
+async def healthz(_request: web.Request) -> web.Response:
+    return envelope.ok({"status": "ok"})
+
+
+@auth.policy("public")
+async def readyz(request: web.Request) -> web.Response:
+    g = gw(request)
+    down = []
+    for name, address in g.upstreams.addresses.items():
+        try:
+            await grpcio.wait_serving(address, timeout=0.5)
+        except TimeoutError:
+            down.append(name)
+    if down:
+        return envelope.error(503, "UNAVAILABLE", f"not serving: {', '.join(down)}", headers={"Retry-After": "1"})
+    return envelope.ok({"status": "ready"})
+
+
+def _plane(g: Gateway, name: str, routes: list[web.RouteDef]) -> web.Application:
+    app = web.Application(
+        middlewares=[trace_middleware, error_middleware, auth_middleware],
+        client_max_size=g.settings.max_body_bytes,
+    )
+    app[GATEWAY_KEY] = g
+    app[PLANE_KEY] = name
+    app.add_routes([web.get("/healthz", healthz), web.get("/readyz", readyz), *routes])
+    return app
+
+
+async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, web.Application]:
+    from gateway import routes
+
+    telemetry.setup("gateway", settings.log_level, settings.log_json)
+    db = Database(settings.database_url_for_gateway(), "gateway")
+    await db.migrate(MIGRATIONS)
+    secret = auth.load_secret(settings.jwt_secret.get_secret_value(), settings.data_dir)
+    ttl = settings.access_token_ttl_seconds
+    g = Gateway(
+        settings=settings,
+        db=db,
+        identity=IdentityStore(db, settings.tenant_cache_seconds),
+        upstreams=Upstreams(settings.upstreams()),
+        tenant_tokens=auth.Tokens(secret, settings.jwt_issuer, ttl),
+        control_tokens=auth.Tokens(secret + ":control", settings.jwt_issuer, ttl),
+    )
+    tenant_app = _plane(g, "tenant", routes.collect("tenant"))
+    control_app = _plane(g, "control", routes.collect("control"))
+    return g, tenant_app, control_app
+
+
+async def close(g: Gateway) -> None:
+    await g.upstreams.close()
+    await g.db.dispose()
+
+
+class Runner:
+    """Both planes on their ports; used by `python -m gateway`, `vigil up` and the tests."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.runners: list[web.AppRunner] = []
+        self.ports: dict[str, int] = {}
+        self.gateway: Gateway | None = None
+
+    async def start(self) -> dict[str, int]:
+        started = time.perf_counter()
+        self.gateway, tenant_app, control_app = await build(self.settings)
+        for name, app, port in (("tenant", tenant_app, self.settings.tenant_port),
+                                ("control", control_app, self.settings.control_port)):
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(runner, self.settings.host, port, reuse_address=True)
+            await site.start()
+            self.runners.append(runner)
+            self.ports[name] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        log.info("gateway up in %.0fms: tenant plane :%d, control plane :%d", (time.perf_counter() - started) * 1000,
+                 self.ports["tenant"], self.ports["control"])
+        return self.ports
+
+    async def stop(self) -> None:
+        for runner in self.runners:
+            await runner.cleanup()
+        if self.gateway:
+            await close(self.gateway)
+
+
+def main() -> None:
+    import asyncio
+
+    import uvloop
+
+    settings = GatewaySettings()
+    uvloop.install()
+    runner = Runner(settings)
+
+    async def _start() -> None:
+        await runner.start()
+
+    asyncio.run(grpcio.run_until_signalled(_start, runner.stop))
+

@@ -1,0 +1,108 @@
+"""Authentication and authorization, declared per route.
+
+Tokens are HS256 JWTs (PyJWT) with issuer, audience (`vigil-tenant` or `vigil-control`), expiry, subject
+(email), role and, on the tenant plane, the tenant id (`tid`). A tenant-plane call must send `x-tenant-id`
+equal to the token's tenant; the tenant must exist and be active. Roles: viewer < responder < admin; a
+viewer never mutates (any non-GET is refused whatever the route declares).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from vigil.runtime.errors import Forbidden, Unauthenticated
+
+TENANT_AUDIENCE = "vigil-tenant"
+CONTROL_AUDIENCE = "vigil-control"
+ROLE_RANK = {"viewer": 0, "responder": 1, "admin": 2}
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    email: str
+    role: str
+    tenant_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a route needs: `public` (no token), `tenant` (tenant-plane user), `operator` (control plane)."""
+
+    auth: str = "tenant"
+    role: str = "viewer"
+
+
+def policy(auth: str = "tenant", role: str = "viewer") -> Callable:
+    def mark(handler: Callable[..., Awaitable]) -> Callable[..., Awaitable]:
+        handler.vigil_policy = Policy(auth, role)  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+def load_secret(configured: str, data_dir: Path) -> str:
+    """The configured key, or one generated once and kept in data_dir (embedded mode)."""
+    if configured:
+        if len(configured) < 32:
+            raise ValueError("VIGIL_JWT_SECRET must be at least 32 characters")
+        return configured
+    path = data_dir / "jwt-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
+
+
+class Tokens:
+    def __init__(self, secret: str, issuer: str, ttl_seconds: int) -> None:
+        self.secret = secret
+        self.issuer = issuer
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, principal: Principal, audience: str) -> str:
+        now = int(time.time())
+        claims = {"iss": self.issuer, "aud": audience, "sub": principal.email, "role": principal.role,
+                  "iat": now, "nbf": now, "exp": now + self.ttl_seconds, "jti": uuid.uuid4().hex}
+        if principal.tenant_id:
+            claims["tid"] = principal.tenant_id
+        return jwt.encode(claims, self.secret, algorithm="HS256")
+
+    def verify(self, token: str, audience: str) -> Principal:
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=["HS256"], audience=audience, issuer=self.issuer,
+                                options={"require": ["exp", "iat", "sub", "aud", "iss"]}, leeway=5)
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired") from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(f"invalid token: {exc}") from None
+        role = claims.get("role", "")
+        if audience == TENANT_AUDIENCE and (role not in ROLE_RANK or not claims.get("tid")):
+            raise Unauthenticated("invalid token: no tenant role")
+        return Principal(email=claims["sub"], role=role, tenant_id=claims.get("tid", ""))
+
+
+def bearer(header: str | None) -> str:
+    if not header:
+        raise Unauthenticated("missing Authorization: Bearer <token>")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+def check_role(principal: Principal, method: str, required: str) -> None:
+    if method not in READ_METHODS and principal.role == "viewer":
+        raise Forbidden("viewers cannot change anything")
+    if ROLE_RANK.get(principal.role, -1) < ROLE_RANK[required]:
+        raise Forbidden(f"this action needs the {required} role; you are {principal.role}")

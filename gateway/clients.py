@@ -1,0 +1,43 @@
+"""gRPC stubs of the domain services, one channel each. Calls carry the caller's context (tenant, actor,
+role), the trace context and a deadline through the shared client interceptor; failures come back as the
+domain errors the services raised."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import grpc
+
+from vigil.ai.v1 import ai_pb2_grpc
+from vigil.cmdb.v1 import cmdb_pb2_grpc
+from vigil.incident.v1 import incident_pb2_grpc
+from vigil.itsm.v1 import itsm_pb2_grpc
+from vigil.observability.v1 import observability_pb2_grpc
+from vigil.runtime import grpcio
+from vigil.runtime.errors import from_rpc_error
+
+T = TypeVar("T")
+
+
+class Upstreams:
+    def __init__(self, addresses: dict[str, str]) -> None:
+        self.addresses = addresses
+        self.channels = {name: grpcio.channel(addr) for name, addr in addresses.items()}
+        self.incident = incident_pb2_grpc.IncidentServiceStub(self.channels["incident"])
+        self.itsm = itsm_pb2_grpc.ItsmServiceStub(self.channels["itsm"])
+        self.cmdb = cmdb_pb2_grpc.CmdbServiceStub(self.channels["cmdb"])
+        self.observability = observability_pb2_grpc.ObservabilityServiceStub(self.channels["observability"])
+        self.ai = ai_pb2_grpc.AiServiceStub(self.channels["ai"])
+
+    async def close(self) -> None:
+        for ch in self.channels.values():
+            await ch.close()
+
+
+async def call(rpc: Awaitable[T]) -> T:
+    """Await a stub call, turning an RpcError into the service's domain error."""
+    try:
+        return await rpc
+    except grpc.aio.AioRpcError as exc:
+        raise from_rpc_error(exc) from None

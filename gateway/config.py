@@ -1,0 +1,41 @@
+"""Typed settings of the gateway (VIGIL_* variables; see README)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from vigil.runtime.config import SERVICE_PORTS, CommonSettings
+
+
+class GatewaySettings(CommonSettings):
+    host: str = "0.0.0.0"
+    tenant_port: int = 8080
+    control_port: int = 8081
+    # HS256 key for the JWTs both planes issue. Empty: a random key is generated once and kept in data_dir
+    # (fine for one machine; a cluster sets it from a Secret so every replica verifies the same tokens).
+    jwt_secret: SecretStr = SecretStr("")
+    jwt_issuer: str = "vigil"
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 7 * 24 * 3600
+    operator_email: str = "operator@vigil.local"
+    operator_password: SecretStr = SecretStr("")
+    # The gateway's own store (tenants, users, refresh tokens). Empty: SQLite file in data_dir.
+    database_url: str = ""
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How long a tenant's status (active/suspended) is cached; suspension through this gateway is immediate.
+    tenant_cache_seconds: float = 5.0
+    upstream_timeout_seconds: float = 10.0
+    incident_addr: str = f"127.0.0.1:{SERVICE_PORTS['incident']}"
+    itsm_addr: str = f"127.0.0.1:{SERVICE_PORTS['itsm']}"
+    cmdb_addr: str = f"127.0.0.1:{SERVICE_PORTS['cmdb']}"
+    observability_addr: str = f"127.0.0.1:{SERVICE_PORTS['observability']}"
+    ai_addr: str = f"127.0.0.1:{SERVICE_PORTS['ai']}"
+
+    def database_url_for_gateway(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    def upstreams(self) -> dict[str, str]:
+        return {name: getattr(self, f"{name}_addr") for name in SERVICE_PORTS}

@@ -1,0 +1,1 @@
+"""The ai service (see DESIGN.md for what it owns)."""

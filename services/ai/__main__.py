@@ -1,0 +1,3 @@
+from services.ai.server import main
+
+main()

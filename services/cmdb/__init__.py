@@ -1,0 +1,1 @@
+"""The cmdb service (see DESIGN.md for what it owns)."""

@@ -1,0 +1,3 @@
+from services.cmdb.server import main
+
+main()

@@ -1,0 +1,1 @@
+"""The itsm service (see DESIGN.md for what it owns)."""

@@ -1,0 +1,3 @@
+from services.itsm.server import main
+
+main()

@@ -1,0 +1,3 @@
+from vigil.runtime.db import run_env
+
+run_env()

@@ -1,0 +1,25 @@
+"""Wiring of the itsm service process: settings, store, domain, handlers, runtime. Nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.itsm.config import ItsmSettings
+from services.itsm.handlers import FULL_NAME, ItsmHandlers
+from services.itsm.store import metadata
+from vigil.itsm.v1 import itsm_pb2_grpc
+from vigil.runtime.service import ServiceRuntime, serve
+
+NAME = "itsm"
+MIGRATIONS = Path(__file__).with_name("migrations")
+SETTINGS = ItsmSettings
+
+
+async def build(settings: ItsmSettings) -> ServiceRuntime:
+    runtime = ServiceRuntime(NAME, settings, metadata, MIGRATIONS)
+    runtime.grpc.add(itsm_pb2_grpc.add_ItsmServiceServicer_to_server, ItsmHandlers(), FULL_NAME)
+    return runtime
+
+
+def main() -> None:
+    serve(NAME, SETTINGS(), build)

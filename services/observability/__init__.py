@@ -1,0 +1,1 @@
+"""The observability service (see DESIGN.md for what it owns)."""

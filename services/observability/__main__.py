@@ -1,0 +1,3 @@
+from services.observability.server import main
+
+main()
