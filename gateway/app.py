@@ -43,6 +43,7 @@ class Gateway:
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 PLANE_KEY = web.AppKey("plane", str)
+PRINCIPAL_KEY = web.RequestKey("principal", auth.Principal)
 
 
 def gw(request: web.Request) -> Gateway:
@@ -70,9 +71,9 @@ async def error_middleware(request: web.Request, handler):
         return await handler(request)
     except VigilError as err:
         return envelope.from_error(err)
-    except web.HTTPRequestEntityTooLarge as exc:
+    except web.HTTPRequestEntityTooLarge:
         return envelope.error(413, "VALIDATION_ERROR", "request body too large",
-                              [FieldError("body", f"must be at most {exc.max_size} bytes")])
+                              [FieldError("body", f"must be at most {request.app[GATEWAY_KEY].settings.max_body_bytes} bytes")])
     except web.HTTPNotFound:
         return envelope.error(404, "NOT_FOUND", f"no route for {request.path}")
     except web.HTTPMethodNotAllowed as exc:
@@ -102,7 +103,7 @@ async def auth_middleware(request: web.Request, handler):
         principal = g.control_tokens.verify(auth.bearer(request.headers.get("Authorization")), auth.CONTROL_AUDIENCE)
         if principal.role != "operator":
             raise Forbidden("operator role required")
-        request["principal"] = principal
+        request[PRINCIPAL_KEY] = principal
         return await handler(request)
 
     principal = g.tenant_tokens.verify(auth.bearer(request.headers.get("Authorization")), auth.TENANT_AUDIENCE)
@@ -117,7 +118,7 @@ async def auth_middleware(request: web.Request, handler):
     if status != "active":
         raise Forbidden(f"tenant {tenant_id} is {status}")
     auth.check_role(principal, request.method, pol.role)
-    request["principal"] = principal
+    request[PRINCIPAL_KEY] = principal
     ctx = context.CallContext(tenant_id=tenant_id, actor=principal.email, role=principal.role,
                               request_id=request.headers.get("X-Request-Id", ""))
     token = context.bind(ctx)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +59,9 @@ class Stack:
         env = self.base_env()
         for name in self.services:
             self._spawn(name, f"services.{name}", {**env, "VIGIL_GRPC_PORT": str(self.ports[name])})
-        asyncio.run(self._wait_services(timeout))
+        # In a thread of its own: callers may be inside a running event loop (async tests).
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, self._wait_services(timeout)).result()
         self._spawn("gateway", "gateway", {**env, "VIGIL_TENANT_PORT": str(self.ports["tenant"]),
                                            "VIGIL_CONTROL_PORT": str(self.ports["control"])})
         self._wait_http(self.ports["tenant"], timeout)

@@ -6,7 +6,7 @@ from aiohttp import web
 from pydantic import Field
 
 from gateway import auth, envelope
-from gateway.app import gw
+from gateway.app import PRINCIPAL_KEY, gw
 from gateway.identity import User
 from gateway.validation import Body, body
 from vigil.runtime.errors import Forbidden, Unauthenticated
@@ -57,7 +57,7 @@ async def refresh(request: web.Request) -> web.Response:
 
 @auth.policy("tenant")
 async def me(request: web.Request) -> web.Response:
-    p: auth.Principal = request["principal"]
+    p = request[PRINCIPAL_KEY]
     return envelope.ok({"email": p.email, "role": p.role, "tenant_id": p.tenant_id})
 
 

@@ -55,9 +55,8 @@ def define_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
 
 def create_tables(op) -> None:
     """For a service's first migration: the outbox and the consumer dedup table."""
-    metadata = sa.MetaData()
-    for table in define_tables(metadata):
-        op.create_table(table.name, *[c.copy() for c in table.columns])
+    for table in define_tables(sa.MetaData()):
+        op.create_table(table.name, *[c._copy() for c in table.columns])
 
 
 class Outbox:

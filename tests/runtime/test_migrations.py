@@ -1,0 +1,59 @@
+"""Migrations: numbered files, gaps and duplicates refused, applied state recorded, idempotent, reversible."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from services.incident.server import MIGRATIONS
+from vigil.runtime.db import Database, check_numbering
+
+
+def test_gap_and_duplicate_refused(tmp_path: Path):
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "0001_a.py").write_text("")
+    (versions / "0003_c.py").write_text("")
+    with pytest.raises(RuntimeError, match="gap"):
+        check_numbering(versions)
+    (versions / "0003_c.py").rename(versions / "0001_b.py")
+    with pytest.raises(RuntimeError, match="duplicate"):
+        check_numbering(versions)
+    (versions / "0001_b.py").rename(versions / "bad-name.py")
+    with pytest.raises(RuntimeError, match="not named"):
+        check_numbering(versions)
+
+
+async def _tables(db: Database) -> set[str]:
+    async with db.read() as conn:
+        return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+
+
+async def test_migrate_is_idempotent_and_reversible(database_url):
+    db = Database(database_url, "incident")
+    try:
+        await db.migrate(MIGRATIONS)
+        await db.migrate(MIGRATIONS)  # recorded: nothing re-runs
+        assert {"incidents", "incident_timeline", "outbox", "processed_events", "alembic_version"} <= await _tables(db)
+        async with db.read() as conn:
+            assert (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+        await db.migrate(MIGRATIONS, "base")
+        assert await _tables(db) <= {"alembic_version"}
+        await db.migrate(MIGRATIONS)
+        assert "incidents" in await _tables(db)
+    finally:
+        await db.dispose()
+
+
+async def test_a_gap_stops_migration_before_anything_runs(tmp_path, database_url):
+    broken = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, broken)
+    (broken / "versions" / "0003_later.py").write_text('revision = "0003"\ndown_revision = "0001"\n')
+    db = Database(database_url, "incident")
+    try:
+        with pytest.raises(RuntimeError, match="gap"):
+            await db.migrate(broken)
+        assert "incidents" not in await _tables(db)
+    finally:
+        await db.dispose()

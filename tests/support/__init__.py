@@ -1,0 +1,1 @@
+"""Shared test helpers: real Kafka, real PostgreSQL, real processes, API clients."""
