@@ -179,10 +179,16 @@ class OutboxRelay:
             )
             futures.append(await producer.send(row.topic, value=row.payload, key=row.key.encode(),
                                                headers=event.headers()))
-        await asyncio.gather(*futures)
-        async with self.db.write() as conn:
-            await conn.execute(t.delete().where(t.c.id.in_([r.id for r in rows])))
-        self.published += len(rows)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        # Forget exactly the rows the broker acknowledged: re-sending an acknowledged row would duplicate it.
+        done = [row.id for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)]
+        if done:
+            async with self.db.write() as conn:
+                await conn.execute(t.delete().where(t.c.id.in_(done)))
+            self.published += len(done)
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if failed is not None:
+            raise failed
         return len(rows)
 
     def stop(self) -> None:
