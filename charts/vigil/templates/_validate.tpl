@@ -1,0 +1,72 @@
+{{/*
+bitnami-style validateValues: collect every impossible combination and fail rendering with all of them.
+
+Refused:
+  - no kafka.bootstrap: the chart bundles no Kafka; every service needs one.
+  - no database.url and no existingSecret: the chart bundles no PostgreSQL; SQLite would be per pod.
+  - database.url that is not postgresql+asyncpg://: cluster state must be shared by replicas and by the
+    migration Job.
+  - no clickhouse.url and no existingSecret: observability needs a ClickHouse server in cluster mode.
+  - llm.baseUrl without llm.model.
+  - podDisruptionBudget.enabled with a service at replicas < 2: minAvailable would block every drain.
+  - podDisruptionBudget.minAvailable >= the replicas of a service: same.
+*/}}
+{{- define "vigil.validateValues" -}}
+{{- $messages := list }}
+{{- $messages = append $messages (include "vigil.validateValues.kafka" .) }}
+{{- $messages = append $messages (include "vigil.validateValues.database" .) }}
+{{- $messages = append $messages (include "vigil.validateValues.clickhouse" .) }}
+{{- $messages = append $messages (include "vigil.validateValues.llm" .) }}
+{{- $messages = append $messages (include "vigil.validateValues.pdb" .) }}
+{{- $messages = without $messages "" }}
+{{- if $messages }}
+{{- printf "\nVALUES VALIDATION:\n%s" (join "\n" $messages) | fail }}
+{{- end }}
+{{- end }}
+
+{{- define "vigil.validateValues.kafka" -}}
+{{- if not .Values.kafka.bootstrap -}}
+vigil: kafka.bootstrap
+    The chart bundles no Kafka: set kafka.bootstrap to the host:port list of your Kafka cluster.
+{{- end -}}
+{{- end }}
+
+{{- define "vigil.validateValues.database" -}}
+{{- if and (not .Values.database.url) (not .Values.existingSecret) -}}
+vigil: database.url
+    The chart bundles no PostgreSQL: set database.url (postgresql+asyncpg://user:pass@host:5432/vigil)
+    or existingSecret with the key database-url.
+{{- else if and .Values.database.url (not (hasPrefix "postgresql+asyncpg://" .Values.database.url)) -}}
+vigil: database.url
+    In a cluster the state must be shared by every replica and the migration Job: database.url must be a
+    postgresql+asyncpg:// URL (SQLite is for `vigil up` on one machine).
+{{- end -}}
+{{- end }}
+
+{{- define "vigil.validateValues.clickhouse" -}}
+{{- if and (not .Values.clickhouse.url) (not .Values.existingSecret) -}}
+vigil: clickhouse.url
+    The observability service needs a ClickHouse server: set clickhouse.url
+    (http://user:pass@clickhouse:8123/vigil) or existingSecret with the key clickhouse-url.
+{{- end -}}
+{{- end }}
+
+{{- define "vigil.validateValues.llm" -}}
+{{- if and .Values.llm.baseUrl (not .Values.llm.model) -}}
+vigil: llm.model
+    llm.baseUrl is set but llm.model is empty: name the model to ask (leave both empty for deterministic RCA).
+{{- end -}}
+{{- end }}
+
+{{- define "vigil.validateValues.pdb" -}}
+{{- if .Values.podDisruptionBudget.enabled -}}
+{{- $min := int .Values.podDisruptionBudget.minAvailable -}}
+{{- range $name, $svc := .Values.services -}}
+{{- if le (int $svc.replicas) $min }}
+vigil: services.{{ $name }}.replicas
+    podDisruptionBudget.enabled with minAvailable {{ $min }} needs more than {{ $min }} replicas of {{ $name }}
+    (it has {{ $svc.replicas }}): the budget would block every node drain.
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
