@@ -19,8 +19,9 @@ class IncidentEvents:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
 
-    async def stage(self, conn: AsyncConnection, event_type: str, incident: Incident, *,
-                    changed_fields: tuple[str, ...] = (), from_status: str = "", to_status: str = "") -> str:
+    def row(self, event_type: str, incident: Incident, *, changed_fields: tuple[str, ...] = (),
+            from_status: str = "", to_status: str = "", traceparent: str | None = None) -> dict:
+        """The outbox row of one incident event (see Outbox.event_row)."""
         from services.incident.handlers import incident_to_proto
 
         envelope = common_pb2.EventEnvelope(tenant_id=incident.tenant_id)
@@ -29,11 +30,14 @@ class IncidentEvents:
             envelope=envelope, incident=incident_to_proto(incident), from_status=from_status,
             to_status=to_status, changed_fields=list(changed_fields),
         )
-        return await self.outbox.add(
-            conn, topic=topics.INCIDENT_EVENTS, key=incident.id, event_type=event_type,
-            tenant_id=incident.tenant_id, payload=payload.SerializeToString(), dataschema=DATASCHEMA,
-            subject=incident.reference,
+        return self.outbox.event_row(
+            topic=topics.INCIDENT_EVENTS, key=incident.id, event_type=event_type, tenant_id=incident.tenant_id,
+            payload=payload.SerializeToString(), dataschema=DATASCHEMA, subject=incident.reference,
+            traceparent=traceparent,
         )
+
+    async def stage(self, conn: AsyncConnection, rows: list[dict]) -> None:
+        await self.outbox.add_rows(conn, rows)
 
     def committed(self) -> None:
         self.outbox.committed()

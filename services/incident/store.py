@@ -7,6 +7,7 @@ gap-free (a rolled-back insert rolls back its number too) and never reused.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from services.incident.service import REFERENCE, Change, Incident, ListQuery, Ti
 from vigil.runtime import outbox
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict, NotFound
+from vigil.runtime.outbox import current_traceparent
 
 metadata = sa.MetaData()
 _TS = sa.DateTime(timezone=True)
@@ -133,6 +135,18 @@ def _timeline_values(tenant_id: str, entry: TimelineEntry, seq: int) -> dict[str
     }
 
 
+MAX_BATCH = 256
+
+
+def _settle(future: asyncio.Future, result) -> None:
+    if future.done():  # the caller went away (cancelled); the incident exists all the same
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
 def _upsert(conn: AsyncConnection):
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
@@ -141,31 +155,73 @@ class IncidentStore:
     def __init__(self, db: Database, events: IncidentEvents) -> None:
         self.db = db
         self.events = events
+        self._pending: list[tuple[Incident, TimelineEntry, str, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
 
-    async def _next_number(self, conn: AsyncConnection, tenant_id: str) -> int:
-        insert = _upsert(conn)(sequences).values(tenant_id=tenant_id, last_number=1)
+    async def _reserve_numbers(self, conn: AsyncConnection, tenant_id: str, count: int) -> int:
+        """Reserve `count` consecutive references for a tenant; returns the first."""
+        insert = _upsert(conn)(sequences).values(tenant_id=tenant_id, last_number=count)
         stmt = insert.on_conflict_do_update(
-            index_elements=[sequences.c.tenant_id], set_={"last_number": sequences.c.last_number + 1}
+            index_elements=[sequences.c.tenant_id], set_={"last_number": sequences.c.last_number + count}
         ).returning(sequences.c.last_number)
-        return int((await conn.execute(stmt)).scalar_one())
+        return int((await conn.execute(stmt)).scalar_one()) - count + 1
 
     async def insert(self, incident: Incident, entry: TimelineEntry) -> Incident:
-        async with self.db.write() as conn:
-            number = await self._next_number(conn, incident.tenant_id)
-            incident = replace(incident, number=number)
-            await conn.execute(incidents.insert().values(
-                id=incident.id, tenant_id=incident.tenant_id, number=number, created_by=incident.created_by,
-                created_at=incident.created_at, **_incident_values(incident)))
-            await self._replace_cis(conn, incident, insert_only=True)
-            await conn.execute(timeline.insert().values(_timeline_values(incident.tenant_id, entry, 100)))
-            await self.events.stage(conn, "incident.created", incident)
-        self.events.committed()
-        return incident
+        """Create an incident. Concurrent creates are group-committed: whatever arrives while a transaction
+        runs goes into the next one, so a burst costs a few transactions instead of one each."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((incident, entry, current_traceparent(), future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain(), name="incident-create-batches")
+        return await future
 
-    async def _replace_cis(self, conn: AsyncConnection, incident: Incident, insert_only: bool = False) -> None:
-        if not insert_only:
-            await conn.execute(incident_cis.delete().where(
-                incident_cis.c.tenant_id == incident.tenant_id, incident_cis.c.incident_id == incident.id))
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                results = await self._insert_batch(batch)
+            except Exception:  # noqa: BLE001 - isolate the failing create: the others still succeed
+                for item in batch:
+                    try:
+                        [result] = await self._insert_batch([item])
+                    except Exception as exc:  # noqa: BLE001
+                        _settle(item[3], exc)
+                    else:
+                        _settle(item[3], result)
+            else:
+                for item, result in zip(batch, results, strict=True):
+                    _settle(item[3], result)
+            self.events.committed()
+
+    async def _insert_batch(self, batch: list[tuple[Incident, TimelineEntry, str, asyncio.Future]]) -> list[Incident]:
+        async with self.db.write() as conn:
+            counts: dict[str, int] = {}
+            for incident, *_ in batch:
+                counts[incident.tenant_id] = counts.get(incident.tenant_id, 0) + 1
+            next_number = {t: await self._reserve_numbers(conn, t, n) for t, n in counts.items()}
+            created, rows, cis, entries, events = [], [], [], [], []
+            for incident, entry, traceparent, _future in batch:
+                number = next_number[incident.tenant_id]
+                next_number[incident.tenant_id] += 1
+                incident = replace(incident, number=number)
+                created.append(incident)
+                rows.append({"id": incident.id, "tenant_id": incident.tenant_id, "number": number,
+                             "created_by": incident.created_by, "created_at": incident.created_at,
+                             **_incident_values(incident)})
+                cis.extend({"tenant_id": incident.tenant_id, "ci_id": ci, "incident_id": incident.id}
+                           for ci in incident.ci_ids)
+                entries.append(_timeline_values(incident.tenant_id, entry, 100))
+                events.append(self.events.row("incident.created", incident, traceparent=traceparent))
+            await conn.execute(incidents.insert(), rows)
+            if cis:
+                await conn.execute(incident_cis.insert(), cis)
+            await conn.execute(timeline.insert(), entries)
+            await self.events.stage(conn, events)
+        return created
+
+    async def _replace_cis(self, conn: AsyncConnection, incident: Incident) -> None:
+        await conn.execute(incident_cis.delete().where(
+            incident_cis.c.tenant_id == incident.tenant_id, incident_cis.c.incident_id == incident.id))
         if incident.ci_ids:
             await conn.execute(incident_cis.insert(), [
                 {"tenant_id": incident.tenant_id, "ci_id": ci, "incident_id": incident.id} for ci in incident.ci_ids])
@@ -239,9 +295,10 @@ class IncidentStore:
                     await self._replace_cis(conn, updated)
                 await conn.execute(timeline.insert(), [_timeline_values(tenant_id, e, updated.version * 100 + i)
                                                        for i, e in enumerate(change.timeline)])
-                for event_type, changed, from_status, to_status in change.events:
-                    await self.events.stage(conn, event_type, updated, changed_fields=changed,
-                                            from_status=from_status, to_status=to_status)
+                await self.events.stage(conn, [
+                    self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
+                                    to_status=to_status)
+                    for event_type, changed, from_status, to_status in change.events])
             self.events.committed()
             return updated
         raise Conflict(f"incident {key} is being changed concurrently; retry")

@@ -65,38 +65,28 @@ class Outbox:
         self.source = source
         self._wake = asyncio.Event()
 
-    async def add(
-        self,
-        conn: AsyncConnection,
-        *,
-        topic: str,
-        key: str,
-        event_type: str,
-        tenant_id: str,
-        payload: bytes,
-        dataschema: str = "",
-        subject: str = "",
-    ) -> str:
-        """Stage an event in the caller's transaction. Returns the CloudEvent id."""
+    def event_row(self, *, topic: str, key: str, event_type: str, tenant_id: str, payload: bytes,
+                  dataschema: str = "", subject: str = "", traceparent: str | None = None) -> dict:
+        """An outbox row for one event. The trace context is the caller's unless given (work batched on
+        behalf of several requests captures each request's own)."""
         event = CloudEvent(type=event_type, source=self.source, tenant_id=tenant_id, data=payload)
-        carrier: dict[str, str] = {}
-        telemetry.inject(carrier)
-        await conn.execute(
-            self.table.insert().values(
-                topic=topic,
-                key=key,
-                event_id=event.id,
-                event_type=event_type,
-                source=self.source,
-                tenant_id=tenant_id,
-                dataschema=dataschema,
-                subject=subject,
-                payload=payload,
-                traceparent=carrier.get("traceparent", ""),
-                created_at=event.time,
-            )
-        )
-        return event.id
+        return {
+            "topic": topic, "key": key, "event_id": event.id, "event_type": event_type, "source": self.source,
+            "tenant_id": tenant_id, "dataschema": dataschema, "subject": subject, "payload": payload,
+            "traceparent": current_traceparent() if traceparent is None else traceparent,
+            "created_at": event.time,
+        }
+
+    async def add(self, conn: AsyncConnection, **event) -> str:
+        """Stage one event in the caller's transaction. Returns the CloudEvent id."""
+        row = self.event_row(**event)
+        await conn.execute(self.table.insert(), [row])
+        return row["event_id"]
+
+    async def add_rows(self, conn: AsyncConnection, rows: list[dict]) -> None:
+        """Stage several events (rows from event_row) in one statement."""
+        if rows:
+            await conn.execute(self.table.insert(), rows)
 
     def committed(self) -> None:
         """Tell the relay new rows are there (it also polls, for rows written by other processes)."""
@@ -108,6 +98,12 @@ class Outbox:
         except TimeoutError:
             pass
         self._wake.clear()
+
+
+def current_traceparent() -> str:
+    carrier: dict[str, str] = {}
+    telemetry.inject(carrier)
+    return carrier.get("traceparent", "")
 
 
 class OutboxRelay:
