@@ -41,10 +41,13 @@ class Stack:
     def base_env(self) -> dict[str, str]:
         env = {**os.environ, **self.env, "VIGIL_DATA_DIR": str(self.data_dir)}
         for name in self.services:
-            self.ports.setdefault(name, self._port(SERVICE_PORTS[name]))
+            # A port given as VIGIL_<NAME>_ADDR wins over the default.
+            configured = env.get(f"VIGIL_{name.upper()}_ADDR", "").rpartition(":")[2]
+            default = int(configured) if configured.isdigit() else SERVICE_PORTS[name]
+            self.ports.setdefault(name, self._port(default))
             env[f"VIGIL_{name.upper()}_ADDR"] = f"127.0.0.1:{self.ports[name]}"
-        self.ports.setdefault("tenant", self._port(8080))
-        self.ports.setdefault("control", self._port(8081))
+        self.ports.setdefault("tenant", self._port(int(env.get("VIGIL_TENANT_PORT", 8080))))
+        self.ports.setdefault("control", self._port(int(env.get("VIGIL_CONTROL_PORT", 8081))))
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 

@@ -1,0 +1,68 @@
+"""`vigil up` starts every process, prints where the planes listen, serves, and stops cleanly on Ctrl-C."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.support import api
+from vigil.runtime.config import SERVICES
+from vigil.runtime.kafka_local import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
+
+
+def test_vigil_up_serves_and_stops_on_ctrl_c(tmp_path, kafka_bootstrap):
+    tenant_port, control_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        "VIGIL_KAFKA_BOOTSTRAP": kafka_bootstrap,  # an existing broker: vigil up must not start its own
+        "VIGIL_TENANT_PORT": str(tenant_port),
+        "VIGIL_CONTROL_PORT": str(control_port),
+        **{f"VIGIL_{name.upper()}_ADDR": f"127.0.0.1:{free_port()}" for name in SERVICES},
+    }
+    env.pop("VIGIL_OPERATOR_PASSWORD", None)
+    proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "up"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Press Ctrl-C to stop" in line:
+                break
+        out = "".join(lines)
+        assert f"tenant plane   http://127.0.0.1:{tenant_port}/api" in out, out
+        assert f"control plane  http://127.0.0.1:{control_port}/api" in out, out
+        assert f"kafka: using {kafka_bootstrap}" in out
+        password = re.search(r"operator: \S+ / (\S+)", out).group(1)
+        assert password == (tmp_path / "data" / "operator-password").read_text().strip()
+        with urllib.request.urlopen(f"http://127.0.0.1:{tenant_port}/readyz", timeout=5) as resp:
+            assert resp.status == 200
+        req = urllib.request.Request(f"http://127.0.0.1:{control_port}/api/auth/token", method="POST",
+                                     data=f'{{"email": "operator@vigil.local", "password": "{password}"}}'.encode())
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.status == 200
+        assert api.OPERATOR_PASSWORD != password
+
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+        print(f"stopped in {time.monotonic() - started:.1f}s")
+        assert proc.returncode == 0, rest
+        assert "stopped." in rest
+        for port in (tenant_port, control_port):  # nothing left listening
+            with pytest.raises(OSError):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
