@@ -49,6 +49,7 @@ async def test_incident_lifecycle_end_to_end(stack_factory, kafka_bootstrap):
             "title": "Database connection pool exhausted", "severity": "P1", "description": "pool at 100%",
             "source": "prometheus", "ci_ids": ["ci-001"]})
         assert created.status == 201, created.body
+        create_trace = created.headers["X-Trace-Id"]
         inc = created.data
         assert (inc["reference"], inc["status"]) == ("INC-00000001", "triggered")
 
@@ -83,7 +84,9 @@ async def test_incident_lifecycle_end_to_end(stack_factory, kafka_bootstrap):
     moves = [incident_pb2.IncidentEvent.FromString(e.data) for e in events if e.type == "incident.transitioned"]
     assert [m.to_status for m in moves] == WALK
     assert moves[-1].incident.reference == "INC-00000001" and moves[-1].incident.status == "closed"
-    assert all(len(e.traceparent) == 55 for e in events)  # W3C traceparent carried from the gateway
+    # One trace from the HTTP request through gRPC into the Kafka event (W3C traceparent 00-<trace>-<span>-01).
+    assert all(len(e.traceparent) == 55 for e in events)
+    assert events[0].traceparent.split("-")[1] == create_trace
 
 
 async def test_another_tenants_incident_is_not_found_whatever_is_guessed(stack_factory):
