@@ -85,16 +85,18 @@ async def create_tenant(session: aiohttp.ClientSession, control_base: str, tenan
     tenant_id = tenant_id or f"t-{secrets.token_hex(4)}"
     token = await operator_token(session, control_base)
     auth = {"Authorization": f"Bearer {token}"}
-    (await request(session, "POST", control_base + "/api/tenants", json={"name": tenant_id, "id": tenant_id},
-                   headers=auth)).data
+    made = await request(session, "POST", control_base + "/api/tenants", json={"name": tenant_id, "id": tenant_id},
+                         headers=auth)
+    assert made.data["id"] == tenant_id
     return {role: await add_user(session, control_base, tenant_id, role, auth) for role in roles}
 
 
 async def add_user(session: aiohttp.ClientSession, control_base: str, tenant_id: str, role: str,
                    auth: dict[str, str]) -> TenantClient:
     email = f"{role}-{secrets.token_hex(3)}@{tenant_id}.test"
-    (await request(session, "POST", f"{control_base}/api/tenants/{tenant_id}/users",
-                   json={"email": email, "password": PASSWORD, "role": role}, headers=auth)).data
+    made = await request(session, "POST", f"{control_base}/api/tenants/{tenant_id}/users",
+                         json={"email": email, "password": PASSWORD, "role": role}, headers=auth)
+    assert made.data["role"] == role
     return TenantClient(session, "", tenant_id, "", email, role)
 
 
