@@ -29,47 +29,58 @@ DEFAULT_DEADLINE_SECONDS = 10.0
 
 class ContextInterceptor(grpc.aio.ServerInterceptor):
     """Binds the caller's tenant/principal and the incoming trace context around each call, opens a server
-    span, maps domain errors to status + trailing metadata, and writes one access log line."""
+    span, maps domain errors to status + trailing metadata, and logs failures. The wrapped handler is built
+    once per method (it reads each call's metadata from its context)."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
+        method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None:
+            return cached
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = handler_call_details.method
-        metadata = tuple(handler_call_details.invocation_metadata or ())
-        inner = handler.unary_unary
-
-        async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
-            carrier = {k: v for k, v in metadata if isinstance(v, str)}
-            token = otel_context.attach(telemetry.extract(carrier))
-            call_token = context.bind(context.CallContext.from_metadata(metadata))
-            started = time.perf_counter()
-            status = "OK"
-            try:
-                with _tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER):
-                    try:
-                        return await inner(request, ctx)
-                    except VigilError as err:
-                        status = err.code
-                        ctx.set_trailing_metadata(trailing_metadata(err))
-                        await ctx.abort(err.grpc_status, err.message)
-            except Exception as exc:  # noqa: BLE001 - the log line must name every failure
-                if status == "OK":
-                    status = "ERROR"
-                    log.exception("unhandled error in %s", method)
-                    await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
-                raise exc
-            finally:
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("%s %s %.1fms", method, status, (time.perf_counter() - started) * 1000)
-                context.reset(call_token)
-                otel_context.detach(token)
-
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            _wrap(method, handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._wrapped[method] = wrapped
+        return wrapped
+
+
+def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]):
+    async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        metadata = tuple(ctx.invocation_metadata() or ())
+        carrier = {k: v for k, v in metadata if isinstance(v, str)}
+        token = otel_context.attach(telemetry.extract(carrier))
+        call_token = context.bind(context.CallContext.from_metadata(metadata))
+        started = time.perf_counter()
+        status = "OK"
+        try:
+            with _tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER):
+                try:
+                    return await inner(request, ctx)
+                except VigilError as err:
+                    status = err.code
+                    ctx.set_trailing_metadata(trailing_metadata(err))
+                    await ctx.abort(err.grpc_status, err.message)
+        except Exception as exc:  # noqa: BLE001 - the log line must name every failure
+            if status == "OK":
+                status = "ERROR"
+                log.exception("unhandled error in %s", method)
+                await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
+            raise exc
+        finally:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s %.1fms", method, status, (time.perf_counter() - started) * 1000)
+            context.reset(call_token)
+            otel_context.detach(token)
+
+    return wrapped
 
 
 class GrpcServer:
