@@ -31,6 +31,12 @@ class GatewaySettings(CommonSettings):
     observability_addr: str = f"127.0.0.1:{SERVICE_PORTS['observability']}"
     ai_addr: str = f"127.0.0.1:{SERVICE_PORTS['ai']}"
 
+    # Telemetry ingest: the observability consumer group whose lag is watched, the lag (in Kafka messages of up to
+    # 512 KiB of rows) beyond which ingest answers 429, and the retention in days per tenant plan (JSON object).
+    telemetry_consumer_group: str = "vigil-observability.telemetry"
+    telemetry_max_lag_batches: int = Field(default=20_000, ge=1)
+    telemetry_retention_days: dict[str, int] = Field(default_factory=lambda: {"free": 7, "pro": 30, "enterprise": 90})
+
     def database_url_for_gateway(self) -> str:
         if self.database_url:
             return self.database_url

@@ -33,6 +33,9 @@ def setup(process_name: str, log_level: str = "INFO", log_json: bool = True) -> 
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    own = SelfTelemetry() if _self_telemetry_on() else None
+    if own is not None:
+        provider.add_span_processor(BatchSpanProcessor(own.exporter("traces")))
     trace.set_tracer_provider(provider)
 
     handler = logging.StreamHandler(sys.stderr)
@@ -40,6 +43,8 @@ def setup(process_name: str, log_level: str = "INFO", log_json: bool = True) -> 
         "%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if own is not None:
+        root.handlers.append(own.start(provider.resource))
     root.setLevel(log_level.upper())
     # Per-request access logs of these libraries are noise at INFO.
     for noisy in ("aiokafka", "aiohttp.access", "alembic.runtime.migration"):
@@ -85,3 +90,95 @@ def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
 
 def extract(carrier: Mapping[str, str]):
     return propagate.extract(carrier)
+
+
+# -- self-telemetry: Vigil's own spans, metrics and logs into its own pipeline (VIGIL_SELF_TELEMETRY) -----------
+
+
+def _self_telemetry_on() -> bool:
+    from vigil.runtime.config import CommonSettings
+
+    return CommonSettings().self_telemetry
+
+
+class SelfTelemetry:
+    """OTLP/HTTP exporters pointed at the local gateway's tenant plane (VIGIL_SELF_TELEMETRY_ENDPOINT, default
+    http://127.0.0.1:8080), as tenant VIGIL_SELF_TELEMETRY_TENANT (default `vigil`, created by the operator like
+    any tenant). The bearer token is minted per request from the gateway's JWT key (VIGIL_JWT_SECRET, or the
+    key the embedded gateway keeps in the data dir), read lazily: services start before the gateway creates it.
+    Until the tenant exists the gateway answers 401 and those batches are dropped, never retried forever."""
+
+    def __init__(self) -> None:
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+
+        class Settings(BaseSettings):
+            model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+            data_dir: str = ".vigil"
+            jwt_secret: str = ""
+            jwt_issuer: str = "vigil"
+            self_telemetry_endpoint: str = "http://127.0.0.1:8080"
+            self_telemetry_tenant: str = "vigil"
+            self_telemetry_interval_seconds: float = 15.0
+
+        self.settings = Settings()
+
+    def _token(self) -> str:
+        import secrets as _secrets
+        from pathlib import Path
+
+        import jwt
+
+        key = self.settings.jwt_secret
+        if not key:
+            path = Path(self.settings.data_dir) / "jwt-secret"
+            key = path.read_text().strip() if path.exists() else _secrets.token_urlsafe(32)
+        now = int(time.time())
+        return jwt.encode({"iss": self.settings.jwt_issuer, "aud": "vigil-tenant", "sub": "self-telemetry@vigil",
+                           "role": "responder", "tid": self.settings.self_telemetry_tenant, "iat": now, "nbf": now,
+                           "exp": now + 300}, key, algorithm="HS256")
+
+    def _session(self):
+        import requests
+
+        owner = self
+
+        class Session(requests.Session):
+            def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+                headers = dict(kwargs.pop("headers", None) or {})
+                headers["Authorization"] = f"Bearer {owner._token()}"
+                headers["x-tenant-id"] = owner.settings.self_telemetry_tenant
+                return super().request(method, url, *args, headers=headers, **kwargs)
+
+        return Session()
+
+    def exporter(self, signal: str):
+        endpoint = f"{self.settings.self_telemetry_endpoint.rstrip('/')}/v1/{signal}"
+        if signal == "traces":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            return OTLPSpanExporter(endpoint=endpoint, session=self._session())
+        if signal == "metrics":
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+            return OTLPMetricExporter(endpoint=endpoint, session=self._session())
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter(endpoint=endpoint, session=self._session())
+
+    def start(self, resource: Resource) -> logging.Handler:
+        """Metrics and logs providers; returns the logging handler that ships log records."""
+        from opentelemetry import metrics
+        from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        reader = PeriodicExportingMetricReader(
+            self.exporter("metrics"), export_interval_millis=int(self.settings.self_telemetry_interval_seconds * 1000))
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+        logs = LoggerProvider(resource=resource)
+        logs.add_log_record_processor(BatchLogRecordProcessor(self.exporter("logs")))
+        handler = LoggingHandler(logger_provider=logs)
+        # The exporters' own complaints must not feed back into the exporter.
+        handler.addFilter(lambda r: not r.name.startswith(("opentelemetry", "urllib3", "requests")))
+        return handler

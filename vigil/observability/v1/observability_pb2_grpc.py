@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class ObservabilityServiceStub:
-    """The observability service owns logs, metrics and spans in ClickHouse.
+    """The observability service owns logs, metrics and spans in ClickHouse. Ingest arrives over Kafka (the
+    telemetry topics, written by the gateway); these RPCs are the read side, scoped by the caller's tenant.
     """
 
     def __init__(self, channel):
@@ -40,14 +41,65 @@ class ObservabilityServiceStub:
                 request_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryLogsRequest.SerializeToString,
                 response_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryLogsResponse.FromString,
                 _registered_method=True)
+        self.QueryMetrics = channel.unary_unary(
+                '/vigil.observability.v1.ObservabilityService/QueryMetrics',
+                request_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryMetricsRequest.SerializeToString,
+                response_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryMetricsResponse.FromString,
+                _registered_method=True)
+        self.QueryTraces = channel.unary_unary(
+                '/vigil.observability.v1.ObservabilityService/QueryTraces',
+                request_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryTracesRequest.SerializeToString,
+                response_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryTracesResponse.FromString,
+                _registered_method=True)
+        self.GetTrace = channel.unary_unary(
+                '/vigil.observability.v1.ObservabilityService/GetTrace',
+                request_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.GetTraceRequest.SerializeToString,
+                response_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.GetTraceResponse.FromString,
+                _registered_method=True)
+        self.FindAnomalies = channel.unary_unary(
+                '/vigil.observability.v1.ObservabilityService/FindAnomalies',
+                request_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesRequest.SerializeToString,
+                response_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesResponse.FromString,
+                _registered_method=True)
 
 
 class ObservabilityServiceServicer:
-    """The observability service owns logs, metrics and spans in ClickHouse.
+    """The observability service owns logs, metrics and spans in ClickHouse. Ingest arrives over Kafka (the
+    telemetry topics, written by the gateway); these RPCs are the read side, scoped by the caller's tenant.
     """
 
     def QueryLogs(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Logs, newest first, cursor-paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryMetrics(self, request, context):
+        """One point per step per label group of one metric.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryTraces(self, request, context):
+        """Trace summaries, newest first, cursor-paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrace(self, request, context):
+        """Every span of one trace, as a tree.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindAnomalies(self, request, context):
+        """For the AI service: error-log clusters, deviating metric series and failing operations of these
+        services in this window.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -60,6 +112,26 @@ def add_ObservabilityServiceServicer_to_server(servicer, server):
                     request_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryLogsRequest.FromString,
                     response_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryLogsResponse.SerializeToString,
             ),
+            'QueryMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryMetrics,
+                    request_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryMetricsRequest.FromString,
+                    response_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryMetricsResponse.SerializeToString,
+            ),
+            'QueryTraces': grpc.unary_unary_rpc_method_handler(
+                    servicer.QueryTraces,
+                    request_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryTracesRequest.FromString,
+                    response_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.QueryTracesResponse.SerializeToString,
+            ),
+            'GetTrace': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrace,
+                    request_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.GetTraceRequest.FromString,
+                    response_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.GetTraceResponse.SerializeToString,
+            ),
+            'FindAnomalies': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindAnomalies,
+                    request_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesRequest.FromString,
+                    response_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'vigil.observability.v1.ObservabilityService', rpc_method_handlers)
@@ -69,7 +141,8 @@ def add_ObservabilityServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ObservabilityService:
-    """The observability service owns logs, metrics and spans in ClickHouse.
+    """The observability service owns logs, metrics and spans in ClickHouse. Ingest arrives over Kafka (the
+    telemetry topics, written by the gateway); these RPCs are the read side, scoped by the caller's tenant.
     """
 
     @staticmethod
@@ -89,6 +162,114 @@ class ObservabilityService:
             '/vigil.observability.v1.ObservabilityService/QueryLogs',
             vigil_dot_observability_dot_v1_dot_observability__pb2.QueryLogsRequest.SerializeToString,
             vigil_dot_observability_dot_v1_dot_observability__pb2.QueryLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.observability.v1.ObservabilityService/QueryMetrics',
+            vigil_dot_observability_dot_v1_dot_observability__pb2.QueryMetricsRequest.SerializeToString,
+            vigil_dot_observability_dot_v1_dot_observability__pb2.QueryMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryTraces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.observability.v1.ObservabilityService/QueryTraces',
+            vigil_dot_observability_dot_v1_dot_observability__pb2.QueryTracesRequest.SerializeToString,
+            vigil_dot_observability_dot_v1_dot_observability__pb2.QueryTracesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.observability.v1.ObservabilityService/GetTrace',
+            vigil_dot_observability_dot_v1_dot_observability__pb2.GetTraceRequest.SerializeToString,
+            vigil_dot_observability_dot_v1_dot_observability__pb2.GetTraceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindAnomalies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.observability.v1.ObservabilityService/FindAnomalies',
+            vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesRequest.SerializeToString,
+            vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,113 @@
+"""Unit tests of the observability domain (no ClickHouse): validation names the failing field, cursors round-trip
+and refuse forgeries, quantiles interpolate like Prometheus, templates fold ids away, anomalies need a baseline."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.observability import service as svc
+from services.observability.service import NS, LogQuery, Matcher, MetricQuery, TimeRange, TraceQuery
+from vigil.runtime.errors import ValidationFailed
+
+HOUR = 3600 * NS
+NOW = 1_800_000_000 * NS
+
+
+def fields(exc: pytest.ExceptionInfo) -> set[str]:
+    return {f.field for f in exc.value.fields}
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    (LogQuery(TimeRange(NOW, NOW - 1)), "to"),
+    (LogQuery(TimeRange(0, NOW)), "from"),
+    (LogQuery(TimeRange(NOW - 40 * 24 * HOUR, NOW)), "to"),
+    (LogQuery(TimeRange(NOW - HOUR, NOW), limit=1001), "limit"),
+    (LogQuery(TimeRange(NOW - HOUR, NOW), limit=0), "limit"),
+    (LogQuery(TimeRange(NOW - HOUR, NOW), levels=("loud",)), "level"),
+    (LogQuery(TimeRange(NOW - HOUR, NOW), trace_id="xyz"), "trace_id"),
+    (LogQuery(TimeRange(NOW - HOUR, NOW), q="x" * 501), "q"),
+])
+def test_log_queries_are_validated(query, field):
+    with pytest.raises(ValidationFailed) as exc:
+        svc.validate_logs(query)
+    assert field in fields(exc)
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"step_seconds": 7}, "step"),
+    ({"step_seconds": 10, "window": TimeRange(NOW - 30 * 24 * HOUR, NOW)}, "step"),  # too many points
+    ({"aggregation": "median"}, "aggregation"),
+    ({"metric_name": ""}, "metric_name"),
+    ({"group_by": ("bad label!",)}, "by"),
+    ({"matchers": (Matcher("env", "~", "x"),)}, "label"),
+    ({"matchers": (Matcher("env", "=~", "(unclosed"),)}, "label"),
+])
+def test_metric_queries_are_validated(changes, field):
+    base = {"metric_name": "m", "window": TimeRange(NOW - 24 * HOUR, NOW), "step_seconds": 60, "aggregation": "avg"}
+    with pytest.raises(ValidationFailed) as exc:
+        svc.validate_metrics(MetricQuery(**{**base, **changes}))
+    assert field in fields(exc)
+
+
+def test_aggregations_must_fit_the_metric_type():
+    svc.check_aggregation("rate", "sum")
+    svc.check_aggregation("p99", "histogram")
+    for agg, kind in (("rate", "gauge"), ("p50", "sum"), ("avg", "histogram")):
+        with pytest.raises(ValidationFailed) as exc:
+            svc.check_aggregation(agg, kind)
+        assert fields(exc) == {"aggregation"}
+
+
+def test_trace_queries_are_validated():
+    with pytest.raises(ValidationFailed) as exc:
+        svc.validate_traces(TraceQuery(TimeRange(NOW - HOUR, NOW), status="broken", min_duration_ns=-1))
+    assert fields(exc) == {"status", "min_duration"}
+    with pytest.raises(ValidationFailed):
+        svc.validate_trace_id("' OR 1=1 --")
+
+
+def test_cursors_round_trip_and_refuse_forgeries():
+    page = [svc.LogRecord(NOW - i // 2, "s", "info", 9, "b", "", "", {}, {}, "") for i in range(4)]
+    query = LogQuery(TimeRange(NOW - HOUR, NOW))
+    cursor = svc.log_cursor(svc.next_log_cursor(query, page))
+    assert cursor == svc.LogCursor(NOW - 1, 2)
+    # A further page at the same timestamp adds up the rows already returned there.
+    again = svc.next_log_cursor(LogQuery(TimeRange(NOW - HOUR, NOW), cursor=cursor), page[2:])
+    assert svc.log_cursor(again) == svc.LogCursor(NOW - 1, 4)
+    for bad in ("nope", svc.encode_cursor("traces", [1, "a" * 32]), svc.encode_cursor("logs", [-1, 0]),
+                svc.encode_cursor("logs", ["x", 0])):
+        with pytest.raises(ValidationFailed) as exc:
+            svc.log_cursor(bad)
+        assert fields(exc) == {"cursor"}
+
+
+def test_histogram_quantile_interpolates_within_the_bucket():
+    bounds = [10.0, 100.0, 1000.0]
+    assert svc.histogram_quantile(0.5, bounds, [0, 10, 0, 0]) == pytest.approx(55.0)
+    assert svc.histogram_quantile(0.99, bounds, [50, 0, 50, 0]) == pytest.approx(100 + 900 * 0.98)
+    assert svc.histogram_quantile(0.99, bounds, [0, 0, 0, 5]) == 1000.0  # +Inf bucket: the highest bound
+    assert svc.histogram_quantile(0.5, bounds, [0, 0, 0, 0]) is None
+
+
+def test_templates_fold_variable_parts():
+    a = svc.template("timeout after 3000 ms calling 10.0.0.12:5432 for user 'bob' req 6f1c2a0e-1b2c-4d5e-8f90-123456789abc")
+    b = svc.template("timeout after 150 ms calling 10.0.9.1:5432 for user 'eve' req 00000000-1b2c-4d5e-8f90-123456789abc")
+    assert a == b == "timeout after <n> ms calling <ip> for user '<str>' req <uuid>"
+
+
+def test_metric_anomalies_need_a_baseline_and_a_deviation():
+    def stats(mean, sd, n, hi, lo=0.0):
+        return svc.SeriesStats("m", "s", {}, mean, sd, n, hi, 5, lo, 6)
+
+    found = svc.metric_anomalies([stats(10, 1, 30, 25), stats(10, 1, 30, 11, 9), stats(10, 1, 2, 99),
+                                  stats(10, 0, 30, 10, 10), stats(10, 0, 30, 12, 10)], limit=10)
+    assert [(a.observed, a.at_ns) for a in found] == [(12, 5), (25, 5)]  # flat baseline that moved ranks first
+
+
+def test_span_tree_hangs_children_below_parents():
+    def span(sid, parent, start):
+        return svc.Span("t" * 32, sid, parent, sid, "Internal", "s", start, 1, "Unset", "", {}, {}, [])
+
+    roots = svc.span_tree([span("c", "b", 3), span("a", "", 1), span("b", "a", 2), span("orphan", "gone", 0)])
+    assert [r.span_id for r in roots] == ["orphan", "a"]
+    assert roots[1].children[0].span_id == "b" and roots[1].children[0].children[0].span_id == "c"
