@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class CmdbServiceStub:
-    """The CMDB service owns configuration items, their relations and the dependency graph.
+    """The CMDB service owns configuration items, their relations and the dependency graph (blast radius).
     """
 
     def __init__(self, channel):
@@ -35,24 +35,87 @@ class CmdbServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreateItem = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/CreateItem',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateItemRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateItemResponse.FromString,
+                _registered_method=True)
         self.GetItem = channel.unary_unary(
                 '/vigil.cmdb.v1.CmdbService/GetItem',
                 request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetItemRequest.SerializeToString,
                 response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetItemResponse.FromString,
+                _registered_method=True)
+        self.BatchGetItems = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/BatchGetItems',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BatchGetItemsRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BatchGetItemsResponse.FromString,
                 _registered_method=True)
         self.ListItems = channel.unary_unary(
                 '/vigil.cmdb.v1.CmdbService/ListItems',
                 request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsRequest.SerializeToString,
                 response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsResponse.FromString,
                 _registered_method=True)
+        self.UpdateItem = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/UpdateItem',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.UpdateItemRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.UpdateItemResponse.FromString,
+                _registered_method=True)
+        self.DeleteItem = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/DeleteItem',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteItemRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteItemResponse.FromString,
+                _registered_method=True)
+        self.CreateRelation = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/CreateRelation',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateRelationRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateRelationResponse.FromString,
+                _registered_method=True)
+        self.ListRelations = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/ListRelations',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationsRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationsResponse.FromString,
+                _registered_method=True)
+        self.DeleteRelation = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/DeleteRelation',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteRelationRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteRelationResponse.FromString,
+                _registered_method=True)
+        self.ListRelationTypes = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/ListRelationTypes',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationTypesRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationTypesResponse.FromString,
+                _registered_method=True)
+        self.BulkImport = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/BulkImport',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BulkImportRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BulkImportResponse.FromString,
+                _registered_method=True)
+        self.GetImpact = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/GetImpact',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetImpactRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetImpactResponse.FromString,
+                _registered_method=True)
 
 
 class CmdbServiceServicer:
-    """The CMDB service owns configuration items, their relations and the dependency graph.
+    """The CMDB service owns configuration items, their relations and the dependency graph (blast radius).
     """
+
+    def CreateItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def GetItem(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetItems(self, request, context):
+        """Several items by id in one call; ids unknown to this tenant come back in missing_ids.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -63,18 +126,121 @@ class CmdbServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateItem(self, request, context):
+        """Field updates guarded by the item's version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteItem(self, request, context):
+        """Deletes the item and every relation that touches it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRelation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRelations(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRelation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRelationTypes(self, request, context):
+        """The relation types and the direction in which failure propagates along each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BulkImport(self, request, context):
+        """Items and relations in one transaction: all or nothing; failing rows are named in the error fields.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetImpact(self, request, context):
+        """Blast radius (downstream) or probable causes (upstream) of one or more CIs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CmdbServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreateItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateItem,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateItemRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateItemResponse.SerializeToString,
+            ),
             'GetItem': grpc.unary_unary_rpc_method_handler(
                     servicer.GetItem,
                     request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetItemRequest.FromString,
                     response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetItemResponse.SerializeToString,
             ),
+            'BatchGetItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetItems,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BatchGetItemsRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BatchGetItemsResponse.SerializeToString,
+            ),
             'ListItems': grpc.unary_unary_rpc_method_handler(
                     servicer.ListItems,
                     request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsRequest.FromString,
                     response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsResponse.SerializeToString,
+            ),
+            'UpdateItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateItem,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.UpdateItemRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.UpdateItemResponse.SerializeToString,
+            ),
+            'DeleteItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteItem,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteItemRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteItemResponse.SerializeToString,
+            ),
+            'CreateRelation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRelation,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateRelationRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateRelationResponse.SerializeToString,
+            ),
+            'ListRelations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRelations,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationsRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationsResponse.SerializeToString,
+            ),
+            'DeleteRelation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRelation,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteRelationRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteRelationResponse.SerializeToString,
+            ),
+            'ListRelationTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRelationTypes,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationTypesRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationTypesResponse.SerializeToString,
+            ),
+            'BulkImport': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkImport,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BulkImportRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BulkImportResponse.SerializeToString,
+            ),
+            'GetImpact': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetImpact,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetImpactRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetImpactResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -85,8 +251,35 @@ def add_CmdbServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CmdbService:
-    """The CMDB service owns configuration items, their relations and the dependency graph.
+    """The CMDB service owns configuration items, their relations and the dependency graph (blast radius).
     """
+
+    @staticmethod
+    def CreateItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/CreateItem',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateItemRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def GetItem(request,
@@ -116,6 +309,33 @@ class CmdbService:
             _registered_method=True)
 
     @staticmethod
+    def BatchGetItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/BatchGetItems',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BatchGetItemsRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BatchGetItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListItems(request,
             target,
             options=(),
@@ -132,6 +352,222 @@ class CmdbService:
             '/vigil.cmdb.v1.CmdbService/ListItems',
             vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsRequest.SerializeToString,
             vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/UpdateItem',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.UpdateItemRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.UpdateItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/DeleteItem',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteItemRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRelation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/CreateRelation',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateRelationRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.CreateRelationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRelations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/ListRelations',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationsRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRelation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/DeleteRelation',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteRelationRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.DeleteRelationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRelationTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/ListRelationTypes',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationTypesRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListRelationTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkImport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/BulkImport',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BulkImportRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.BulkImportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetImpact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/GetImpact',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetImpactRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.GetImpactResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,162 @@
+"""The CMDB service and store on real SQLite and real PostgreSQL: items, relations, bulk import, impact,
+tenancy, events staged in the outbox, and a graph reloaded from the store equal to the one kept in step."""
+
+import pytest
+import sqlalchemy as sa
+
+from services.cmdb.service import CmdbService, ImpactQuery, ItemQuery, NewItem, NewRelation, RelationQuery
+from services.cmdb.store import outbox_table
+from vigil.cmdb.v1 import cmdb_pb2
+from vigil.runtime.context import CallContext
+from vigil.runtime.errors import Conflict, NotFound, ValidationFailed
+
+A = CallContext(tenant_id="tenant-a", actor="alice@a", role="responder")
+B = CallContext(tenant_id="tenant-b", actor="bob@b", role="responder")
+
+
+async def item(svc, ctx=A, **kw):
+    return await svc.create_item(ctx, NewItem(**({"name": "db-1", "cls": "database"} | kw)))
+
+
+def fields(exc) -> dict[str, str]:
+    return {f.field: f.message for f in exc.value.fields}
+
+
+async def test_item_crud_defaults_filters_and_tenancy(cmdb):
+    db = await item(cmdb, attributes={"ip": "10.0.0.1"}, criticality="critical")
+    assert (db.environment, db.criticality, db.version) == ("production", "critical", 1)
+    await item(cmdb, name="web-1", cls="server", environment="staging")
+    await item(cmdb, B, name="db-b")
+    assert (await cmdb.get_item(A, db.id)).attributes == {"ip": "10.0.0.1"}
+    with pytest.raises(NotFound):
+        await cmdb.get_item(B, db.id)
+    with pytest.raises(NotFound):
+        await cmdb.get_item(A, "not-a-uuid")
+    found, total = await cmdb.list_items(A, ItemQuery(cls="server"))
+    assert total == 1 and found[0].name == "web-1"
+    found, total = await cmdb.list_items(A, ItemQuery(q="DB-"))
+    assert [i.name for i in found] == ["db-1"]
+    found, total = await cmdb.list_items(A, ItemQuery(environment="staging"))
+    assert total == 1
+    updated = await cmdb.update_item(A, db.id, {"owner": "team-data", "class": "postgres"}, expected_version=1)
+    assert (updated.owner, updated.cls, updated.version) == ("team-data", "postgres", 2)
+    with pytest.raises(Conflict):
+        await cmdb.update_item(A, db.id, {"owner": "x"}, expected_version=1)
+    with pytest.raises(NotFound):
+        await cmdb.update_item(B, db.id, {"owner": "x"})
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.update_item(A, db.id, {"criticality": "extreme", "version": 3})
+    assert set(fields(exc)) == {"version"}
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.update_item(A, db.id, {"criticality": "extreme"})
+    assert set(fields(exc)) == {"criticality"}
+    with pytest.raises(NotFound):
+        await cmdb.delete_item(B, db.id)
+    await cmdb.delete_item(A, db.id)
+    with pytest.raises(NotFound):
+        await cmdb.get_item(A, db.id)
+
+
+async def test_item_validation_names_fields(cmdb):
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.create_item(A, NewItem(name=" ", cls="Bad Class", environment="Prod!", criticality="huge"))
+    assert set(fields(exc)) == {"name", "class", "environment", "criticality"}
+
+
+async def test_relations_self_unknown_duplicate_and_tenancy(cmdb):
+    api, db = await item(cmdb, name="api", cls="service"), await item(cmdb)
+    other = await item(cmdb, B, name="db-b")
+    rel = await cmdb.create_relation(A, NewRelation(api.id, db.id, "depends_on"))
+    with pytest.raises(Conflict):
+        await cmdb.create_relation(A, NewRelation(api.id, db.id, "depends_on"))
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.create_relation(A, NewRelation(api.id, api.id, "depends_on"))
+    assert "target_id" in fields(exc)
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.create_relation(A, NewRelation(api.id, other.id, "depends_on"))  # B's CI is unknown to A
+    assert set(fields(exc)) == {"target_id"}
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.create_relation(A, NewRelation(api.id, db.id, "likes"))
+    assert set(fields(exc)) == {"type"}
+    found, total = await cmdb.list_relations(A, RelationQuery(ci_id=db.id))
+    assert total == 1 and found[0].id == rel.id
+    assert (await cmdb.list_relations(B, RelationQuery()))[1] == 0
+    with pytest.raises(NotFound):
+        await cmdb.delete_relation(B, rel.id)
+    impact = await cmdb.impact(A, ImpactQuery(ci_ids=(db.id,)))
+    assert [(x.item.name, x.depth, x.path) for x in impact.items] == [("api", 1, [db.id, api.id])]
+    await cmdb.delete_relation(A, rel.id)
+    assert (await cmdb.impact(A, ImpactQuery(ci_ids=(db.id,)))).items == []
+    with pytest.raises(NotFound):
+        await cmdb.impact(B, ImpactQuery(ci_ids=(db.id,)))
+
+
+async def test_delete_item_removes_its_relations_from_store_and_graph(cmdb):
+    api, db, web = [await item(cmdb, name=n, cls="service") for n in ("api", "db", "web")]
+    await cmdb.create_relation(A, NewRelation(api.id, db.id, "depends_on"))
+    await cmdb.create_relation(A, NewRelation(web.id, api.id, "depends_on"))
+    assert len((await cmdb.impact(A, ImpactQuery(ci_ids=(db.id,)))).items) == 2
+    _, gone = await cmdb.delete_item(A, api.id)
+    assert len(gone) == 2
+    assert (await cmdb.list_relations(A, RelationQuery()))[1] == 0
+    assert (await cmdb.impact(A, ImpactQuery(ci_ids=(db.id,)))).items == []
+
+
+async def test_bulk_import_all_or_nothing_with_rows_named(cmdb, store):
+    existing = await item(cmdb, name="shared-db")
+    good = [NewItem(name=f"svc-{i}", cls="service", ref=f"s{i}") for i in range(50)]
+    rels = [NewRelation(f"s{i}", existing.id, "depends_on") for i in range(50)]
+    bad_items = [*good[:3], NewItem(name="", cls="service"), NewItem(name="x", cls="Nope")]
+    bad_rels = [*rels[:3], NewRelation("s1", "ghost", "depends_on"), NewRelation("s0", "s0", "depends_on"),
+                rels[0]]
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.bulk_import(A, bad_items, bad_rels)
+    assert set(fields(exc)) == {"items[3].name", "items[4].class", "relations[3].target_id",
+                                "relations[4].target_id", "relations[5]"}
+    assert (await cmdb.list_items(A, ItemQuery()))[1] == 1  # nothing written
+    done = await cmdb.bulk_import(A, good, rels)
+    assert len(done.items) == 50 and len(done.refs) == 50
+    assert (await cmdb.list_items(A, ItemQuery()))[1] == 51
+    impact = await cmdb.impact(A, ImpactQuery(ci_ids=(existing.id,), limit=10))
+    assert impact.summary.total == 50 and len(impact.items) == 10
+    # relations that already exist (checked in the store) are named too, and still nothing is written
+    unknown_uuid = "00000000-0000-4000-8000-000000000000"
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.bulk_import(A, [NewItem(name="n", cls="service", ref="n")],
+                               [NewRelation(done.refs["s0"], existing.id, "depends_on"),
+                                NewRelation("n", unknown_uuid, "uses")])
+    assert set(fields(exc)) == {"relations[0]", "relations[1].target_id"}
+    assert (await cmdb.list_items(A, ItemQuery()))[1] == 51
+    # the graph reloaded from the store answers like the one kept in step
+    fresh = CmdbService(store)
+    for svc in (cmdb, fresh):
+        again = await svc.impact(A, ImpactQuery(ci_ids=(existing.id,)))
+        assert sorted(x.item.id for x in again.items) == sorted(done.refs.values())
+    # one ci.imported event per chunk, with the full rows
+    async with store.db.read() as conn:
+        rows = (await conn.execute(sa.select(outbox_table).where(outbox_table.c.event_type == "ci.imported"))).all()
+    assert rows
+    payloads = [cmdb_pb2.CiEvent.FromString(r.payload) for r in rows]
+    assert sum(len(p.items) for p in payloads) == 50 and sum(len(p.relations) for p in payloads) == 50
+
+
+async def test_impact_validation_and_unknown_sources(cmdb):
+    db = await item(cmdb)
+    with pytest.raises(ValidationFailed) as exc:
+        await cmdb.impact(A, ImpactQuery(ci_ids=(db.id,), depth=-1, types=("likes",), direction="sideways"))
+    assert set(fields(exc)) == {"depth", "relation_type", "direction"}
+    with pytest.raises(NotFound):
+        await cmdb.impact(A, ImpactQuery(ci_ids=("00000000-0000-4000-8000-000000000000",)))
+    impact = await cmdb.impact(A, ImpactQuery(ci_ids=(db.id, "ghost")))
+    assert impact.unknown_ci_ids == ["ghost"] and impact.items == []
+
+
+async def test_events_are_staged_with_each_write(cmdb, store):
+    a, b = await item(cmdb, name="a"), await item(cmdb, name="b")
+    rel = await cmdb.create_relation(A, NewRelation(a.id, b.id, "uses"))
+    await cmdb.update_item(A, a.id, {"owner": "me"})
+    await cmdb.delete_relation(A, rel.id)
+    await cmdb.delete_item(A, b.id)
+    async with store.db.read() as conn:
+        types = (await conn.execute(sa.select(outbox_table.c.event_type).order_by(outbox_table.c.id))).scalars().all()
+    assert types == ["ci.created", "ci.created", "ci.related", "ci.updated", "ci.unrelated", "ci.deleted"]
