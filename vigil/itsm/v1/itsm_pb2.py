@@ -22,23 +22,122 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from vigil.common.v1 import common_pb2 as vigil_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vigil/itsm/v1/itsm.proto\x12\rvigil.itsm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cvigil/common/v1/common.proto\"\xe1\x02\n\rChangeRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0c\n\x04type\x18\x04 \x01(\t\x12\x12\n\nrisk_level\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x33\n\x0frequested_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrequested_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13implementation_plan\x18\t \x01(\t\x12\x15\n\rrollback_plan\x18\n \x01(\t\x12\x14\n\x0crequested_by\x18\x0b \x01(\t\x12\x0e\n\x06\x63i_ids\x18\x0c \x03(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb2\x01\n\x12ListChangesRequest\x12*\n\x04page\x18\x01 \x01(\x0b\x32\x1c.vigil.common.v1.PageRequest\x12\x0e\n\x06status\x18\x02 \x03(\t\x12\x0e\n\x06\x63i_ids\x18\x03 \x03(\t\x12(\n\x04\x66rom\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"k\n\x13ListChangesResponse\x12+\n\x05items\x18\x01 \x03(\x0b\x32\x1c.vigil.itsm.v1.ChangeRequest\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.vigil.common.v1.PageInfo2c\n\x0bItsmService\x12T\n\x0bListChanges\x12!.vigil.itsm.v1.ListChangesRequest\x1a\".vigil.itsm.v1.ListChangesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18vigil/itsm/v1/itsm.proto\x12\rvigil.itsm.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cvigil/common/v1/common.proto\"u\n\x08\x41pproval\x12\x10\n\x08\x61pprover\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x03 \x01(\t\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9f\x01\n\x08\x43onflict\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\r\n\x05\x63i_id\x18\x02 \x01(\t\x12\x11\n\tchange_id\x18\x03 \x01(\t\x12\x18\n\x10\x63hange_reference\x18\x04 \x01(\t\x12\x13\n\x0b\x62lackout_id\x18\x05 \x01(\t\x12\x15\n\rrelated_ci_id\x18\x06 \x01(\t\x12\x0c\n\x04path\x18\x07 \x03(\t\x12\x0f\n\x07message\x18\x08 \x01(\t\"\xe5\x06\n\x06\x43hange\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x0c\n\x04type\x18\x06 \x01(\t\x12\x12\n\nrisk_level\x18\x07 \x01(\t\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x33\n\x0frequested_start\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrequested_end\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13implementation_plan\x18\x0b \x01(\t\x12\x15\n\rrollback_plan\x18\x0c \x01(\t\x12\x14\n\x0crequested_by\x18\r \x01(\t\x12\x0e\n\x06\x63i_ids\x18\x0e \x03(\t\x12\x12\n\ncreated_by\x18\x0f \x01(\t\x12.\n\ncreated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12<\n\x0cstatus_times\x18\x12 \x03(\x0b\x32&.vigil.itsm.v1.Change.StatusTimesEntry\x12\x0f\n\x07version\x18\x13 \x01(\x03\x12\x17\n\x0f\x61pproval_status\x18\x14 \x01(\t\x12\x1a\n\x12required_approvals\x18\x15 \x01(\x05\x12*\n\tapprovals\x18\x16 \x03(\x0b\x32\x17.vigil.itsm.v1.Approval\x12*\n\tconflicts\x18\x17 \x03(\x0b\x32\x17.vigil.itsm.v1.Conflict\x12\x16\n\x0e\x63onflict_check\x18\x18 \x01(\t\x12\x1b\n\x13\x63onflict_check_note\x18\x19 \x01(\t\x12\x16\n\x0eskipped_stages\x18\x1a \x03(\t\x12\x0f\n\x07outcome\x18\x1b \x01(\t\x12\x13\n\x0b\x63lose_notes\x18\x1c \x01(\t\x1aN\n\x10StatusTimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x02\x38\x01\"\x9d\x02\n\x13\x43reateChangeRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x12\n\nrisk_level\x18\x04 \x01(\t\x12\x33\n\x0frequested_start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrequested_end\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13implementation_plan\x18\x07 \x01(\t\x12\x15\n\rrollback_plan\x18\x08 \x01(\t\x12\x14\n\x0crequested_by\x18\t \x01(\t\x12\x0e\n\x06\x63i_ids\x18\n \x03(\t\"=\n\x14\x43reateChangeResponse\x12%\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x15.vigil.itsm.v1.Change\"\x1e\n\x10GetChangeRequest\x12\n\n\x02id\x18\x01 \x01(\t\":\n\x11GetChangeResponse\x12%\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x15.vigil.itsm.v1.Change\"\xe5\x01\n\x12ListChangesRequest\x12*\n\x04page\x18\x01 \x01(\x0b\x32\x1c.vigil.common.v1.PageRequest\x12\x0e\n\x06status\x18\x02 \x03(\t\x12\x0e\n\x06\x63i_ids\x18\x03 \x03(\t\x12(\n\x04\x66rom\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04type\x18\x06 \x03(\t\x12\t\n\x01q\x18\x07 \x01(\t\x12\x18\n\x10\x63onflicting_only\x18\x08 \x01(\x08\"d\n\x13ListChangesResponse\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.vigil.itsm.v1.Change\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.vigil.common.v1.PageInfo\"\xea\x02\n\x13UpdateChangeRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bupdate_mask\x18\x02 \x03(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\x12\r\n\x05title\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x12\n\nrisk_level\x18\x06 \x01(\t\x12\x33\n\x0frequested_start\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrequested_end\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13implementation_plan\x18\t \x01(\t\x12\x15\n\rrollback_plan\x18\n \x01(\t\x12\x0e\n\x06\x63i_ids\x18\x0b \x03(\t\x12\x0e\n\x06status\x18\x0c \x01(\t\x12\x0f\n\x07outcome\x18\r \x01(\t\x12\x13\n\x0b\x63lose_notes\x18\x0e \x01(\t\"=\n\x14UpdateChangeResponse\x12%\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x15.vigil.itsm.v1.Change\"D\n\x13\x44\x65\x63ideChangeRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"=\n\x14\x44\x65\x63ideChangeResponse\x12%\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x15.vigil.itsm.v1.Change\")\n\x1b\x43heckChangeConflictsRequest\x12\n\n\x02id\x18\x01 \x01(\t\"E\n\x1c\x43heckChangeConflictsResponse\x12%\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x15.vigil.itsm.v1.Change\"\x98\x02\n\x0b\x43\x61talogItem\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x19\n\x11requires_approval\x18\x06 \x01(\x08\x12\x0e\n\x06\x61\x63tive\x18\x07 \x01(\x08\x12\x19\n\x11\x66ulfillment_group\x18\x08 \x01(\t\x12\x0f\n\x07version\x18\t \x01(\x03\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x85\x01\n\x18\x43reateCatalogItemRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x19\n\x11requires_approval\x18\x04 \x01(\x08\x12\x19\n\x11\x66ulfillment_group\x18\x05 \x01(\t\"E\n\x19\x43reateCatalogItemResponse\x12(\n\x04item\x18\x01 \x01(\x0b\x32\x1a.vigil.itsm.v1.CatalogItem\"#\n\x15GetCatalogItemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"B\n\x16GetCatalogItemResponse\x12(\n\x04item\x18\x01 \x01(\x0b\x32\x1a.vigil.itsm.v1.CatalogItem\"{\n\x17ListCatalogItemsRequest\x12*\n\x04page\x18\x01 \x01(\x0b\x32\x1c.vigil.common.v1.PageRequest\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\t\n\x01q\x18\x03 \x01(\t\x12\x17\n\x0finclude_retired\x18\x04 \x01(\x08\"n\n\x18ListCatalogItemsResponse\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.vigil.itsm.v1.CatalogItem\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.vigil.common.v1.PageInfo\"\xb6\x01\n\x18UpdateCatalogItemRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bupdate_mask\x18\x02 \x03(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x19\n\x11requires_approval\x18\x06 \x01(\x08\x12\x19\n\x11\x66ulfillment_group\x18\x07 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x08 \x01(\x08\"E\n\x19UpdateCatalogItemResponse\x12(\n\x04item\x18\x01 \x01(\x0b\x32\x1a.vigil.itsm.v1.CatalogItem\"\xb1\x04\n\x0eServiceRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\x17\n\x0f\x63\x61talog_item_id\x18\x04 \x01(\t\x12\x19\n\x11\x63\x61talog_item_name\x18\x05 \x01(\t\x12\x14\n\x0crequested_by\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12(\n\x07\x64\x65tails\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\tapprovals\x18\t \x03(\x0b\x32\x17.vigil.itsm.v1.Approval\x12\x12\n\ncreated_by\x18\n \x01(\t\x12\x14\n\x0c\x66ulfilled_by\x18\x0b \x01(\t\x12\x0c\n\x04note\x18\x0c \x01(\t\x12\x0f\n\x07version\x18\r \x01(\x03\x12.\n\ncreated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x44\n\x0cstatus_times\x18\x10 \x03(\x0b\x32..vigil.itsm.v1.ServiceRequest.StatusTimesEntry\x1aN\n\x10StatusTimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x02\x38\x01\"o\n\x14SubmitRequestRequest\x12\x17\n\x0f\x63\x61talog_item_id\x18\x01 \x01(\t\x12\x14\n\x0crequested_by\x18\x02 \x01(\t\x12(\n\x07\x64\x65tails\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"G\n\x15SubmitRequestResponse\x12.\n\x07request\x18\x01 \x01(\x0b\x32\x1d.vigil.itsm.v1.ServiceRequest\"\x1f\n\x11GetRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"D\n\x12GetRequestResponse\x12.\n\x07request\x18\x01 \x01(\x0b\x32\x1d.vigil.itsm.v1.ServiceRequest\"\x80\x01\n\x13ListRequestsRequest\x12*\n\x04page\x18\x01 \x01(\x0b\x32\x1c.vigil.common.v1.PageRequest\x12\x0e\n\x06status\x18\x02 \x03(\t\x12\x17\n\x0f\x63\x61talog_item_id\x18\x03 \x01(\t\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\"m\n\x14ListRequestsResponse\x12,\n\x05items\x18\x01 \x03(\x0b\x32\x1d.vigil.itsm.v1.ServiceRequest\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.vigil.common.v1.PageInfo\"E\n\x14\x44\x65\x63ideRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"G\n\x15\x44\x65\x63ideRequestResponse\x12.\n\x07request\x18\x01 \x01(\x0b\x32\x1d.vigil.itsm.v1.ServiceRequest\"a\n\x18TransitionRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tto_status\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x03\"K\n\x19TransitionRequestResponse\x12.\n\x07request\x18\x01 \x01(\x0b\x32\x1d.vigil.itsm.v1.ServiceRequest\"\xb0\x02\n\x08\x42lackout\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12)\n\x05start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63i_ids\x18\x07 \x03(\t\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12\x0f\n\x07version\x18\t \x01(\x03\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x99\x01\n\x15\x43reateBlackoutRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63i_ids\x18\x05 \x03(\t\"C\n\x16\x43reateBlackoutResponse\x12)\n\x08\x62lackout\x18\x01 \x01(\x0b\x32\x17.vigil.itsm.v1.Blackout\" \n\x12GetBlackoutRequest\x12\n\n\x02id\x18\x01 \x01(\t\"@\n\x13GetBlackoutResponse\x12)\n\x08\x62lackout\x18\x01 \x01(\x0b\x32\x17.vigil.itsm.v1.Blackout\"\x94\x01\n\x14ListBlackoutsRequest\x12*\n\x04page\x18\x01 \x01(\x0b\x32\x1c.vigil.common.v1.PageRequest\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"h\n\x15ListBlackoutsResponse\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.vigil.itsm.v1.Blackout\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.vigil.common.v1.PageInfo\"\xba\x01\n\x15UpdateBlackoutRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bupdate_mask\x18\x02 \x03(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12)\n\x05start\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x63i_ids\x18\x07 \x03(\t\"C\n\x16UpdateBlackoutResponse\x12)\n\x08\x62lackout\x18\x01 \x01(\x0b\x32\x17.vigil.itsm.v1.Blackout\"#\n\x15\x44\x65leteBlackoutRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteBlackoutResponse\"\xd1\x01\n\x0b\x43hangeEvent\x12\x30\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1e.vigil.common.v1.EventEnvelope\x12%\n\x06\x63hange\x18\x02 \x01(\x0b\x32\x15.vigil.itsm.v1.Change\x12\x13\n\x0b\x66rom_status\x18\x03 \x01(\t\x12\x11\n\tto_status\x18\x04 \x01(\t\x12\x16\n\x0e\x63hanged_fields\x18\x05 \x03(\t\x12)\n\x08\x61pproval\x18\x06 \x01(\x0b\x32\x17.vigil.itsm.v1.Approval\"\xc3\x01\n\x0cRequestEvent\x12\x30\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1e.vigil.common.v1.EventEnvelope\x12.\n\x07request\x18\x02 \x01(\x0b\x32\x1d.vigil.itsm.v1.ServiceRequest\x12\x13\n\x0b\x66rom_status\x18\x03 \x01(\t\x12\x11\n\tto_status\x18\x04 \x01(\t\x12)\n\x08\x61pproval\x18\x05 \x01(\x0b\x32\x17.vigil.itsm.v1.Approval2\xde\x0e\n\x0bItsmService\x12W\n\x0c\x43reateChange\x12\".vigil.itsm.v1.CreateChangeRequest\x1a#.vigil.itsm.v1.CreateChangeResponse\x12N\n\tGetChange\x12\x1f.vigil.itsm.v1.GetChangeRequest\x1a .vigil.itsm.v1.GetChangeResponse\x12T\n\x0bListChanges\x12!.vigil.itsm.v1.ListChangesRequest\x1a\".vigil.itsm.v1.ListChangesResponse\x12W\n\x0cUpdateChange\x12\".vigil.itsm.v1.UpdateChangeRequest\x1a#.vigil.itsm.v1.UpdateChangeResponse\x12W\n\x0c\x44\x65\x63ideChange\x12\".vigil.itsm.v1.DecideChangeRequest\x1a#.vigil.itsm.v1.DecideChangeResponse\x12o\n\x14\x43heckChangeConflicts\x12*.vigil.itsm.v1.CheckChangeConflictsRequest\x1a+.vigil.itsm.v1.CheckChangeConflictsResponse\x12\x66\n\x11\x43reateCatalogItem\x12\'.vigil.itsm.v1.CreateCatalogItemRequest\x1a(.vigil.itsm.v1.CreateCatalogItemResponse\x12]\n\x0eGetCatalogItem\x12$.vigil.itsm.v1.GetCatalogItemRequest\x1a%.vigil.itsm.v1.GetCatalogItemResponse\x12\x63\n\x10ListCatalogItems\x12&.vigil.itsm.v1.ListCatalogItemsRequest\x1a\'.vigil.itsm.v1.ListCatalogItemsResponse\x12\x66\n\x11UpdateCatalogItem\x12\'.vigil.itsm.v1.UpdateCatalogItemRequest\x1a(.vigil.itsm.v1.UpdateCatalogItemResponse\x12Z\n\rSubmitRequest\x12#.vigil.itsm.v1.SubmitRequestRequest\x1a$.vigil.itsm.v1.SubmitRequestResponse\x12Q\n\nGetRequest\x12 .vigil.itsm.v1.GetRequestRequest\x1a!.vigil.itsm.v1.GetRequestResponse\x12W\n\x0cListRequests\x12\".vigil.itsm.v1.ListRequestsRequest\x1a#.vigil.itsm.v1.ListRequestsResponse\x12Z\n\rDecideRequest\x12#.vigil.itsm.v1.DecideRequestRequest\x1a$.vigil.itsm.v1.DecideRequestResponse\x12\x66\n\x11TransitionRequest\x12\'.vigil.itsm.v1.TransitionRequestRequest\x1a(.vigil.itsm.v1.TransitionRequestResponse\x12]\n\x0e\x43reateBlackout\x12$.vigil.itsm.v1.CreateBlackoutRequest\x1a%.vigil.itsm.v1.CreateBlackoutResponse\x12T\n\x0bGetBlackout\x12!.vigil.itsm.v1.GetBlackoutRequest\x1a\".vigil.itsm.v1.GetBlackoutResponse\x12Z\n\rListBlackouts\x12#.vigil.itsm.v1.ListBlackoutsRequest\x1a$.vigil.itsm.v1.ListBlackoutsResponse\x12]\n\x0eUpdateBlackout\x12$.vigil.itsm.v1.UpdateBlackoutRequest\x1a%.vigil.itsm.v1.UpdateBlackoutResponse\x12]\n\x0e\x44\x65leteBlackout\x12$.vigil.itsm.v1.DeleteBlackoutRequest\x1a%.vigil.itsm.v1.DeleteBlackoutResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vigil.itsm.v1.itsm_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANGEREQUEST']._serialized_start=107
-  _globals['_CHANGEREQUEST']._serialized_end=460
-  _globals['_LISTCHANGESREQUEST']._serialized_start=463
-  _globals['_LISTCHANGESREQUEST']._serialized_end=641
-  _globals['_LISTCHANGESRESPONSE']._serialized_start=643
-  _globals['_LISTCHANGESRESPONSE']._serialized_end=750
-  _globals['_ITSMSERVICE']._serialized_start=752
-  _globals['_ITSMSERVICE']._serialized_end=851
+  _globals['_CHANGE_STATUSTIMESENTRY']._loaded_options = None
+  _globals['_CHANGE_STATUSTIMESENTRY']._serialized_options = b'8\001'
+  _globals['_SERVICEREQUEST_STATUSTIMESENTRY']._loaded_options = None
+  _globals['_SERVICEREQUEST_STATUSTIMESENTRY']._serialized_options = b'8\001'
+  _globals['_APPROVAL']._serialized_start=136
+  _globals['_APPROVAL']._serialized_end=253
+  _globals['_CONFLICT']._serialized_start=256
+  _globals['_CONFLICT']._serialized_end=415
+  _globals['_CHANGE']._serialized_start=418
+  _globals['_CHANGE']._serialized_end=1287
+  _globals['_CHANGE_STATUSTIMESENTRY']._serialized_start=1209
+  _globals['_CHANGE_STATUSTIMESENTRY']._serialized_end=1287
+  _globals['_CREATECHANGEREQUEST']._serialized_start=1290
+  _globals['_CREATECHANGEREQUEST']._serialized_end=1575
+  _globals['_CREATECHANGERESPONSE']._serialized_start=1577
+  _globals['_CREATECHANGERESPONSE']._serialized_end=1638
+  _globals['_GETCHANGEREQUEST']._serialized_start=1640
+  _globals['_GETCHANGEREQUEST']._serialized_end=1670
+  _globals['_GETCHANGERESPONSE']._serialized_start=1672
+  _globals['_GETCHANGERESPONSE']._serialized_end=1730
+  _globals['_LISTCHANGESREQUEST']._serialized_start=1733
+  _globals['_LISTCHANGESREQUEST']._serialized_end=1962
+  _globals['_LISTCHANGESRESPONSE']._serialized_start=1964
+  _globals['_LISTCHANGESRESPONSE']._serialized_end=2064
+  _globals['_UPDATECHANGEREQUEST']._serialized_start=2067
+  _globals['_UPDATECHANGEREQUEST']._serialized_end=2429
+  _globals['_UPDATECHANGERESPONSE']._serialized_start=2431
+  _globals['_UPDATECHANGERESPONSE']._serialized_end=2492
+  _globals['_DECIDECHANGEREQUEST']._serialized_start=2494
+  _globals['_DECIDECHANGEREQUEST']._serialized_end=2562
+  _globals['_DECIDECHANGERESPONSE']._serialized_start=2564
+  _globals['_DECIDECHANGERESPONSE']._serialized_end=2625
+  _globals['_CHECKCHANGECONFLICTSREQUEST']._serialized_start=2627
+  _globals['_CHECKCHANGECONFLICTSREQUEST']._serialized_end=2668
+  _globals['_CHECKCHANGECONFLICTSRESPONSE']._serialized_start=2670
+  _globals['_CHECKCHANGECONFLICTSRESPONSE']._serialized_end=2739
+  _globals['_CATALOGITEM']._serialized_start=2742
+  _globals['_CATALOGITEM']._serialized_end=3022
+  _globals['_CREATECATALOGITEMREQUEST']._serialized_start=3025
+  _globals['_CREATECATALOGITEMREQUEST']._serialized_end=3158
+  _globals['_CREATECATALOGITEMRESPONSE']._serialized_start=3160
+  _globals['_CREATECATALOGITEMRESPONSE']._serialized_end=3229
+  _globals['_GETCATALOGITEMREQUEST']._serialized_start=3231
+  _globals['_GETCATALOGITEMREQUEST']._serialized_end=3266
+  _globals['_GETCATALOGITEMRESPONSE']._serialized_start=3268
+  _globals['_GETCATALOGITEMRESPONSE']._serialized_end=3334
+  _globals['_LISTCATALOGITEMSREQUEST']._serialized_start=3336
+  _globals['_LISTCATALOGITEMSREQUEST']._serialized_end=3459
+  _globals['_LISTCATALOGITEMSRESPONSE']._serialized_start=3461
+  _globals['_LISTCATALOGITEMSRESPONSE']._serialized_end=3571
+  _globals['_UPDATECATALOGITEMREQUEST']._serialized_start=3574
+  _globals['_UPDATECATALOGITEMREQUEST']._serialized_end=3756
+  _globals['_UPDATECATALOGITEMRESPONSE']._serialized_start=3758
+  _globals['_UPDATECATALOGITEMRESPONSE']._serialized_end=3827
+  _globals['_SERVICEREQUEST']._serialized_start=3830
+  _globals['_SERVICEREQUEST']._serialized_end=4391
+  _globals['_SERVICEREQUEST_STATUSTIMESENTRY']._serialized_start=1209
+  _globals['_SERVICEREQUEST_STATUSTIMESENTRY']._serialized_end=1287
+  _globals['_SUBMITREQUESTREQUEST']._serialized_start=4393
+  _globals['_SUBMITREQUESTREQUEST']._serialized_end=4504
+  _globals['_SUBMITREQUESTRESPONSE']._serialized_start=4506
+  _globals['_SUBMITREQUESTRESPONSE']._serialized_end=4577
+  _globals['_GETREQUESTREQUEST']._serialized_start=4579
+  _globals['_GETREQUESTREQUEST']._serialized_end=4610
+  _globals['_GETREQUESTRESPONSE']._serialized_start=4612
+  _globals['_GETREQUESTRESPONSE']._serialized_end=4680
+  _globals['_LISTREQUESTSREQUEST']._serialized_start=4683
+  _globals['_LISTREQUESTSREQUEST']._serialized_end=4811
+  _globals['_LISTREQUESTSRESPONSE']._serialized_start=4813
+  _globals['_LISTREQUESTSRESPONSE']._serialized_end=4922
+  _globals['_DECIDEREQUESTREQUEST']._serialized_start=4924
+  _globals['_DECIDEREQUESTREQUEST']._serialized_end=4993
+  _globals['_DECIDEREQUESTRESPONSE']._serialized_start=4995
+  _globals['_DECIDEREQUESTRESPONSE']._serialized_end=5066
+  _globals['_TRANSITIONREQUESTREQUEST']._serialized_start=5068
+  _globals['_TRANSITIONREQUESTREQUEST']._serialized_end=5165
+  _globals['_TRANSITIONREQUESTRESPONSE']._serialized_start=5167
+  _globals['_TRANSITIONREQUESTRESPONSE']._serialized_end=5242
+  _globals['_BLACKOUT']._serialized_start=5245
+  _globals['_BLACKOUT']._serialized_end=5549
+  _globals['_CREATEBLACKOUTREQUEST']._serialized_start=5552
+  _globals['_CREATEBLACKOUTREQUEST']._serialized_end=5705
+  _globals['_CREATEBLACKOUTRESPONSE']._serialized_start=5707
+  _globals['_CREATEBLACKOUTRESPONSE']._serialized_end=5774
+  _globals['_GETBLACKOUTREQUEST']._serialized_start=5776
+  _globals['_GETBLACKOUTREQUEST']._serialized_end=5808
+  _globals['_GETBLACKOUTRESPONSE']._serialized_start=5810
+  _globals['_GETBLACKOUTRESPONSE']._serialized_end=5874
+  _globals['_LISTBLACKOUTSREQUEST']._serialized_start=5877
+  _globals['_LISTBLACKOUTSREQUEST']._serialized_end=6025
+  _globals['_LISTBLACKOUTSRESPONSE']._serialized_start=6027
+  _globals['_LISTBLACKOUTSRESPONSE']._serialized_end=6131
+  _globals['_UPDATEBLACKOUTREQUEST']._serialized_start=6134
+  _globals['_UPDATEBLACKOUTREQUEST']._serialized_end=6320
+  _globals['_UPDATEBLACKOUTRESPONSE']._serialized_start=6322
+  _globals['_UPDATEBLACKOUTRESPONSE']._serialized_end=6389
+  _globals['_DELETEBLACKOUTREQUEST']._serialized_start=6391
+  _globals['_DELETEBLACKOUTREQUEST']._serialized_end=6426
+  _globals['_DELETEBLACKOUTRESPONSE']._serialized_start=6428
+  _globals['_DELETEBLACKOUTRESPONSE']._serialized_end=6452
+  _globals['_CHANGEEVENT']._serialized_start=6455
+  _globals['_CHANGEEVENT']._serialized_end=6664
+  _globals['_REQUESTEVENT']._serialized_start=6667
+  _globals['_REQUESTEVENT']._serialized_end=6862
+  _globals['_ITSMSERVICE']._serialized_start=6865
+  _globals['_ITSMSERVICE']._serialized_end=8751
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,8 @@ if _version_not_supported:
 
 
 class ItsmServiceStub:
-    """The ITSM service owns change requests, the service catalog, service requests and approvals.
+    """The ITSM service owns change requests (with approvals, conflict detection and tenant blackout windows),
+    the service catalog and service requests. See docs/itsm.md for the state machines.
     """
 
     def __init__(self, channel):
@@ -35,18 +36,235 @@ class ItsmServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreateChange = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/CreateChange',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateChangeRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateChangeResponse.FromString,
+                _registered_method=True)
+        self.GetChange = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/GetChange',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetChangeRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetChangeResponse.FromString,
+                _registered_method=True)
         self.ListChanges = channel.unary_unary(
                 '/vigil.itsm.v1.ItsmService/ListChanges',
                 request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListChangesRequest.SerializeToString,
                 response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListChangesResponse.FromString,
                 _registered_method=True)
+        self.UpdateChange = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/UpdateChange',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateChangeRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateChangeResponse.FromString,
+                _registered_method=True)
+        self.DecideChange = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/DecideChange',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideChangeRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideChangeResponse.FromString,
+                _registered_method=True)
+        self.CheckChangeConflicts = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/CheckChangeConflicts',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CheckChangeConflictsRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CheckChangeConflictsResponse.FromString,
+                _registered_method=True)
+        self.CreateCatalogItem = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/CreateCatalogItem',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateCatalogItemRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateCatalogItemResponse.FromString,
+                _registered_method=True)
+        self.GetCatalogItem = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/GetCatalogItem',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetCatalogItemRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetCatalogItemResponse.FromString,
+                _registered_method=True)
+        self.ListCatalogItems = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/ListCatalogItems',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListCatalogItemsRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListCatalogItemsResponse.FromString,
+                _registered_method=True)
+        self.UpdateCatalogItem = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/UpdateCatalogItem',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateCatalogItemRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateCatalogItemResponse.FromString,
+                _registered_method=True)
+        self.SubmitRequest = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/SubmitRequest',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.SubmitRequestRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.SubmitRequestResponse.FromString,
+                _registered_method=True)
+        self.GetRequest = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/GetRequest',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetRequestRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetRequestResponse.FromString,
+                _registered_method=True)
+        self.ListRequests = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/ListRequests',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListRequestsRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListRequestsResponse.FromString,
+                _registered_method=True)
+        self.DecideRequest = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/DecideRequest',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideRequestRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideRequestResponse.FromString,
+                _registered_method=True)
+        self.TransitionRequest = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/TransitionRequest',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.TransitionRequestRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.TransitionRequestResponse.FromString,
+                _registered_method=True)
+        self.CreateBlackout = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/CreateBlackout',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateBlackoutRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateBlackoutResponse.FromString,
+                _registered_method=True)
+        self.GetBlackout = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/GetBlackout',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetBlackoutRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetBlackoutResponse.FromString,
+                _registered_method=True)
+        self.ListBlackouts = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/ListBlackouts',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListBlackoutsRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListBlackoutsResponse.FromString,
+                _registered_method=True)
+        self.UpdateBlackout = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/UpdateBlackout',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateBlackoutRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateBlackoutResponse.FromString,
+                _registered_method=True)
+        self.DeleteBlackout = channel.unary_unary(
+                '/vigil.itsm.v1.ItsmService/DeleteBlackout',
+                request_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DeleteBlackoutRequest.SerializeToString,
+                response_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DeleteBlackoutResponse.FromString,
+                _registered_method=True)
 
 
 class ItsmServiceServicer:
-    """The ITSM service owns change requests, the service catalog, service requests and approvals.
+    """The ITSM service owns change requests (with approvals, conflict detection and tenant blackout windows),
+    the service catalog and service requests. See docs/itsm.md for the state machines.
     """
 
+    def CreateChange(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetChange(self, request, context):
+        """Get by id or by reference (CHG-00000001).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListChanges(self, request, context):
+        """Also the question "what changed on these CIs in this window": ci_ids + from/to select the changes whose
+        requested window overlaps [from, to] on any of the CIs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateChange(self, request, context):
+        """Field updates (only before authorization) and/or a status transition, guarded by the change's version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideChange(self, request, context):
+        """Record an approval decision of the caller (admin or responder, not the requester).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckChangeConflicts(self, request, context):
+        """Run conflict detection again (other changes' windows and CIs may have moved since).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCatalogItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCatalogItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCatalogItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCatalogItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRequests(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransitionRequest(self, request, context):
+        """fulfilled or cancelled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBlackout(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBlackout(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBlackouts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateBlackout(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBlackout(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -55,10 +273,105 @@ class ItsmServiceServicer:
 
 def add_ItsmServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreateChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateChange,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateChangeRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateChangeResponse.SerializeToString,
+            ),
+            'GetChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChange,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetChangeRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetChangeResponse.SerializeToString,
+            ),
             'ListChanges': grpc.unary_unary_rpc_method_handler(
                     servicer.ListChanges,
                     request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListChangesRequest.FromString,
                     response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListChangesResponse.SerializeToString,
+            ),
+            'UpdateChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateChange,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateChangeRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateChangeResponse.SerializeToString,
+            ),
+            'DecideChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideChange,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideChangeRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideChangeResponse.SerializeToString,
+            ),
+            'CheckChangeConflicts': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckChangeConflicts,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CheckChangeConflictsRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CheckChangeConflictsResponse.SerializeToString,
+            ),
+            'CreateCatalogItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCatalogItem,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateCatalogItemRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateCatalogItemResponse.SerializeToString,
+            ),
+            'GetCatalogItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCatalogItem,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetCatalogItemRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetCatalogItemResponse.SerializeToString,
+            ),
+            'ListCatalogItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCatalogItems,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListCatalogItemsRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListCatalogItemsResponse.SerializeToString,
+            ),
+            'UpdateCatalogItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCatalogItem,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateCatalogItemRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateCatalogItemResponse.SerializeToString,
+            ),
+            'SubmitRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitRequest,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.SubmitRequestRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.SubmitRequestResponse.SerializeToString,
+            ),
+            'GetRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRequest,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetRequestRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetRequestResponse.SerializeToString,
+            ),
+            'ListRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRequests,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListRequestsRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListRequestsResponse.SerializeToString,
+            ),
+            'DecideRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideRequest,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideRequestRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideRequestResponse.SerializeToString,
+            ),
+            'TransitionRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransitionRequest,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.TransitionRequestRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.TransitionRequestResponse.SerializeToString,
+            ),
+            'CreateBlackout': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBlackout,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateBlackoutRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateBlackoutResponse.SerializeToString,
+            ),
+            'GetBlackout': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBlackout,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetBlackoutRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetBlackoutResponse.SerializeToString,
+            ),
+            'ListBlackouts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBlackouts,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListBlackoutsRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListBlackoutsResponse.SerializeToString,
+            ),
+            'UpdateBlackout': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBlackout,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateBlackoutRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateBlackoutResponse.SerializeToString,
+            ),
+            'DeleteBlackout': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBlackout,
+                    request_deserializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DeleteBlackoutRequest.FromString,
+                    response_serializer=vigil_dot_itsm_dot_v1_dot_itsm__pb2.DeleteBlackoutResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -69,8 +382,63 @@ def add_ItsmServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ItsmService:
-    """The ITSM service owns change requests, the service catalog, service requests and approvals.
+    """The ITSM service owns change requests (with approvals, conflict detection and tenant blackout windows),
+    the service catalog and service requests. See docs/itsm.md for the state machines.
     """
+
+    @staticmethod
+    def CreateChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/CreateChange',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateChangeRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/GetChange',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetChangeRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def ListChanges(request,
@@ -89,6 +457,465 @@ class ItsmService:
             '/vigil.itsm.v1.ItsmService/ListChanges',
             vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListChangesRequest.SerializeToString,
             vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/UpdateChange',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateChangeRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/DecideChange',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideChangeRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckChangeConflicts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/CheckChangeConflicts',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.CheckChangeConflictsRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.CheckChangeConflictsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCatalogItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/CreateCatalogItem',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateCatalogItemRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateCatalogItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCatalogItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/GetCatalogItem',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetCatalogItemRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetCatalogItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCatalogItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/ListCatalogItems',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListCatalogItemsRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListCatalogItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCatalogItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/UpdateCatalogItem',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateCatalogItemRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateCatalogItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/SubmitRequest',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.SubmitRequestRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.SubmitRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/GetRequest',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetRequestRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/ListRequests',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListRequestsRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/DecideRequest',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideRequestRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.DecideRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransitionRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/TransitionRequest',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.TransitionRequestRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.TransitionRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBlackout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/CreateBlackout',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateBlackoutRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.CreateBlackoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBlackout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/GetBlackout',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetBlackoutRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.GetBlackoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBlackouts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/ListBlackouts',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListBlackoutsRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.ListBlackoutsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBlackout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/UpdateBlackout',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateBlackoutRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.UpdateBlackoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBlackout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.itsm.v1.ItsmService/DeleteBlackout',
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.DeleteBlackoutRequest.SerializeToString,
+            vigil_dot_itsm_dot_v1_dot_itsm__pb2.DeleteBlackoutResponse.FromString,
             options,
             channel_credentials,
             insecure,

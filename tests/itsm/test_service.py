@@ -1,0 +1,270 @@
+"""The ITSM domain service over its real store (SQLite and PostgreSQL), with a fake of the one CMDB call
+conflict detection makes: conflicts on the same and on linked CIs, blackouts, an unavailable CMDB, unknown
+CIs, tenancy, references, list filters and the events staged in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from services.itsm.events import ItsmEvents
+from services.itsm.server import MIGRATIONS
+from services.itsm.service import ChangeQuery, ItsmService, Neighbourhood, NewChange, Page, Related
+from services.itsm.store import ItsmStore, outbox_table
+from vigil.runtime.context import CallContext
+from vigil.runtime.db import Database
+from vigil.runtime.errors import Forbidden, InvalidTransition, NotFound, Unavailable, ValidationFailed
+from vigil.runtime.outbox import Outbox
+
+T0 = datetime(2026, 4, 1, 18, 0, tzinfo=UTC)
+ALICE = CallContext(tenant_id="t1", actor="alice@x", role="responder")
+CAROL = CallContext(tenant_id="t1", actor="carol@x", role="admin")
+OTHER = CallContext(tenant_id="t2", actor="eve@y", role="admin")
+
+
+class FakeImpact:
+    """Stands in for CmdbImpact.related: a fixed graph (edges both ways), unknown ids, or an outage."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, list[str]] = {}
+        self.known: set[str] | None = None
+        self.down = False
+        self.calls: list[tuple[str, ...]] = []
+
+    async def related(self, ci_ids: Sequence[str]) -> Neighbourhood:
+        self.calls.append(tuple(ci_ids))
+        if self.down:
+            raise Unavailable("connection refused")
+        related = {}
+        for ci in ci_ids:
+            for other in self.links.get(ci, []):
+                if other not in ci_ids:
+                    related[other] = Related(ci_id=other, origin=ci, path=(ci, other))
+        unknown = tuple(c for c in ci_ids if self.known is not None and c not in self.known)
+        return Neighbourhood(related=related, unknown=unknown)
+
+
+async def fresh_postgres_database(server) -> str:
+    import asyncpg
+
+    name = f"vigil_itsm_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(server.admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server.url_for(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db(request, tmp_path):
+    url = (f"sqlite+aiosqlite:///{tmp_path / 'itsm.db'}" if request.param == "sqlite"
+           else await fresh_postgres_database(request.getfixturevalue("postgres_server")))
+    database = Database(url, "itsm")
+    await database.migrate(MIGRATIONS)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def impact() -> FakeImpact:
+    return FakeImpact()
+
+
+@pytest.fixture
+def svc(db, impact) -> ItsmService:
+    return ItsmService(ItsmStore(db, ItsmEvents(Outbox(outbox_table, "vigil/itsm"))), impact)
+
+
+def new_change(title="Deploy", ci_ids=("ci-db",), start=T0, hours=4.0, type="normal", risk="medium",
+               requested_by="") -> NewChange:
+    return NewChange(title=title, type=type, risk_level=risk, requested_start=start,
+                     requested_end=start + timedelta(hours=hours), ci_ids=tuple(ci_ids), requested_by=requested_by)
+
+
+async def events(db: Database) -> list[str]:
+    async with db.read() as conn:
+        return [r.event_type for r in (await conn.execute(sa.select(outbox_table).order_by(outbox_table.c.id)))]
+
+
+async def test_create_references_and_events(svc, db):
+    a = await svc.create_change(ALICE, new_change())
+    b = await svc.create_change(ALICE, new_change(ci_ids=("ci-other",)))
+    assert (a.reference, b.reference) == ("CHG-00000001", "CHG-00000002")
+    assert a.requested_by == "alice@x" and a.status == "new" and a.conflict_check == "complete"
+    assert (await svc.get_change(ALICE, "CHG-00000002")).id == b.id
+    assert await events(db) == ["change.created", "change.created"]
+    # another tenant counts from 1 and never sees tenant t1's changes
+    c = await svc.create_change(OTHER, new_change())
+    assert c.reference == "CHG-00000001" and not c.conflicts
+    with pytest.raises(NotFound):
+        await svc.get_change(OTHER, a.id)
+    assert (await svc.list_changes(OTHER, ChangeQuery()))[1] == 1
+
+
+async def test_same_ci_conflict_is_flagged_not_refused(svc, db):
+    first = await svc.create_change(ALICE, new_change())
+    second = await svc.create_change(ALICE, new_change(start=T0 + timedelta(hours=2)))
+    assert [(c.kind, c.change_id) for c in second.conflicts] == [("same_ci", first.id)]
+    assert (await events(db))[-3:] == ["change.created", "change.conflict_detected", "change.conflict_detected"]
+    # the earlier change is flagged too, from its side
+    first = await svc.get_change(ALICE, first.id)
+    assert [(c.kind, c.change_id, c.ci_id) for c in first.conflicts] == [("same_ci", second.id, "ci-db")]
+    assert first.version == 2
+    # moving the later one out of the window clears the flag on both
+    moved = await svc.update_change(ALICE, second.id, {"requested_start": T0 + timedelta(hours=4),
+                                                       "requested_end": T0 + timedelta(hours=6)})
+    assert moved.conflicts == () and moved.version == 2
+    assert (await svc.get_change(ALICE, first.id)).conflicts == ()
+    # back into the window, then cancelled: flagged again, then cleared again
+    back = await svc.update_change(ALICE, second.id, {"requested_start": T0 + timedelta(hours=1)})
+    assert len(back.conflicts) == 1 and len((await svc.get_change(ALICE, first.id)).conflicts) == 1
+    await svc.update_change(ALICE, second.id, {"status": "cancelled"})
+    assert (await svc.get_change(ALICE, first.id)).conflicts == ()
+    # the cancelled change keeps its own record of the clash; only active changes are flagged for planning
+    items, _ = await svc.list_changes(ALICE, ChangeQuery(conflicting_only=True))
+    assert [c.id for c in items] == [second.id]
+    assert (await svc.list_changes(ALICE, ChangeQuery(conflicting_only=True, status=("new",))))[1] == 0
+
+
+async def test_dependent_ci_conflict_both_directions(svc, impact):
+    impact.links = {"ci-db": ["ci-api"], "ci-api": ["ci-db"]}
+    db_change = await svc.create_change(ALICE, new_change(ci_ids=("ci-db",)))
+    api_change = await svc.create_change(ALICE, new_change(ci_ids=("ci-api",), start=T0 + timedelta(hours=1)))
+    (conflict,) = api_change.conflicts
+    assert (conflict.kind, conflict.ci_id, conflict.related_ci_id, conflict.change_id) == (
+        "dependent_ci", "ci-api", "ci-db", db_change.id)
+    assert conflict.path == ("ci-api", "ci-db")
+    # the first change carries the clash from its side, and a re-check finds the same
+    mirrored = await svc.get_change(ALICE, db_change.id)
+    assert [(c.kind, c.ci_id, c.related_ci_id, c.path) for c in mirrored.conflicts] == [
+        ("dependent_ci", "ci-db", "ci-api", ("ci-db", "ci-api"))]
+    rechecked = await svc.check_conflicts(ALICE, db_change.id)
+    assert [(c.kind, c.change_id, c.ci_id) for c in rechecked.conflicts] == [
+        ("dependent_ci", api_change.id, "ci-db")]
+
+
+async def test_unavailable_cmdb_accepts_and_says_incomplete(svc, impact):
+    await svc.create_change(ALICE, new_change())
+    impact.down = True
+    c = await svc.create_change(ALICE, new_change(start=T0 + timedelta(hours=1)))
+    assert c.conflict_check == "incomplete" and "CMDB unavailable" in c.conflict_check_note
+    assert [x.kind for x in c.conflicts] == ["same_ci"]  # what can be checked without the graph still is
+
+
+async def test_unknown_ci_is_a_validation_error_naming_it(svc, impact):
+    impact.known = {"ci-db"}
+    with pytest.raises(ValidationFailed) as err:
+        await svc.create_change(ALICE, new_change(ci_ids=("ci-db", "ci-ghost")))
+    assert [f.field for f in err.value.fields] == ["ci_ids[1]"]
+
+
+async def test_blackout_conflict_and_admin_only(svc):
+    with pytest.raises(Forbidden):
+        await svc.create_blackout(ALICE, "freeze", "", T0, T0 + timedelta(days=1), ())
+    b = await svc.create_blackout(CAROL, "quarter-end freeze", "finance close", T0 - timedelta(hours=1),
+                                  T0 + timedelta(hours=1), ())
+    c = await svc.create_change(ALICE, new_change(ci_ids=()))
+    assert [(x.kind, x.blackout_id) for x in c.conflicts] == [("blackout", b.id)]
+    with pytest.raises(ValidationFailed) as err:
+        await svc.update_blackout(CAROL, b.id, {"end": T0 - timedelta(hours=2)})
+    assert err.value.fields[0].field == "end"
+    await svc.delete_blackout(CAROL, b.id)
+    with pytest.raises(NotFound):
+        await svc.get_blackout(CAROL, b.id)
+    with pytest.raises(NotFound):
+        await svc.delete_blackout(OTHER, c.id)
+
+
+async def test_standard_change_is_pre_approved_and_scheduled(svc):
+    c = await svc.create_change(ALICE, new_change(type="standard"))
+    assert (c.status, c.approval_status) == ("scheduled", "pre_approved")
+
+
+async def test_approval_flow_through_the_store(svc, db):
+    c = await svc.create_change(ALICE, new_change(risk="low"))
+    with pytest.raises(InvalidTransition):
+        await svc.update_change(ALICE, c.id, {"status": "scheduled"})
+    await svc.update_change(ALICE, c.id, {"status": "assess"})
+    await svc.update_change(ALICE, c.id, {"status": "authorize"})
+    with pytest.raises(Forbidden):
+        await svc.decide_change(ALICE, c.id, "approve", "")
+    done = await svc.decide_change(CAROL, c.reference, "approve", "looks fine")
+    assert done.status == "scheduled" and done.approvals[0].approver == "carol@x"
+    assert (await events(db))[-2:] == ["change.approval_recorded", "change.approved"]
+
+
+async def test_list_filters_ci_window_status(svc):
+    a = await svc.create_change(ALICE, new_change(ci_ids=("ci-a",)))
+    b = await svc.create_change(ALICE, new_change(ci_ids=("ci-b",), start=T0 + timedelta(days=2)))
+    await svc.update_change(ALICE, b.id, {"status": "cancelled"})
+
+    async def ids(**kw) -> list[str]:
+        return [c.id for c in (await svc.list_changes(ALICE, ChangeQuery(sort="requested_start", order="asc",
+                                                                          **kw)))[0]]
+
+    assert await ids(ci_ids=("ci-a", "ci-b")) == [a.id, b.id]
+    assert await ids(ci_ids=("ci-b",)) == [b.id]
+    assert await ids(start=T0 + timedelta(hours=3), end=T0 + timedelta(hours=5)) == [a.id]
+    assert await ids(start=T0 + timedelta(days=1)) == [b.id]
+    assert await ids(status=("cancelled",)) == [b.id]
+    with pytest.raises(ValidationFailed) as err:
+        await svc.list_changes(ALICE, ChangeQuery(status=("approved",), limit=500))
+    assert {f.field for f in err.value.fields} == {"status", "limit"}
+
+
+async def test_catalog_and_requests(svc, db):
+    laptop = await svc.create_catalog_item(CAROL, "Laptop", "A laptop", "hardware", True, "it-desk")
+    vpn = await svc.create_catalog_item(CAROL, "VPN access", "", "access", False, "")
+    with pytest.raises(Forbidden):
+        await svc.create_catalog_item(ALICE, "Phone", "", "", True, "")
+    r1 = await svc.submit_request(ALICE, laptop.id, "", {"model": "x1"})
+    r2 = await svc.submit_request(ALICE, vpn.id, "bob@x", {})
+    assert (r1.reference, r1.status, r1.details) == ("REQ-00000001", "pending_approval", {"model": "x1"})
+    assert (r2.status, r2.requested_by) == ("approved", "bob@x")
+    with pytest.raises(ValidationFailed) as err:
+        await svc.submit_request(ALICE, "00000000-0000-0000-0000-000000000000", "", {})
+    assert err.value.fields[0].field == "catalog_item_id"
+    with pytest.raises(ValidationFailed):  # another tenant's item is unknown here
+        await svc.submit_request(OTHER, laptop.id, "", {})
+    pending, total = await svc.list_requests(ALICE, ("pending_approval",), "", "", Page())
+    assert [r.id for r in pending] == [r1.id] and total == 1
+    approved = await svc.decide_request(CAROL, r1.reference, "approve", "")
+    fulfilled = await svc.transition_request(CAROL, approved.id, "fulfilled", "shipped")
+    assert fulfilled.status == "fulfilled" and set(fulfilled.status_times) == {"pending_approval", "approved",
+                                                                              "fulfilled"}
+    await svc.update_catalog_item(CAROL, vpn.id, {"active": False})
+    with pytest.raises(ValidationFailed) as err:
+        await svc.submit_request(ALICE, vpn.id, "", {})
+    assert "retired" in err.value.fields[0].message
+    assert [e for e in await events(db) if e.startswith("request.")] == [
+        "request.submitted", "request.submitted", "request.approved", "request.fulfilled"]
+
+
+async def test_concurrent_creates_and_approvals(svc):
+    made = await asyncio.gather(*(svc.create_change(ALICE, new_change(title=f"c{i}", ci_ids=(f"ci-{i}",)))
+                                  for i in range(20)))
+    assert sorted(c.number for c in made) == list(range(1, 21))  # gap-free, no duplicates
+    c = await svc.create_change(ALICE, new_change(risk="critical", ci_ids=("ci-x",)))
+    for status in ("assess", "authorize"):
+        await svc.update_change(ALICE, c.id, {"status": status})
+    approvers = [CallContext(tenant_id="t1", actor=f"a{i}@x", role="admin") for i in range(2)]
+    await asyncio.gather(*(svc.decide_change(a, c.id, "approve", "") for a in approvers))
+    done = await svc.get_change(ALICE, c.id)
+    assert done.status == "scheduled" and len(done.approvals) == 2
+
+
+async def test_migrations_go_down_and_up_again(db):
+    await db.migrate(MIGRATIONS, "0001")
+    async with db.read() as conn:
+        tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+    assert "changes" not in tables and "outbox" in tables
+    await db.migrate(MIGRATIONS)
+    async with db.read() as conn:
+        tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
+    assert {"changes", "change_cis", "catalog_items", "service_requests", "blackouts"} <= tables
