@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from opentelemetry import context as otel_context
@@ -19,6 +20,8 @@ from opentelemetry import trace
 from gateway import auth, envelope
 from gateway.clients import Upstreams
 from gateway.config import GatewaySettings
+from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gateway.idempotency import IdempotencyStore, guarded
 from gateway.identity import IdentityStore
 from vigil.runtime import context, grpcio, telemetry
 from vigil.runtime.db import Database
@@ -39,6 +42,9 @@ class Gateway:
     upstreams: Upstreams
     tenant_tokens: auth.Tokens
     control_tokens: auth.Tokens
+    # Telemetry ingest: Kafka producer and consumer-lag backpressure (gateway/routes/telemetry.py).
+    telemetry: Any = None
+    idempotency: IdempotencyStore | None = None
 
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
@@ -104,7 +110,7 @@ async def auth_middleware(request: web.Request, handler):
         if principal.role != "operator":
             raise Forbidden("operator role required")
         request[PRINCIPAL_KEY] = principal
-        return await handler(request)
+        return await _idempotent(g, "control", request, handler)
 
     principal = g.tenant_tokens.verify(auth.bearer(request.headers.get("Authorization")), auth.TENANT_AUDIENCE)
     tenant_id = request.headers.get("x-tenant-id", "")
@@ -123,9 +129,15 @@ async def auth_middleware(request: web.Request, handler):
                               request_id=request.headers.get("X-Request-Id", ""))
     token = context.bind(ctx)
     try:
-        return await handler(request)
+        return await _idempotent(g, tenant_id, request, handler)
     finally:
         context.reset(token)
+
+
+async def _idempotent(g: Gateway, scope: str, request: web.Request, handler) -> web.StreamResponse:
+    if request.method == "POST" and IDEMPOTENCY_HEADER in request.headers and g.idempotency is not None:
+        return await guarded(g.idempotency, scope, request, handler)
+    return await handler(request)
 
 
 @auth.policy("public")
@@ -170,16 +182,23 @@ async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, we
         settings=settings,
         db=db,
         identity=IdentityStore(db, settings.tenant_cache_seconds),
+        idempotency=IdempotencyStore(db),
         upstreams=Upstreams(settings.upstreams()),
         tenant_tokens=auth.Tokens(secret, settings.jwt_issuer, ttl),
         control_tokens=auth.Tokens(secret + ":control", settings.jwt_issuer, ttl),
     )
+    from gateway.routes.telemetry import TelemetryIngest
+
+    g.telemetry = TelemetryIngest(settings.kafka_bootstrap, settings.telemetry_consumer_group,
+                                  settings.telemetry_max_lag_batches, settings.telemetry_retention_days)
     tenant_app = _plane(g, "tenant", routes.collect("tenant"))
     control_app = _plane(g, "control", routes.collect("control"))
     return g, tenant_app, control_app
 
 
 async def close(g: Gateway) -> None:
+    if g.telemetry is not None:
+        await g.telemetry.close()
     await g.upstreams.close()
     await g.db.dispose()
 

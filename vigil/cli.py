@@ -109,6 +109,9 @@ def migrate(args: argparse.Namespace) -> int:
                 await db.migrate(MIGRATIONS, args.to)
             finally:
                 await db.dispose()
+            if name == "observability":  # its telemetry schema lives in ClickHouse
+                applied = await server.migrate_clickhouse(server.SETTINGS())
+                print(f"observability: ClickHouse migrations applied: {applied or 'none new'}")
             print(f"{name}: migrated to {args.to}")
 
     asyncio.run(run())

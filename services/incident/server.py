@@ -7,6 +7,7 @@ from pathlib import Path
 from services.incident.config import IncidentSettings
 from services.incident.events import IncidentEvents
 from services.incident.handlers import FULL_NAME, IncidentHandlers
+from services.incident.impact import CmdbImpact
 from services.incident.service import IncidentService
 from services.incident.store import IncidentStore, metadata
 from vigil.incident.v1 import incident_pb2_grpc
@@ -21,7 +22,7 @@ async def build(settings: IncidentSettings) -> ServiceRuntime:
     runtime = ServiceRuntime(NAME, settings, metadata, MIGRATIONS)
     store = IncidentStore(runtime.db, IncidentEvents(runtime.outbox))
     runtime.grpc.add(incident_pb2_grpc.add_IncidentServiceServicer_to_server,
-                     IncidentHandlers(IncidentService(store)), FULL_NAME)
+                     IncidentHandlers(IncidentService(store, CmdbImpact(settings.cmdb_addr))), FULL_NAME)
     return runtime
 
 

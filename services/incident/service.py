@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -60,6 +61,8 @@ class Incident:
     created_at: datetime
     updated_at: datetime
     status_times: dict[str, datetime]
+    # The blast radius of ci_ids at creation, from the CMDB (empty when it was unreachable).
+    impacted_ci_ids: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str:
@@ -257,9 +260,14 @@ def _jsonable(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+# Asks the CMDB for the CIs downstream of the given ones; never raises (returns what is known).
+ImpactLookup = Callable[[CallContext, tuple[str, ...]], Awaitable[tuple[str, ...]]]
+
+
 class IncidentService:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, impact: ImpactLookup | None = None) -> None:
         self.store = store
+        self.impact = impact
 
     async def create(self, ctx: CallContext, new: NewIncident) -> Incident:
         validate_new(new)
@@ -271,6 +279,8 @@ class IncidentService:
             resolution_notes="", created_by=ctx.actor, resolved_by="", dedup_key=new.dedup_key, version=1,
             created_at=at, updated_at=at, status_times={INITIAL_STATUS: at},
         )
+        if self.impact is not None and incident.ci_ids:
+            incident = replace(incident, impacted_ci_ids=await self.impact(ctx, incident.ci_ids))
         entry = TimelineEntry(id=new_id(), incident_id=incident.id, kind="created", actor=ctx.actor, at=at,
                               to_status=INITIAL_STATUS)
         return await self.store.insert(incident, entry)

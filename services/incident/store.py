@@ -49,6 +49,7 @@ incidents = sa.Table(
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
     sa.Column("status_times", sa.JSON, nullable=False),
+    sa.Column("impacted_ci_ids", sa.JSON, nullable=False),
     sa.UniqueConstraint("tenant_id", "number", name="uq_incidents_tenant_number"),
     sa.Index("ix_incidents_tenant_created", "tenant_id", "created_at"),
     sa.Index("ix_incidents_tenant_status", "tenant_id", "status"),
@@ -113,6 +114,7 @@ def _row_to_incident(row: Any) -> Incident:
         created_by=row.created_by, resolved_by=row.resolved_by, dedup_key=row.dedup_key, version=row.version,
         created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
         status_times={k: datetime.fromisoformat(v) for k, v in (row.status_times or {}).items()},
+        impacted_ci_ids=tuple(row.impacted_ci_ids or ()),
     )
 
 
@@ -124,6 +126,7 @@ def _incident_values(incident: Incident) -> dict[str, Any]:
         "resolved_by": incident.resolved_by, "dedup_key": incident.dedup_key, "version": incident.version,
         "updated_at": incident.updated_at,
         "status_times": {k: v.isoformat() for k, v in incident.status_times.items()},
+        "impacted_ci_ids": list(incident.impacted_ci_ids),
     }
 
 

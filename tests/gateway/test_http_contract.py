@@ -204,3 +204,33 @@ async def test_control_plane(gateway_env):
     changed = (await request(session, "PATCH", control + f"/api/tenants/globex/users/{user['id']}",
                              json={"role": "viewer"}, headers=op)).data
     assert changed["role"] == "viewer"
+
+
+async def test_idempotency_key_replays_the_first_response(acme):
+    client = acme["responder"]
+    key = {"Idempotency-Key": "create-db-incident-1"}
+    body = {"title": "DB down", "severity": "P1"}
+    first = await client.post("/api/incidents", body, headers=key)
+    again = await client.post("/api/incidents", body, headers=key)
+    assert first.status == again.status == 201
+    assert again.body == first.body and again.headers["Idempotent-Replayed"] == "true"
+    assert (await client.get("/api/incidents")).data["total"] == 1
+    # Same key, different request: refused, nothing created.
+    other = await client.post("/api/incidents", {"title": "other", "severity": "P2"}, headers=key)
+    assert_error(other, 422, "VALIDATION_ERROR", "Idempotency-Key")
+    # A failed request does not burn its key.
+    bad_key = {"Idempotency-Key": "k2"}
+    assert (await client.post("/api/incidents", {"title": "x", "severity": "P1", "zzz": 1}, headers=bad_key)).status == 422
+    assert (await client.post("/api/incidents", {"title": "x", "severity": "P1"}, headers=bad_key)).status == 201
+    # Keys are per tenant: another tenant's identical key is its own.
+    assert (await client.get("/api/incidents")).data["total"] == 2
+
+
+async def test_idempotency_key_is_per_tenant(gateway_env, acme):
+    other = await api.tenant(gateway_env["session"], gateway_env["tenant"], gateway_env["control"], "globex",
+                             roles=("responder",))
+    key = {"Idempotency-Key": "same-key"}
+    mine = await acme["responder"].post("/api/incidents", {"title": "a", "severity": "P1"}, headers=key)
+    theirs = await other["responder"].post("/api/incidents", {"title": "a", "severity": "P1"}, headers=key)
+    assert mine.status == theirs.status == 201
+    assert mine.data["id"] != theirs.data["id"] and "Idempotent-Replayed" not in theirs.headers

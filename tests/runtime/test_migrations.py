@@ -36,8 +36,9 @@ async def test_migrate_is_idempotent_and_reversible(database_url):
         await db.migrate(MIGRATIONS)
         await db.migrate(MIGRATIONS)  # recorded: nothing re-runs
         assert {"incidents", "incident_timeline", "outbox", "processed_events", "alembic_version"} <= await _tables(db)
+        head = sorted(p.name[:4] for p in (MIGRATIONS / "versions").glob("0*.py"))[-1]
         async with db.read() as conn:
-            assert (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+            assert (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar_one() == head
         await db.migrate(MIGRATIONS, "base")
         assert await _tables(db) <= {"alembic_version"}
         await db.migrate(MIGRATIONS)
@@ -49,7 +50,9 @@ async def test_migrate_is_idempotent_and_reversible(database_url):
 async def test_a_gap_stops_migration_before_anything_runs(tmp_path, database_url):
     broken = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS, broken)
-    (broken / "versions" / "0003_later.py").write_text('revision = "0003"\ndown_revision = "0001"\n')
+    last = sorted(p.name[:4] for p in (broken / "versions").glob("0*.py"))[-1]
+    gap = f"{int(last) + 2:04d}"
+    (broken / "versions" / f"{gap}_later.py").write_text(f'revision = "{gap}"\ndown_revision = "{last}"\n')
     db = Database(database_url, "incident")
     try:
         with pytest.raises(RuntimeError, match="gap"):
