@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from vigil.runtime import telemetry
 from vigil.runtime.errors import FieldError, VigilError
@@ -33,3 +35,11 @@ def error(status: int, code: str, message: str, fields: list[FieldError] | None 
 def from_error(err: VigilError) -> web.Response:
     headers = {"Retry-After": "1"} if err.http_status == 503 else None
     return error(err.http_status, err.code, err.message, err.fields, headers)
+
+
+def iso(ts: Timestamp) -> str | None:
+    """A protobuf Timestamp as RFC 3339 UTC (None when unset)."""
+    if not ts.seconds and not ts.nanos:
+        return None
+    return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC).isoformat(timespec="microseconds").replace(
+        "+00:00", "Z")

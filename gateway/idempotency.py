@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from aiohttp import web
 
+from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict, FieldError, ValidationFailed
 
@@ -35,10 +36,6 @@ keys = sa.Table(
 )
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class IdempotencyStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -48,7 +45,7 @@ class IdempotencyStore:
         now = datetime.now(UTC)
         async with self.db.write() as conn:
             row = (await conn.execute(sa.select(keys).where(keys.c.scope == scope, keys.c.key == key))).first()
-            if row is not None and _utc(row.created_at) + WINDOW < now:
+            if row is not None and as_utc(row.created_at) + WINDOW < now:
                 await conn.execute(keys.delete().where(keys.c.scope == scope, keys.c.key == key))
                 row = None
             if row is None:

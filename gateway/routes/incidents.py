@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aiohttp import web
 from google.protobuf import json_format
-from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import Field
 
 from gateway import auth, envelope
 from gateway.app import gw
 from gateway.clients import call
+from gateway.envelope import iso
 from gateway.validation import Body, body, paging, query_list, refuse_unknown_query
 from vigil.common.v1 import common_pb2
 from vigil.incident.v1 import incident_pb2
@@ -48,13 +47,6 @@ class IncidentPatch(Body):
     resolved_by: str | None = Field(default=None, max_length=320)
     # A note for the timeline entry of a status change.
     note: str | None = Field(default=None, max_length=5_000)
-
-
-def iso(ts: Timestamp) -> str | None:
-    if not ts.seconds and not ts.nanos:
-        return None
-    return datetime.fromtimestamp(ts.seconds + ts.nanos / 1e9, UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z")
 
 
 def incident_json(i: incident_pb2.Incident) -> dict[str, Any]:

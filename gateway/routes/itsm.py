@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, Field
 from gateway import auth, envelope
 from gateway.app import gw
 from gateway.clients import call
-from gateway.routes.incidents import iso
+from gateway.envelope import iso
 from gateway.validation import Body, body, paging, query_list, refuse_unknown_query
 from vigil.cmdb.v1 import cmdb_pb2
 from vigil.common.v1 import common_pb2

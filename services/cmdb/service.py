@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import re
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from services.cmdb.graph import CRITICALITIES, RELATION_TYPES, Summary, TenantGraph
+from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Conflict, FieldError, NotFound, ValidationFailed
 
@@ -160,14 +160,6 @@ class Store(Protocol):
     async def bulk_insert(self, tenant_id: str, items: list[Item], relations: list[Relation],
                           relation_rows: list[int]) -> None: ...
     async def load_graph(self, tenant_id: str, graph: TenantGraph) -> None: ...
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def new_ids(n: int) -> list[str]:

@@ -4,7 +4,6 @@ its ci.* events in the same transaction (transactional outbox)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from services.cmdb.service import (
     conflict_for_duplicate,
 )
 from vigil.runtime import outbox
+from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict, FieldError, NotFound, ValidationFailed
 
@@ -76,21 +76,17 @@ _SORT: dict[str, Any] = {
 }
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _row_to_item(row: Any) -> Item:
     m = row._mapping
     return Item(id=m["id"], tenant_id=m["tenant_id"], name=m["name"], cls=m["class"],
                 environment=m["environment"], owner=m["owner"], criticality=m["criticality"],
                 attributes=dict(m["attributes"] or {}), version=m["version"], created_by=m["created_by"],
-                created_at=_utc(m["created_at"]), updated_at=_utc(m["updated_at"]))
+                created_at=as_utc(m["created_at"]), updated_at=as_utc(m["updated_at"]))
 
 
 def _row_to_relation(row: Any) -> Relation:
     return Relation(id=row.id, tenant_id=row.tenant_id, source_id=row.source_id, target_id=row.target_id,
-                    type=row.type, created_by=row.created_by, created_at=_utc(row.created_at))
+                    type=row.type, created_by=row.created_by, created_at=as_utc(row.created_at))
 
 
 def _item_values(item: Item) -> dict[str, Any]:

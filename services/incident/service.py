@@ -7,9 +7,10 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
 
@@ -123,14 +124,6 @@ class Store(Protocol):
     async def list(self, tenant_id: str, query: ListQuery) -> tuple[list[Incident], int]: ...
     async def mutate(self, tenant_id: str, key: str, decide, expected_version: int) -> Incident: ...
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]: ...
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def is_incident_key(key: str) -> bool:

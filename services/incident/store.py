@@ -10,17 +10,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.incident.events import IncidentEvents
 from services.incident.service import REFERENCE, Change, Incident, ListQuery, TimelineEntry
 from vigil.runtime import outbox
-from vigil.runtime.db import Database
+from vigil.runtime.clock import as_utc
+from vigil.runtime.db import Database, dialect_insert
 from vigil.runtime.errors import Conflict, NotFound
 from vigil.runtime.outbox import current_traceparent
 
@@ -102,17 +102,13 @@ _SORT_COLUMNS: dict[str, Any] = {
 }
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _row_to_incident(row: Any) -> Incident:
     return Incident(
         id=row.id, tenant_id=row.tenant_id, number=row.number, title=row.title, description=row.description,
         severity=row.severity, status=row.status, source=row.source, ci_ids=tuple(row.ci_ids or ()),
         assignee=row.assignee, labels=dict(row.labels or {}), resolution_notes=row.resolution_notes,
         created_by=row.created_by, resolved_by=row.resolved_by, dedup_key=row.dedup_key, version=row.version,
-        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
+        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
         status_times={k: datetime.fromisoformat(v) for k, v in (row.status_times or {}).items()},
         impacted_ci_ids=tuple(row.impacted_ci_ids or ()),
     )
@@ -150,10 +146,6 @@ def _settle(future: asyncio.Future, result) -> None:
         future.set_result(result)
 
 
-def _upsert(conn: AsyncConnection):
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-
-
 class IncidentStore:
     def __init__(self, db: Database, events: IncidentEvents) -> None:
         self.db = db
@@ -163,7 +155,7 @@ class IncidentStore:
 
     async def _reserve_numbers(self, conn: AsyncConnection, tenant_id: str, count: int) -> int:
         """Reserve `count` consecutive references for a tenant; returns the first."""
-        insert = _upsert(conn)(sequences).values(tenant_id=tenant_id, last_number=count)
+        insert = dialect_insert(conn)(sequences).values(tenant_id=tenant_id, last_number=count)
         stmt = insert.on_conflict_do_update(
             index_elements=[sequences.c.tenant_id], set_={"last_number": sequences.c.last_number + count}
         ).returning(sequences.c.last_number)
@@ -311,6 +303,6 @@ class IncidentStore:
             rows = (await conn.execute(sa.select(timeline).where(
                 timeline.c.tenant_id == tenant_id, timeline.c.incident_id == incident_id,
             ).order_by(timeline.c.seq))).all()
-        return [TimelineEntry(id=r.id, incident_id=r.incident_id, kind=r.kind, actor=r.actor, at=_utc(r.at),
+        return [TimelineEntry(id=r.id, incident_id=r.incident_id, kind=r.kind, actor=r.actor, at=as_utc(r.at),
                               from_status=r.from_status, to_status=r.to_status, message=r.message,
                               changes=dict(r.changes or {})) for r in rows]

@@ -23,9 +23,11 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from vigil.runtime.clock import as_utc as utc
+from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Conflict as ConflictError
 from vigil.runtime.errors import (
@@ -77,18 +79,6 @@ MAX_CI_IDS = 100
 LIMITS = {"title": 500, "description": 20_000, "implementation_plan": 20_000, "rollback_plan": 20_000,
           "requested_by": 320, "ci_id": 128, "close_notes": 20_000, "comment": 5_000, "note": 5_000,
           "name": 200, "category": 100, "fulfillment_group": 200, "reason": 2_000, "q": 200}
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:

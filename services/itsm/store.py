@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -36,7 +35,8 @@ from services.itsm.service import (
     mirrored_conflicts,
 )
 from vigil.runtime import outbox
-from vigil.runtime.db import Database
+from vigil.runtime.clock import as_utc
+from vigil.runtime.db import Database, dialect_insert
 from vigil.runtime.errors import Conflict, FieldError, NotFound
 
 metadata = sa.MetaData()
@@ -169,26 +169,22 @@ _CHANGE_SORT: dict[str, Any] = {
 MAX_CONFLICT_CANDIDATES = 5000
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _times(raw: dict[str, str] | None) -> dict[str, datetime]:
-    return {k: _utc(datetime.fromisoformat(v)) for k, v in (raw or {}).items()}
+    return {k: as_utc(datetime.fromisoformat(v)) for k, v in (raw or {}).items()}
 
 
 def _times_json(times: dict[str, datetime]) -> dict[str, str]:
-    return {k: _utc(v).isoformat() for k, v in times.items()}
+    return {k: as_utc(v).isoformat() for k, v in times.items()}
 
 
 def _approvals(raw: list[dict] | None) -> tuple[Approval, ...]:
     return tuple(Approval(approver=a["approver"], role=a["role"], decision=a["decision"], comment=a["comment"],
-                          at=_utc(datetime.fromisoformat(a["at"]))) for a in raw or ())
+                          at=as_utc(datetime.fromisoformat(a["at"]))) for a in raw or ())
 
 
 def _approvals_json(approvals: tuple[Approval, ...]) -> list[dict[str, str]]:
     return [{"approver": a.approver, "role": a.role, "decision": a.decision, "comment": a.comment,
-             "at": _utc(a.at).isoformat()} for a in approvals]
+             "at": as_utc(a.at).isoformat()} for a in approvals]
 
 
 def _conflicts(raw: list[dict] | None) -> tuple[ChangeConflict, ...]:
@@ -205,10 +201,10 @@ def _row_to_change(row: Any) -> Change:
     return Change(
         id=row.id, tenant_id=row.tenant_id, number=row.number, title=row.title, description=row.description,
         type=row.type, risk_level=row.risk_level, status=row.status,
-        requested_start=_utc(row.requested_start), requested_end=_utc(row.requested_end),
+        requested_start=as_utc(row.requested_start), requested_end=as_utc(row.requested_end),
         implementation_plan=row.implementation_plan, rollback_plan=row.rollback_plan,
         requested_by=row.requested_by, ci_ids=tuple(row.ci_ids or ()), created_by=row.created_by,
-        version=row.version, created_at=_utc(row.created_at), updated_at=_utc(row.updated_at),
+        version=row.version, created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
         status_times=_times(row.status_times), approval_status=row.approval_status,
         required_approvals=row.required_approvals, approvals=_approvals(row.approvals),
         conflicts=_conflicts(row.conflicts), conflict_check=row.conflict_check,
@@ -220,7 +216,7 @@ def _row_to_change(row: Any) -> Change:
 def _change_values(c: Change) -> dict[str, Any]:
     return {
         "title": c.title, "description": c.description, "risk_level": c.risk_level, "status": c.status,
-        "requested_start": _utc(c.requested_start), "requested_end": _utc(c.requested_end),
+        "requested_start": as_utc(c.requested_start), "requested_end": as_utc(c.requested_end),
         "implementation_plan": c.implementation_plan, "rollback_plan": c.rollback_plan,
         "requested_by": c.requested_by, "ci_ids": list(c.ci_ids), "version": c.version,
         "updated_at": c.updated_at, "status_times": _times_json(c.status_times),
@@ -236,7 +232,7 @@ def _row_to_item(row: Any) -> CatalogItem:
     return CatalogItem(id=row.id, tenant_id=row.tenant_id, name=row.name, description=row.description,
                        category=row.category, requires_approval=bool(row.requires_approval),
                        active=bool(row.active), fulfillment_group=row.fulfillment_group, version=row.version,
-                       created_at=_utc(row.created_at), updated_at=_utc(row.updated_at))
+                       created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at))
 
 
 def _item_values(i: CatalogItem) -> dict[str, Any]:
@@ -250,8 +246,8 @@ def _row_to_request(row: Any) -> ServiceRequest:
         id=row.id, tenant_id=row.tenant_id, number=row.number, catalog_item_id=row.catalog_item_id,
         catalog_item_name=row.catalog_item_name, requested_by=row.requested_by, status=row.status,
         details=dict(row.details or {}), approvals=_approvals(row.approvals), created_by=row.created_by,
-        fulfilled_by=row.fulfilled_by, note=row.note, version=row.version, created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at), status_times=_times(row.status_times),
+        fulfilled_by=row.fulfilled_by, note=row.note, version=row.version, created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at), status_times=_times(row.status_times),
     )
 
 
@@ -263,18 +259,14 @@ def _request_values(r: ServiceRequest) -> dict[str, Any]:
 
 def _row_to_blackout(row: Any) -> Blackout:
     return Blackout(id=row.id, tenant_id=row.tenant_id, name=row.name, reason=row.reason,
-                    start=_utc(row.starts_at), end=_utc(row.ends_at), ci_ids=tuple(row.ci_ids or ()),
-                    created_by=row.created_by, version=row.version, created_at=_utc(row.created_at),
-                    updated_at=_utc(row.updated_at))
+                    start=as_utc(row.starts_at), end=as_utc(row.ends_at), ci_ids=tuple(row.ci_ids or ()),
+                    created_by=row.created_by, version=row.version, created_at=as_utc(row.created_at),
+                    updated_at=as_utc(row.updated_at))
 
 
 def _blackout_values(b: Blackout) -> dict[str, Any]:
-    return {"name": b.name, "reason": b.reason, "starts_at": _utc(b.start), "ends_at": _utc(b.end),
+    return {"name": b.name, "reason": b.reason, "starts_at": as_utc(b.start), "ends_at": as_utc(b.end),
             "ci_ids": list(b.ci_ids), "version": b.version, "updated_at": b.updated_at}
-
-
-def _upsert(conn: AsyncConnection):
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def _like(q: str) -> str:
@@ -294,7 +286,7 @@ class ItsmStore:
         self.events = events
 
     async def _next_number(self, conn: AsyncConnection, tenant_id: str, kind: str) -> int:
-        insert = _upsert(conn)(sequences).values(tenant_id=tenant_id, kind=kind, last_number=1)
+        insert = dialect_insert(conn)(sequences).values(tenant_id=tenant_id, kind=kind, last_number=1)
         stmt = insert.on_conflict_do_update(
             index_elements=[sequences.c.tenant_id, sequences.c.kind],
             set_={"last_number": sequences.c.last_number + 1},
@@ -369,7 +361,7 @@ class ItsmStore:
             rows = (await conn.execute(sa.select(changes).where(
                 changes.c.tenant_id == tenant_id, changes.c.id != exclude_id,
                 changes.c.status.in_(ACTIVE_CHANGE_STATUSES),
-                changes.c.requested_start < _utc(end), changes.c.requested_end > _utc(start),
+                changes.c.requested_start < as_utc(end), changes.c.requested_end > as_utc(start),
             ).order_by(changes.c.number).limit(MAX_CONFLICT_CANDIDATES))).all()
         return [_row_to_change(r) for r in rows]
 
@@ -433,8 +425,8 @@ class ItsmStore:
     async def blackouts_between(self, tenant_id: str, start: datetime, end: datetime) -> list[Blackout]:
         async with self.db.read() as conn:
             rows = (await conn.execute(sa.select(blackouts).where(
-                blackouts.c.tenant_id == tenant_id, blackouts.c.starts_at < _utc(end),
-                blackouts.c.ends_at > _utc(start)).order_by(blackouts.c.starts_at))).all()
+                blackouts.c.tenant_id == tenant_id, blackouts.c.starts_at < as_utc(end),
+                blackouts.c.ends_at > as_utc(start)).order_by(blackouts.c.starts_at))).all()
         return [_row_to_blackout(r) for r in rows]
 
     # -- catalog

@@ -33,6 +33,13 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def dialect_insert(conn: AsyncConnection):
+    """`insert` of the connection's dialect, for ON CONFLICT upserts (same syntax on SQLite and PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def schema_for(service: str) -> str:
     return f"vigil_{service}"
 

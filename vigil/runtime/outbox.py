@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.runtime import telemetry
+from vigil.runtime.clock import as_utc
 from vigil.runtime.cloudevents import CloudEvent
 from vigil.runtime.db import Database
 
@@ -170,7 +170,7 @@ class OutboxRelay:
                 data=row.payload,
                 dataschema=row.dataschema,
                 subject=row.subject,
-                time=_utc(row.created_at),
+                time=as_utc(row.created_at),
                 traceparent=row.traceparent,
             )
             futures.append(await producer.send(row.topic, value=row.payload, key=row.key.encode(),
@@ -192,5 +192,3 @@ class OutboxRelay:
         self.outbox.committed()
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
