@@ -1,8 +1,6 @@
-"""ITSM domain logic: change requests (state machine, approvals, conflict rules), the service catalog, service
-requests and blackout windows. No gRPC, SQL or Kafka here; the store runs these decisions inside its
-transactions and the CMDB is reached through the `ImpactLookup` the wiring passes in.
+"""Change requests: the state machine, approvals and the conflict rules, and the service operations on them.
 
-The change state machine (modelled on ITIL / ServiceNow change management):
+The state machine (modelled on ITIL / ServiceNow change management):
 
     new -> assess -> authorize -> scheduled -> implement -> review -> closed
     assess -> new (sent back for rework), assess -> rejected (by the assessor)
@@ -20,12 +18,26 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from services.itsm.service.blackouts import Blackout
+from services.itsm.service.common import (
+    APPROVER_ROLES,
+    DECISIONS,
+    Approval,
+    Event,
+    Outcome,
+    check_choice,
+    check_ci_ids,
+    check_key,
+    check_page,
+    check_text,
+    check_window,
+    require_writer,
+)
 from vigil.runtime.clock import as_utc as utc
 from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
@@ -58,44 +70,15 @@ CHANGE_STATUSES = tuple(CHANGE_TRANSITIONS)
 ACTIVE_CHANGE_STATUSES = ("new", "assess", "authorize", "scheduled", "implement")
 EDITABLE_STATUSES = ("new", "assess")
 OUTCOMES = ("successful", "failed", "rolled_back")
-APPROVER_ROLES = ("admin", "responder")
 CHANGE_SORT_FIELDS = ("created_at", "updated_at", "requested_start", "risk_level", "status", "reference", "title")
 CHANGE_UPDATABLE = ("title", "description", "risk_level", "requested_start", "requested_end",
                     "implementation_plan", "rollback_plan", "ci_ids", "status", "outcome", "close_notes")
-REQUEST_STATUSES = ("pending_approval", "approved", "rejected", "fulfilled", "cancelled")
-# Manual moves of a service request; approved/rejected come from DecideRequest.
-REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending_approval": frozenset({"cancelled"}),
-    "approved": frozenset({"fulfilled", "cancelled"}),
-    "rejected": frozenset(),
-    "fulfilled": frozenset(),
-    "cancelled": frozenset(),
-}
-DECISIONS = {"approve": "approved", "reject": "rejected"}
 CHANGE_REF = re.compile(r"^CHG-(\d{8})$")
-REQUEST_REF = re.compile(r"^REQ-(\d{8})$")
-MAX_LIMIT = 200
-MAX_CI_IDS = 100
-LIMITS = {"title": 500, "description": 20_000, "implementation_plan": 20_000, "rollback_plan": 20_000,
-          "requested_by": 320, "ci_id": 128, "close_notes": 20_000, "comment": 5_000, "note": 5_000,
-          "name": 200, "category": 100, "fulfillment_group": 200, "reason": 2_000, "q": 200}
 
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
     """Half-open windows: a change ending at 12:00 does not clash with one starting at 12:00."""
     return a_start < b_end and b_start < a_end
-
-
-# ---------------------------------------------------------------------------------------------- entities
-
-
-@dataclass(frozen=True, slots=True)
-class Approval:
-    approver: str
-    role: str
-    decision: str
-    comment: str
-    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,79 +159,6 @@ class ChangeQuery:
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogItem:
-    id: str
-    tenant_id: str
-    name: str
-    description: str
-    category: str
-    requires_approval: bool
-    active: bool
-    fulfillment_group: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceRequest:
-    id: str
-    tenant_id: str
-    number: int
-    catalog_item_id: str
-    catalog_item_name: str
-    requested_by: str
-    status: str
-    details: dict[str, Any]
-    approvals: tuple[Approval, ...]
-    created_by: str
-    fulfilled_by: str
-    note: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    status_times: dict[str, datetime]
-
-    @property
-    def reference(self) -> str:
-        return f"REQ-{self.number:08d}"
-
-
-@dataclass(frozen=True, slots=True)
-class Blackout:
-    id: str
-    tenant_id: str
-    name: str
-    reason: str
-    start: datetime
-    end: datetime
-    ci_ids: tuple[str, ...]
-    created_by: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """An event a mutation decided to publish."""
-
-    type: str
-    from_status: str = ""
-    to_status: str = ""
-    changed_fields: tuple[str, ...] = ()
-    approval: Approval | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one mutation decided: the new entity and its events (no events: nothing changed)."""
-
-    entity: Any
-    events: tuple[Event, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Related:
     """A CI linked in the CMDB graph to one of a change's CIs."""
 
@@ -258,18 +168,11 @@ class Related:
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
-    limit: int = 50
-    offset: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class Neighbourhood:
     """What the CMDB knows around a change's CIs: linked CIs, and the given CIs it does not know."""
 
     related: dict[str, Related]
     unknown: tuple[str, ...] = ()
-
 
 class ImpactLookup(Protocol):
     async def related(self, ci_ids: Sequence[str]) -> Neighbourhood:
@@ -278,7 +181,7 @@ class ImpactLookup(Protocol):
         ...
 
 
-class Store(Protocol):
+class ChangeStore(Protocol):
     async def insert_change(self, change: Change, events: tuple[Event, ...]) -> Change: ...
     async def get_change(self, tenant_id: str, key: str) -> Change | None: ...
     async def list_changes(self, tenant_id: str, query: ChangeQuery) -> tuple[list[Change], int]: ...
@@ -287,78 +190,17 @@ class Store(Protocol):
     async def active_changes_between(self, tenant_id: str, start: datetime, end: datetime,
                                      exclude_id: str) -> list[Change]: ...
     async def blackouts_between(self, tenant_id: str, start: datetime, end: datetime) -> list[Blackout]: ...
-    async def insert_catalog_item(self, item: CatalogItem) -> CatalogItem: ...
-    async def get_catalog_item(self, tenant_id: str, item_id: str) -> CatalogItem | None: ...
-    async def list_catalog_items(self, tenant_id: str, category: str, q: str, include_retired: bool,
-                                 page: Page) -> tuple[list[CatalogItem], int]: ...
-    async def mutate_catalog_item(self, tenant_id: str, item_id: str,
-                                  decide: Callable[[CatalogItem], CatalogItem]) -> CatalogItem: ...
-    async def insert_request(self, request: ServiceRequest, events: tuple[Event, ...]) -> ServiceRequest: ...
-    async def get_request(self, tenant_id: str, key: str) -> ServiceRequest | None: ...
-    async def list_requests(self, tenant_id: str, status: tuple[str, ...], catalog_item_id: str,
-                            requested_by: str, page: Page) -> tuple[list[ServiceRequest], int]: ...
-    async def mutate_request(self, tenant_id: str, key: str, decide: Callable[[ServiceRequest], Outcome],
-                             expected_version: int = 0) -> ServiceRequest: ...
-    async def insert_blackout(self, blackout: Blackout) -> Blackout: ...
-    async def get_blackout(self, tenant_id: str, blackout_id: str) -> Blackout | None: ...
-    async def list_blackouts(self, tenant_id: str, start: datetime | None, end: datetime | None,
-                             page: Page) -> tuple[list[Blackout], int]: ...
-    async def mutate_blackout(self, tenant_id: str, blackout_id: str,
-                              decide: Callable[[Blackout], Blackout]) -> Blackout: ...
-    async def delete_blackout(self, tenant_id: str, blackout_id: str) -> bool: ...
-
-
-# ---------------------------------------------------------------------------------------------- validation
-
-
-def _check_text(errors: list[FieldError], name: str, value: str, required: bool = False,
-                limit_key: str | None = None) -> None:
-    limit = LIMITS[limit_key or name]
-    if required and not value.strip():
-        errors.append(FieldError(name, "is required"))
-    elif len(value) > limit:
-        errors.append(FieldError(name, f"must be at most {limit} characters"))
-
-
-def _check_choice(errors: list[FieldError], name: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        errors.append(FieldError(name, f"must be one of {', '.join(choices)}"))
-
-
-def _check_ci_ids(errors: list[FieldError], ci_ids: Sequence[str]) -> None:
-    if len(ci_ids) > MAX_CI_IDS:
-        errors.append(FieldError("ci_ids", f"at most {MAX_CI_IDS} items"))
-    for i, ci in enumerate(ci_ids):
-        if not ci or len(ci) > LIMITS["ci_id"]:
-            errors.append(FieldError(f"ci_ids[{i}]", f"must be 1 to {LIMITS['ci_id']} characters"))
-
-
-def _check_window(errors: list[FieldError], start: datetime | None, end: datetime | None,
-                  start_name: str, end_name: str) -> None:
-    if start is None:
-        errors.append(FieldError(start_name, "is required"))
-    if end is None:
-        errors.append(FieldError(end_name, "is required"))
-    if start is not None and end is not None and end <= start:
-        errors.append(FieldError(end_name, f"must be after {start_name}"))
-
-
-def _check_page(errors: list[FieldError], limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_LIMIT:
-        errors.append(FieldError("limit", f"must be between 1 and {MAX_LIMIT}"))
-    if offset < 0:
-        errors.append(FieldError("offset", "must be 0 or more"))
 
 
 def validate_new_change(new: NewChange) -> None:
     errors: list[FieldError] = []
-    _check_text(errors, "title", new.title, required=True)
-    _check_choice(errors, "type", new.type, CHANGE_TYPES)
-    _check_choice(errors, "risk_level", new.risk_level, RISK_LEVELS)
+    check_text(errors, "title", new.title, required=True)
+    check_choice(errors, "type", new.type, CHANGE_TYPES)
+    check_choice(errors, "risk_level", new.risk_level, RISK_LEVELS)
     for name in ("description", "implementation_plan", "rollback_plan", "requested_by"):
-        _check_text(errors, name, getattr(new, name))
-    _check_window(errors, new.requested_start, new.requested_end, "requested_start", "requested_end")
-    _check_ci_ids(errors, new.ci_ids)
+        check_text(errors, name, getattr(new, name))
+    check_window(errors, new.requested_start, new.requested_end, "requested_start", "requested_end")
+    check_ci_ids(errors, new.ci_ids)
     if errors:
         raise ValidationFailed("invalid change request", errors)
 
@@ -373,11 +215,11 @@ def validate_change_query(query: ChangeQuery) -> None:
             errors.append(FieldError("type", f"unknown type {t!r}; one of {', '.join(CHANGE_TYPES)}"))
     if query.start and query.end and query.end < query.start:
         errors.append(FieldError("to", "must not be before from"))
-    _check_ci_ids(errors, query.ci_ids)
-    _check_choice(errors, "sort", query.sort, CHANGE_SORT_FIELDS)
-    _check_choice(errors, "order", query.order, ("asc", "desc"))
-    _check_page(errors, query.limit, query.offset)
-    _check_text(errors, "q", query.q)
+    check_ci_ids(errors, query.ci_ids)
+    check_choice(errors, "sort", query.sort, CHANGE_SORT_FIELDS)
+    check_choice(errors, "order", query.order, ("asc", "desc"))
+    check_page(errors, query.limit, query.offset)
+    check_text(errors, "q", query.q)
     if errors:
         raise ValidationFailed("invalid query", errors)
 
@@ -388,25 +230,6 @@ def required_approvals(change_type: str, risk_level: str) -> int:
     if change_type == "normal" and risk_level in ("high", "critical"):
         return 2
     return 1
-
-
-def _is_key(key: str, ref: re.Pattern[str] | None) -> bool:
-    if ref is not None and ref.match(key):
-        return True
-    try:
-        uuid.UUID(key)
-    except ValueError:
-        return False
-    return True
-
-
-def check_key(key: str, what: str, ref: re.Pattern[str] | None = None, example: str = "") -> None:
-    if not _is_key(key, ref):
-        hint = f"a {what} UUID" + (f" or a reference like {example}" if example else "")
-        raise ValidationFailed(f"malformed {what} id", [FieldError("id", f"must be {hint}")])
-
-
-# ---------------------------------------------------------------------------------------------- changes
 
 
 def detect_conflicts(change: Change, others: Sequence[Change], blackouts: Sequence[Blackout],
@@ -514,12 +337,12 @@ def apply_change_update(change: Change, changes: dict[str, Any], actor: str, at:
     errors: list[FieldError] = []
     for name in ("title", "description", "implementation_plan", "rollback_plan"):
         if name in changes:
-            _check_text(errors, name, changes[name], required=(name == "title"))
+            check_text(errors, name, changes[name], required=(name == "title"))
     if "risk_level" in changes:
-        _check_choice(errors, "risk_level", changes["risk_level"], RISK_LEVELS)
+        check_choice(errors, "risk_level", changes["risk_level"], RISK_LEVELS)
     if "ci_ids" in changes:
         changes["ci_ids"] = tuple(dict.fromkeys(changes["ci_ids"]))
-        _check_ci_ids(errors, changes["ci_ids"])
+        check_ci_ids(errors, changes["ci_ids"])
     for name in ("requested_start", "requested_end"):
         if name in changes:
             if changes[name] is None:
@@ -533,7 +356,7 @@ def apply_change_update(change: Change, changes: dict[str, Any], actor: str, at:
     if outcome_value is not None and outcome_value not in OUTCOMES:
         errors.append(FieldError("outcome", f"must be one of {', '.join(OUTCOMES)}"))
     if close_notes is not None:
-        _check_text(errors, "close_notes", close_notes)
+        check_text(errors, "close_notes", close_notes)
     if errors:
         raise ValidationFailed("invalid update", errors)
 
@@ -585,7 +408,7 @@ def apply_change_decision(change: Change, ctx: CallContext, decision: str, comme
     if decision not in DECISIONS:
         raise ValidationFailed("invalid decision", [FieldError("decision", "must be approve or reject")])
     errors: list[FieldError] = []
-    _check_text(errors, "comment", comment)
+    check_text(errors, "comment", comment)
     if errors:
         raise ValidationFailed("invalid decision", errors)
     if ctx.role not in APPROVER_ROLES:
@@ -613,63 +436,9 @@ def apply_change_decision(change: Change, ctx: CallContext, decision: str, comme
     return Outcome(updated, tuple(events))
 
 
-# ---------------------------------------------------------------------------------------------- requests
-
-
-def apply_request_decision(request: ServiceRequest, ctx: CallContext, decision: str, comment: str,
-                           at: datetime) -> Outcome:
-    if decision not in DECISIONS:
-        raise ValidationFailed("invalid decision", [FieldError("decision", "must be approve or reject")])
-    errors: list[FieldError] = []
-    _check_text(errors, "comment", comment)
-    if errors:
-        raise ValidationFailed("invalid decision", errors)
-    if ctx.role not in APPROVER_ROLES:
-        raise Forbidden(f"approving requests needs the admin or responder role; you are {ctx.role or 'unknown'}")
-    if request.status != "pending_approval":
-        raise InvalidTransition(f"request {request.reference} is {request.status}, not pending_approval",
-                                [FieldError("status", f"is {request.status}, not pending_approval")])
-    if ctx.actor and ctx.actor.lower() in {request.requested_by.lower(), request.created_by.lower()}:
-        raise Forbidden(f"{ctx.actor} requested {request.reference} and cannot approve it")
-    approval = Approval(approver=ctx.actor, role=ctx.role, decision=DECISIONS[decision], comment=comment, at=at)
-    target = approval.decision
-    updated = replace(request, status=target, approvals=(*request.approvals, approval),
-                      status_times={**request.status_times, target: at}, version=request.version + 1,
-                      updated_at=at)
-    return Outcome(updated, (Event(f"request.{target}", from_status=request.status, to_status=target,
-                                   approval=approval),))
-
-
-def apply_request_transition(request: ServiceRequest, actor: str, target: str, note: str, at: datetime) -> Outcome:
-    if target not in REQUEST_STATUSES:
-        raise ValidationFailed("invalid status", [FieldError("status", f"unknown status {target!r}")])
-    errors: list[FieldError] = []
-    _check_text(errors, "note", note)
-    if errors:
-        raise ValidationFailed("invalid transition", errors)
-    if target not in REQUEST_TRANSITIONS[request.status]:
-        allowed = ", ".join(sorted(REQUEST_TRANSITIONS[request.status])) or "none (final)"
-        if request.status == "pending_approval" and target in ("approved", "rejected"):
-            allowed += "; approvals decide (POST .../approvals)"
-        raise InvalidTransition(f"cannot move request {request.reference} from {request.status} to {target}; "
-                                f"allowed: {allowed}",
-                                [FieldError("status", f"{request.status} -> {target} is not allowed")])
-    extra = {"fulfilled_by": actor} if target == "fulfilled" else {}
-    updated = replace(request, status=target, note=note or request.note,
-                      status_times={**request.status_times, target: at}, version=request.version + 1,
-                      updated_at=at, **extra)
-    return Outcome(updated, (Event(f"request.{target}", from_status=request.status, to_status=target),))
-
-
-# ---------------------------------------------------------------------------------------------- service
-
-
-class ItsmService:
-    def __init__(self, store: Store, impact: ImpactLookup) -> None:
-        self.store = store
-        self.impact = impact
-
-    # -- changes
+class ChangesService:
+    store: ChangeStore
+    impact: ImpactLookup
 
     async def _conflicts(self, ctx: CallContext, change: Change) -> tuple[tuple[ChangeConflict, ...], str, str]:
         # The CMDB walk and the local reads do not depend on each other: run them side by side.
@@ -737,7 +506,7 @@ class ItsmService:
 
     async def update_change(self, ctx: CallContext, key: str, changes: dict[str, Any],
                             expected_version: int = 0) -> Change:
-        self._require_writer(ctx)
+        require_writer(ctx)
         for _attempt in range(3):
             current = await self.get_change(ctx, key)
             if expected_version and current.version != expected_version:
@@ -769,7 +538,7 @@ class ItsmService:
         return await self.store.mutate_change(ctx.tenant_id, key, decide)
 
     async def check_conflicts(self, ctx: CallContext, key: str) -> Change:
-        self._require_writer(ctx)
+        require_writer(ctx)
         current = await self.get_change(ctx, key)
         conflicts, check, note = await self._conflicts(ctx, current)
 
@@ -784,212 +553,3 @@ class ItsmService:
             return Outcome(updated, tuple(events))
 
         return await self.store.mutate_change(ctx.tenant_id, current.id, decide)
-
-    # -- catalog
-
-    async def create_catalog_item(self, ctx: CallContext, name: str, description: str, category: str,
-                                  requires_approval: bool, fulfillment_group: str) -> CatalogItem:
-        self._require_admin(ctx, "manage the service catalog")
-        self._validate_catalog(name=name, description=description, category=category,
-                               fulfillment_group=fulfillment_group)
-        at = now()
-        item = CatalogItem(id=new_id(), tenant_id=ctx.tenant_id, name=name.strip(), description=description,
-                           category=category, requires_approval=requires_approval, active=True,
-                           fulfillment_group=fulfillment_group, version=1, created_at=at, updated_at=at)
-        return await self.store.insert_catalog_item(item)
-
-    async def get_catalog_item(self, ctx: CallContext, item_id: str) -> CatalogItem:
-        check_key(item_id, "catalog item")
-        item = await self.store.get_catalog_item(ctx.tenant_id, item_id)
-        if item is None:
-            raise NotFound(f"catalog item {item_id} not found")
-        return item
-
-    async def list_catalog_items(self, ctx: CallContext, category: str, q: str, include_retired: bool,
-                                 page: Page) -> tuple[list[CatalogItem], int]:
-        errors: list[FieldError] = []
-        _check_page(errors, page.limit, page.offset)
-        _check_text(errors, "q", q)
-        if errors:
-            raise ValidationFailed("invalid query", errors)
-        return await self.store.list_catalog_items(ctx.tenant_id, category, q, include_retired, page)
-
-    async def update_catalog_item(self, ctx: CallContext, item_id: str, changes: dict[str, Any]) -> CatalogItem:
-        self._require_admin(ctx, "manage the service catalog")
-        check_key(item_id, "catalog item")
-        allowed = {"name", "description", "category", "requires_approval", "fulfillment_group", "active"}
-        unknown = sorted(set(changes) - allowed)
-        if unknown:
-            raise ValidationFailed("unknown fields", [FieldError(f, "cannot be updated") for f in unknown])
-        self._validate_catalog(**{k: v for k, v in changes.items() if k not in ("requires_approval", "active")})
-
-        def decide(item: CatalogItem) -> CatalogItem:
-            diff = {k: v for k, v in changes.items() if getattr(item, k) != v}
-            if not diff:
-                return item
-            return replace(item, **diff, version=item.version + 1, updated_at=now())
-
-        return await self.store.mutate_catalog_item(ctx.tenant_id, item_id, decide)
-
-    @staticmethod
-    def _validate_catalog(**fields: str) -> None:
-        errors: list[FieldError] = []
-        for name, value in fields.items():
-            _check_text(errors, name, value, required=(name == "name"),
-                        limit_key="description" if name == "description" else None)
-        if errors:
-            raise ValidationFailed("invalid catalog item", errors)
-
-    # -- service requests
-
-    async def submit_request(self, ctx: CallContext, catalog_item_id: str, requested_by: str,
-                             details: dict[str, Any]) -> ServiceRequest:
-        errors: list[FieldError] = []
-        _check_text(errors, "requested_by", requested_by)
-        if not catalog_item_id:
-            errors.append(FieldError("catalog_item_id", "is required"))
-        elif not _is_key(catalog_item_id, None):
-            errors.append(FieldError("catalog_item_id", "unknown catalog item"))
-        if errors:
-            raise ValidationFailed("invalid service request", errors)
-        item = await self.store.get_catalog_item(ctx.tenant_id, catalog_item_id)
-        if item is None:
-            raise ValidationFailed("unknown catalog item",
-                                   [FieldError("catalog_item_id", f"unknown catalog item {catalog_item_id}")])
-        if not item.active:
-            raise ValidationFailed("retired catalog item",
-                                   [FieldError("catalog_item_id", f"catalog item {item.name!r} is retired")])
-        at = now()
-        # Items that need no approval start approved (nothing to wait for).
-        status = "pending_approval" if item.requires_approval else "approved"
-        request = ServiceRequest(
-            id=new_id(), tenant_id=ctx.tenant_id, number=0, catalog_item_id=item.id, catalog_item_name=item.name,
-            requested_by=requested_by or ctx.actor, status=status, details=dict(details), approvals=(),
-            created_by=ctx.actor, fulfilled_by="", note="", version=1, created_at=at, updated_at=at,
-            status_times={status: at},
-        )
-        return await self.store.insert_request(request, (Event("request.submitted", to_status=status),))
-
-    async def get_request(self, ctx: CallContext, key: str) -> ServiceRequest:
-        check_key(key, "service request", REQUEST_REF, "REQ-00000001")
-        request = await self.store.get_request(ctx.tenant_id, key)
-        if request is None:
-            raise NotFound(f"service request {key} not found")
-        return request
-
-    async def list_requests(self, ctx: CallContext, status: tuple[str, ...], catalog_item_id: str,
-                            requested_by: str, page: Page) -> tuple[list[ServiceRequest], int]:
-        errors: list[FieldError] = []
-        for s in status:
-            if s not in REQUEST_STATUSES:
-                errors.append(FieldError("status", f"unknown status {s!r}; one of {', '.join(REQUEST_STATUSES)}"))
-        _check_page(errors, page.limit, page.offset)
-        if errors:
-            raise ValidationFailed("invalid query", errors)
-        return await self.store.list_requests(ctx.tenant_id, status, catalog_item_id, requested_by, page)
-
-    async def decide_request(self, ctx: CallContext, key: str, decision: str, comment: str) -> ServiceRequest:
-        check_key(key, "service request", REQUEST_REF, "REQ-00000001")
-
-        def decide(request: ServiceRequest) -> Outcome:
-            return apply_request_decision(request, ctx, decision, comment, now())
-
-        return await self.store.mutate_request(ctx.tenant_id, key, decide)
-
-    async def transition_request(self, ctx: CallContext, key: str, target: str, note: str,
-                                 expected_version: int = 0) -> ServiceRequest:
-        self._require_writer(ctx)
-        check_key(key, "service request", REQUEST_REF, "REQ-00000001")
-
-        def decide(request: ServiceRequest) -> Outcome:
-            return apply_request_transition(request, ctx.actor, target, note, now())
-
-        return await self.store.mutate_request(ctx.tenant_id, key, decide, expected_version)
-
-    # -- blackouts
-
-    @staticmethod
-    def _validate_blackout(name: str | None, reason: str | None, start: datetime | None, end: datetime | None,
-                           ci_ids: Sequence[str] | None, partial: bool) -> None:
-        errors: list[FieldError] = []
-        if name is not None or not partial:
-            _check_text(errors, "name", name or "", required=True)
-        if reason is not None:
-            _check_text(errors, "reason", reason)
-        if not partial:
-            _check_window(errors, start, end, "start", "end")
-        elif start is not None and end is not None and end <= start:
-            errors.append(FieldError("end", "must be after start"))
-        if ci_ids is not None:
-            _check_ci_ids(errors, ci_ids)
-        if errors:
-            raise ValidationFailed("invalid blackout", errors)
-
-    async def create_blackout(self, ctx: CallContext, name: str, reason: str, start: datetime | None,
-                              end: datetime | None, ci_ids: Sequence[str]) -> Blackout:
-        self._require_admin(ctx, "manage blackout windows")
-        self._validate_blackout(name, reason, start, end, ci_ids, partial=False)
-        assert start is not None and end is not None
-        at = now()
-        blackout = Blackout(id=new_id(), tenant_id=ctx.tenant_id, name=name.strip(), reason=reason,
-                            start=utc(start), end=utc(end), ci_ids=tuple(dict.fromkeys(ci_ids)),
-                            created_by=ctx.actor, version=1, created_at=at, updated_at=at)
-        return await self.store.insert_blackout(blackout)
-
-    async def get_blackout(self, ctx: CallContext, blackout_id: str) -> Blackout:
-        check_key(blackout_id, "blackout")
-        blackout = await self.store.get_blackout(ctx.tenant_id, blackout_id)
-        if blackout is None:
-            raise NotFound(f"blackout {blackout_id} not found")
-        return blackout
-
-    async def list_blackouts(self, ctx: CallContext, start: datetime | None, end: datetime | None,
-                             page: Page) -> tuple[list[Blackout], int]:
-        errors: list[FieldError] = []
-        _check_page(errors, page.limit, page.offset)
-        if start and end and end < start:
-            errors.append(FieldError("to", "must not be before from"))
-        if errors:
-            raise ValidationFailed("invalid query", errors)
-        return await self.store.list_blackouts(ctx.tenant_id, utc(start) if start else None,
-                                               utc(end) if end else None, page)
-
-    async def update_blackout(self, ctx: CallContext, blackout_id: str, changes: dict[str, Any]) -> Blackout:
-        self._require_admin(ctx, "manage blackout windows")
-        check_key(blackout_id, "blackout")
-        unknown = sorted(set(changes) - {"name", "reason", "start", "end", "ci_ids"})
-        if unknown:
-            raise ValidationFailed("unknown fields", [FieldError(f, "cannot be updated") for f in unknown])
-        self._validate_blackout(changes.get("name"), changes.get("reason"), changes.get("start"),
-                                changes.get("end"), changes.get("ci_ids"), partial=True)
-        changes = {k: (utc(v) if isinstance(v, datetime) else tuple(v) if k == "ci_ids" else v)
-                   for k, v in changes.items()}
-
-        def decide(b: Blackout) -> Blackout:
-            diff = {k: v for k, v in changes.items() if getattr(b, k) != v}
-            if not diff:
-                return b
-            updated = replace(b, **diff)
-            if updated.end <= updated.start:
-                raise ValidationFailed("invalid blackout", [FieldError("end", "must be after start")])
-            return replace(updated, version=b.version + 1, updated_at=now())
-
-        return await self.store.mutate_blackout(ctx.tenant_id, blackout_id, decide)
-
-    async def delete_blackout(self, ctx: CallContext, blackout_id: str) -> None:
-        self._require_admin(ctx, "manage blackout windows")
-        check_key(blackout_id, "blackout")
-        if not await self.store.delete_blackout(ctx.tenant_id, blackout_id):
-            raise NotFound(f"blackout {blackout_id} not found")
-
-    # -- roles (the gateway checks them per route too; the domain does not trust one door)
-
-    @staticmethod
-    def _require_writer(ctx: CallContext) -> None:
-        if ctx.role == "viewer":
-            raise Forbidden("viewers cannot change anything")
-
-    @staticmethod
-    def _require_admin(ctx: CallContext, what: str) -> None:
-        if ctx.role != "admin":
-            raise Forbidden(f"only admins may {what}; you are {ctx.role}")

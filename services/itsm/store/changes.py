@@ -1,0 +1,281 @@
+"""Change requests: the rows, their CIs (kept in `change_cis` so "changes on these CIs" is an indexed lookup),
+and the mirrored conflict entries kept in step on the other side of every clash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.itsm.events import ItsmEvents
+from services.itsm.service import (
+    ACTIVE_CHANGE_STATUSES,
+    CHANGE_REF,
+    Blackout,
+    Change,
+    ChangeConflict,
+    ChangeQuery,
+    Event,
+    Outcome,
+    mirrored_conflicts,
+)
+from services.itsm.store.blackouts import blackouts, row_to_blackout
+from services.itsm.store.common import (
+    TS,
+    approvals,
+    approvals_json,
+    key_clause,
+    like,
+    metadata,
+    next_number,
+    times,
+    times_json,
+)
+from vigil.runtime.clock import as_utc
+from vigil.runtime.db import Database
+from vigil.runtime.errors import Conflict, NotFound
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("number", sa.BigInteger, nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("risk_level", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("requested_start", TS, nullable=False),
+    sa.Column("requested_end", TS, nullable=False),
+    sa.Column("implementation_plan", sa.Text, nullable=False),
+    sa.Column("rollback_plan", sa.Text, nullable=False),
+    sa.Column("requested_by", sa.String(320), nullable=False),
+    sa.Column("ci_ids", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(320), nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("status_times", sa.JSON, nullable=False),
+    sa.Column("approval_status", sa.String(20), nullable=False),
+    sa.Column("required_approvals", sa.Integer, nullable=False),
+    sa.Column("approvals", sa.JSON, nullable=False),
+    sa.Column("conflicts", sa.JSON, nullable=False),
+    sa.Column("has_conflicts", sa.Boolean, nullable=False),
+    sa.Column("conflict_check", sa.String(20), nullable=False),
+    sa.Column("conflict_check_note", sa.Text, nullable=False),
+    sa.Column("skipped_stages", sa.JSON, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("close_notes", sa.Text, nullable=False),
+    sa.UniqueConstraint("tenant_id", "number", name="uq_changes_tenant_number"),
+    sa.Index("ix_changes_tenant_created", "tenant_id", "created_at"),
+    sa.Index("ix_changes_tenant_status", "tenant_id", "status"),
+    sa.Index("ix_changes_tenant_window", "tenant_id", "requested_start", "requested_end"),
+)
+
+change_cis = sa.Table(
+    "change_cis",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("ci_id", sa.String(128), primary_key=True),
+    sa.Column("change_id", sa.String(36), primary_key=True),
+)
+
+
+_RISK_ORDER = sa.case({"low": 1, "medium": 2, "high": 3, "critical": 4}, value=changes.c.risk_level)
+_CHANGE_SORT: dict[str, Any] = {
+    "created_at": changes.c.created_at,
+    "updated_at": changes.c.updated_at,
+    "requested_start": changes.c.requested_start,
+    "risk_level": _RISK_ORDER,
+    "status": changes.c.status,
+    "reference": changes.c.number,
+    "title": changes.c.title,
+}
+# A conflict search never needs more: the window and the tenant bound it; this guards a pathological tenant.
+MAX_CONFLICT_CANDIDATES = 5000
+
+
+def _conflicts(raw: list[dict] | None) -> tuple[ChangeConflict, ...]:
+    return tuple(ChangeConflict(**{**c, "path": tuple(c.get("path", ()))}) for c in raw or ())
+
+
+def _conflicts_json(conflicts: tuple[ChangeConflict, ...]) -> list[dict[str, Any]]:
+    return [{"kind": c.kind, "message": c.message, "ci_id": c.ci_id, "change_id": c.change_id,
+             "change_reference": c.change_reference, "blackout_id": c.blackout_id,
+             "related_ci_id": c.related_ci_id, "path": list(c.path)} for c in conflicts]
+
+
+def row_to_change(row: Any) -> Change:
+    return Change(
+        id=row.id, tenant_id=row.tenant_id, number=row.number, title=row.title, description=row.description,
+        type=row.type, risk_level=row.risk_level, status=row.status,
+        requested_start=as_utc(row.requested_start), requested_end=as_utc(row.requested_end),
+        implementation_plan=row.implementation_plan, rollback_plan=row.rollback_plan,
+        requested_by=row.requested_by, ci_ids=tuple(row.ci_ids or ()), created_by=row.created_by,
+        version=row.version, created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
+        status_times=times(row.status_times), approval_status=row.approval_status,
+        required_approvals=row.required_approvals, approvals=approvals(row.approvals),
+        conflicts=_conflicts(row.conflicts), conflict_check=row.conflict_check,
+        conflict_check_note=row.conflict_check_note, skipped_stages=tuple(row.skipped_stages or ()),
+        outcome=row.outcome, close_notes=row.close_notes,
+    )
+
+
+def change_values(c: Change) -> dict[str, Any]:
+    return {
+        "title": c.title, "description": c.description, "risk_level": c.risk_level, "status": c.status,
+        "requested_start": as_utc(c.requested_start), "requested_end": as_utc(c.requested_end),
+        "implementation_plan": c.implementation_plan, "rollback_plan": c.rollback_plan,
+        "requested_by": c.requested_by, "ci_ids": list(c.ci_ids), "version": c.version,
+        "updated_at": c.updated_at, "status_times": times_json(c.status_times),
+        "approval_status": c.approval_status, "required_approvals": c.required_approvals,
+        "approvals": approvals_json(c.approvals), "conflicts": _conflicts_json(c.conflicts),
+        "has_conflicts": bool(c.conflicts), "conflict_check": c.conflict_check,
+        "conflict_check_note": c.conflict_check_note, "skipped_stages": list(c.skipped_stages),
+        "outcome": c.outcome, "close_notes": c.close_notes,
+    }
+
+
+
+class ChangesStore:
+    db: Database
+    events: ItsmEvents
+
+    async def insert_change(self, change: Change, events: tuple[Event, ...]) -> Change:
+        async with self.db.write() as conn:
+            change = replace(change, number=await next_number(conn, change.tenant_id, "CHG"))
+            await conn.execute(changes.insert().values(
+                id=change.id, tenant_id=change.tenant_id, number=change.number, type=change.type,
+                created_by=change.created_by, created_at=change.created_at, **change_values(change)))
+            await self._replace_cis(conn, change, insert_only=True)
+            for event in events:
+                await self.events.stage_change(conn, event, change)
+            if change.conflicts:
+                await self._sync_mirrors(conn, change, ())
+        self.events.committed()
+        return change
+
+    async def _replace_cis(self, conn: AsyncConnection, change: Change, insert_only: bool = False) -> None:
+        if not insert_only:
+            await conn.execute(change_cis.delete().where(
+                change_cis.c.tenant_id == change.tenant_id, change_cis.c.change_id == change.id))
+        if change.ci_ids:
+            await conn.execute(change_cis.insert(), [
+                {"tenant_id": change.tenant_id, "ci_id": ci, "change_id": change.id} for ci in change.ci_ids])
+
+    async def get_change(self, tenant_id: str, key: str) -> Change | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(changes).where(
+                key_clause(changes, tenant_id, key, CHANGE_REF)))).first()
+        return row_to_change(row) if row else None
+
+    async def list_changes(self, tenant_id: str, query: ChangeQuery) -> tuple[list[Change], int]:
+        where = [changes.c.tenant_id == tenant_id]
+        if query.status:
+            where.append(changes.c.status.in_(query.status))
+        if query.type:
+            where.append(changes.c.type.in_(query.type))
+        if query.ci_ids:
+            where.append(changes.c.id.in_(sa.select(change_cis.c.change_id).where(
+                change_cis.c.tenant_id == tenant_id, change_cis.c.ci_id.in_(query.ci_ids))))
+        # Inclusive overlap: "what was planned to be in progress at any moment of [from, to]".
+        if query.start is not None:
+            where.append(changes.c.requested_end >= query.start)
+        if query.end is not None:
+            where.append(changes.c.requested_start <= query.end)
+        if query.conflicting_only:
+            where.append(changes.c.has_conflicts.is_(True))
+        if query.q:
+            text = [changes.c.title.ilike(like(query.q), escape="\\"),
+                    changes.c.description.ilike(like(query.q), escape="\\")]
+            ref = CHANGE_REF.match(query.q.upper())
+            if ref:
+                text.append(changes.c.number == int(ref.group(1)))
+            where.append(sa.or_(*text))
+        sort = _CHANGE_SORT[query.sort]
+        desc = query.order == "desc"
+        order = [sort.desc() if desc else sort.asc(), changes.c.number.desc() if desc else changes.c.number.asc()]
+        async with self.db.read() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(changes).where(*where))).scalar_one()
+            rows = (await conn.execute(
+                sa.select(changes).where(*where).order_by(*order).limit(query.limit).offset(query.offset))).all()
+        return [row_to_change(r) for r in rows], int(total)
+
+    async def active_changes_between(self, tenant_id: str, start: datetime, end: datetime,
+                                     exclude_id: str) -> list[Change]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(sa.select(changes).where(
+                changes.c.tenant_id == tenant_id, changes.c.id != exclude_id,
+                changes.c.status.in_(ACTIVE_CHANGE_STATUSES),
+                changes.c.requested_start < as_utc(end), changes.c.requested_end > as_utc(start),
+            ).order_by(changes.c.number).limit(MAX_CONFLICT_CANDIDATES))).all()
+        return [row_to_change(r) for r in rows]
+
+    async def mutate_change(self, tenant_id: str, key: str, decide: Callable[[Change], Outcome],
+                            expected_version: int = 0) -> Change:
+        """Read, decide, write under the row's version; a stale expected version is a 409, a concurrent
+        writer without one re-runs the decision on the fresh row."""
+        for _attempt in range(5):
+            async with self.db.write() as conn:
+                row = (await conn.execute(sa.select(changes).where(
+                    key_clause(changes, tenant_id, key, CHANGE_REF)))).first()
+                if row is None:
+                    raise NotFound(f"change {key} not found")
+                current = row_to_change(row)
+                if expected_version and current.version != expected_version:
+                    raise Conflict(f"change {current.reference} is at version {current.version}, not "
+                                   f"{expected_version}; re-read and retry")
+                outcome = decide(current)
+                if not outcome.events:
+                    return current
+                updated: Change = outcome.entity
+                result = await conn.execute(changes.update().where(
+                    changes.c.tenant_id == tenant_id, changes.c.id == current.id,
+                    changes.c.version == current.version).values(change_values(updated)))
+                if result.rowcount != 1:
+                    if expected_version:
+                        raise Conflict(f"change {current.reference} was changed concurrently; re-read and retry")
+                    continue
+                if updated.ci_ids != current.ci_ids:
+                    await self._replace_cis(conn, updated)
+                for event in outcome.events:
+                    await self.events.stage_change(conn, event, updated)
+                if updated.conflicts != current.conflicts or updated.status != current.status:
+                    await self._sync_mirrors(conn, updated, current.conflicts)
+            self.events.committed()
+            return updated
+        raise Conflict(f"change {key} is being changed concurrently; retry")
+
+    async def _sync_mirrors(self, conn: AsyncConnection, change: Change,
+                            before: tuple[ChangeConflict, ...]) -> None:
+        """Keep the other side of every clash in step, in the same transaction: a change that conflicts
+        with an earlier one flags the earlier one too, and moving, cancelling or finishing it clears that."""
+        others = {c.change_id for c in (*before, *change.conflicts) if c.change_id}
+        for other_id in sorted(others):
+            row = (await conn.execute(sa.select(changes).where(
+                changes.c.tenant_id == change.tenant_id, changes.c.id == other_id).with_for_update())).first()
+            if row is None:
+                continue
+            other = row_to_change(row)
+            new = mirrored_conflicts(change, other)
+            if new is None:
+                continue
+            gained = len(new) > len([c for c in other.conflicts if c.change_id != change.id])
+            updated = replace(other, conflicts=new, version=other.version + 1, updated_at=change.updated_at)
+            await conn.execute(changes.update().where(
+                changes.c.tenant_id == change.tenant_id, changes.c.id == other.id).values(change_values(updated)))
+            event = Event("change.conflict_detected") if gained else Event("change.updated",
+                                                                             changed_fields=("conflicts",))
+            await self.events.stage_change(conn, event, updated)
+
+    async def blackouts_between(self, tenant_id: str, start: datetime, end: datetime) -> list[Blackout]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(sa.select(blackouts).where(
+                blackouts.c.tenant_id == tenant_id, blackouts.c.starts_at < as_utc(end),
+                blackouts.c.ends_at > as_utc(start)).order_by(blackouts.c.starts_at))).all()
+        return [row_to_blackout(r) for r in rows]

@@ -1,0 +1,131 @@
+"""Service requests, with REQ-00000001 references from the per-tenant counter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.itsm.events import ItsmEvents
+from services.itsm.service import REQUEST_REF, Event, Outcome, Page, ServiceRequest
+from services.itsm.store.common import (
+    TS,
+    approvals,
+    approvals_json,
+    key_clause,
+    metadata,
+    next_number,
+    times,
+    times_json,
+)
+from vigil.runtime.clock import as_utc
+from vigil.runtime.db import Database
+from vigil.runtime.errors import Conflict, NotFound
+
+service_requests = sa.Table(
+    "service_requests",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("number", sa.BigInteger, nullable=False),
+    sa.Column("catalog_item_id", sa.String(36), nullable=False),
+    sa.Column("catalog_item_name", sa.String(200), nullable=False),
+    sa.Column("requested_by", sa.String(320), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("approvals", sa.JSON, nullable=False),
+    sa.Column("created_by", sa.String(320), nullable=False),
+    sa.Column("fulfilled_by", sa.String(320), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("status_times", sa.JSON, nullable=False),
+    sa.UniqueConstraint("tenant_id", "number", name="uq_service_requests_tenant_number"),
+    sa.Index("ix_service_requests_tenant_status", "tenant_id", "status"),
+)
+
+
+
+def row_to_request(row: Any) -> ServiceRequest:
+    return ServiceRequest(
+        id=row.id, tenant_id=row.tenant_id, number=row.number, catalog_item_id=row.catalog_item_id,
+        catalog_item_name=row.catalog_item_name, requested_by=row.requested_by, status=row.status,
+        details=dict(row.details or {}), approvals=approvals(row.approvals), created_by=row.created_by,
+        fulfilled_by=row.fulfilled_by, note=row.note, version=row.version, created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at), status_times=times(row.status_times),
+    )
+
+
+def _request_values(r: ServiceRequest) -> dict[str, Any]:
+    return {"status": r.status, "details": r.details, "approvals": approvals_json(r.approvals),
+            "fulfilled_by": r.fulfilled_by, "note": r.note, "version": r.version, "updated_at": r.updated_at,
+            "status_times": times_json(r.status_times), "requested_by": r.requested_by}
+
+
+
+class RequestsStore:
+    db: Database
+    events: ItsmEvents
+
+    async def insert_request(self, request: ServiceRequest, events: tuple[Event, ...]) -> ServiceRequest:
+        async with self.db.write() as conn:
+            request = replace(request, number=await next_number(conn, request.tenant_id, "REQ"))
+            await conn.execute(service_requests.insert().values(
+                id=request.id, tenant_id=request.tenant_id, number=request.number,
+                catalog_item_id=request.catalog_item_id, catalog_item_name=request.catalog_item_name,
+                created_by=request.created_by, created_at=request.created_at, **_request_values(request)))
+            for event in events:
+                await self.events.stage_request(conn, event, request)
+        self.events.committed()
+        return request
+
+    async def get_request(self, tenant_id: str, key: str) -> ServiceRequest | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(service_requests).where(
+                key_clause(service_requests, tenant_id, key, REQUEST_REF)))).first()
+        return row_to_request(row) if row else None
+
+    async def list_requests(self, tenant_id: str, status: tuple[str, ...], catalog_item_id: str,
+                            requested_by: str, page: Page) -> tuple[list[ServiceRequest], int]:
+        t = service_requests
+        where = [t.c.tenant_id == tenant_id]
+        if status:
+            where.append(t.c.status.in_(status))
+        if catalog_item_id:
+            where.append(t.c.catalog_item_id == catalog_item_id)
+        if requested_by:
+            where.append(t.c.requested_by == requested_by)
+        async with self.db.read() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(t).where(*where))).scalar_one()
+            rows = (await conn.execute(sa.select(t).where(*where).order_by(t.c.number.desc())
+                                       .limit(page.limit).offset(page.offset))).all()
+        return [row_to_request(r) for r in rows], int(total)
+
+    async def mutate_request(self, tenant_id: str, key: str, decide: Callable[[ServiceRequest], Outcome],
+                             expected_version: int = 0) -> ServiceRequest:
+        t = service_requests
+        async with self.db.write() as conn:
+            row = (await conn.execute(sa.select(t).where(key_clause(t, tenant_id, key, REQUEST_REF)))).first()
+            if row is None:
+                raise NotFound(f"service request {key} not found")
+            current = row_to_request(row)
+            if expected_version and current.version != expected_version:
+                raise Conflict(f"request {current.reference} is at version {current.version}, not "
+                               f"{expected_version}; re-read and retry")
+            outcome = decide(current)
+            if not outcome.events:
+                return current
+            updated: ServiceRequest = outcome.entity
+            # The write transaction holds the writer (SQLite) / the version guard (PostgreSQL).
+            result = await conn.execute(t.update().where(
+                t.c.tenant_id == tenant_id, t.c.id == current.id, t.c.version == current.version,
+            ).values(_request_values(updated)))
+            if result.rowcount != 1:
+                raise Conflict(f"request {current.reference} was changed concurrently; re-read and retry")
+            for event in outcome.events:
+                await self.events.stage_request(conn, event, updated)
+        self.events.committed()
+        return updated
