@@ -23,7 +23,8 @@ from services.cmdb.service import (
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Conflict, FieldError, NotFound, ValidationFailed
+from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
+from vigil.runtime.versioned import VersionedTable
 
 metadata = sa.MetaData()
 _TS = sa.DateTime(timezone=True)
@@ -101,6 +102,16 @@ def _relation_values(r: Relation) -> dict[str, Any]:
             "type": r.type, "created_by": r.created_by, "created_at": r.created_at}
 
 
+def _updatable_values(item: Item) -> dict[str, Any]:
+    values = _item_values(item)
+    for key in ("id", "tenant_id", "created_by", "created_at"):
+        values.pop(key)
+    return values
+
+
+_versioned = VersionedTable(items, "configuration item", _row_to_item, _updatable_values)
+
+
 def _chunks(values: list, size: int = _CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]
@@ -162,29 +173,16 @@ class CmdbStore:
     async def update_item(self, tenant_id: str, ci_id: str,
                           decide: Callable[[Item], tuple[Item, tuple[str, ...]]],
                           expected_version: int = 0) -> tuple[Item, Item]:
-        async with self.db.write() as conn:
-            row = (await conn.execute(sa.select(items).where(items.c.tenant_id == tenant_id,
-                                                             items.c.id == ci_id))).first()
-            if row is None:
-                raise NotFound(f"configuration item {ci_id} not found")
-            current = _row_to_item(row)
-            if expected_version and current.version != expected_version:
-                raise Conflict(f"configuration item {ci_id} is at version {current.version}, not "
-                               f"{expected_version}; re-read and retry")
-            updated, changed = decide(current)
-            if not changed:
-                return current, current
-            values = _item_values(updated)
-            for key in ("id", "tenant_id", "created_by", "created_at"):
-                values.pop(key)
-            result = await conn.execute(items.update().where(
-                items.c.tenant_id == tenant_id, items.c.id == ci_id, items.c.version == current.version,
-            ).values(values))
-            if result.rowcount != 1:
-                raise Conflict(f"configuration item {ci_id} was changed concurrently; re-read and retry")
+        async def write(conn: AsyncConnection, _current: Item, decision: tuple[Item, tuple[str, ...]]) -> None:
+            updated, changed = decision
             await self.events.stage(conn, "ci.updated", tenant_id, ci_id, items=[updated], changed_fields=changed)
-        self.events.committed()
-        return current, updated
+
+        done = await _versioned.mutate(self.db, sa.and_(items.c.tenant_id == tenant_id, items.c.id == ci_id),
+                                       ci_id, decide, entity=lambda decision: decision[0],
+                                       expected_version=expected_version, write=write)
+        if done.changed:
+            self.events.committed()
+        return done.before, done.after
 
     async def delete_item(self, tenant_id: str, ci_id: str) -> tuple[Item, list[Relation]]:
         async with self.db.write() as conn:

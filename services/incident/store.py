@@ -21,8 +21,8 @@ from services.incident.service import REFERENCE, Change, Incident, ListQuery, Ti
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database, dialect_insert
-from vigil.runtime.errors import Conflict, NotFound
 from vigil.runtime.outbox import current_traceparent
+from vigil.runtime.versioned import VersionedTable
 
 metadata = sa.MetaData()
 _TS = sa.DateTime(timezone=True)
@@ -124,6 +124,10 @@ def _incident_values(incident: Incident) -> dict[str, Any]:
         "status_times": {k: v.isoformat() for k, v in incident.status_times.items()},
         "impacted_ci_ids": list(incident.impacted_ci_ids),
     }
+
+
+_versioned = VersionedTable(incidents, "incident", _row_to_incident, _incident_values,
+                            label=lambda incident: incident.reference)
 
 
 def _timeline_values(tenant_id: str, entry: TimelineEntry, seq: int) -> dict[str, Any]:
@@ -264,39 +268,26 @@ class IncidentStore:
 
     async def mutate(self, tenant_id: str, key: str, decide: Callable[[Incident], Change],
                      expected_version: int = 0) -> Incident:
-        """Read, decide, write under the row's version. A concurrent writer makes the version check fail:
-        with an expected version that is a 409; without one the decision is retried on the fresh row."""
-        for _attempt in range(5):
-            async with self.db.write() as conn:
-                row = (await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key)))).first()
-                if row is None:
-                    raise NotFound(f"incident {key} not found")
-                current = _row_to_incident(row)
-                if expected_version and current.version != expected_version:
-                    raise Conflict(f"incident {current.reference} is at version {current.version}, "
-                                   f"not {expected_version}; re-read and retry")
-                change = decide(current)
-                if not change.timeline:
-                    return current
-                updated = change.incident
-                result = await conn.execute(incidents.update().where(
-                    incidents.c.tenant_id == tenant_id, incidents.c.id == current.id,
-                    incidents.c.version == current.version).values(_incident_values(updated)))
-                if result.rowcount != 1:
-                    if expected_version:
-                        raise Conflict(f"incident {current.reference} was changed concurrently; re-read and retry")
-                    continue
-                if updated.ci_ids != current.ci_ids:
-                    await self._replace_cis(conn, updated)
-                await conn.execute(timeline.insert(), [_timeline_values(tenant_id, e, updated.version * 100 + i)
-                                                       for i, e in enumerate(change.timeline)])
-                await self.events.stage(conn, [
-                    self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
-                                    to_status=to_status)
-                    for event_type, changed, from_status, to_status in change.events])
+        """Read, decide, write under the row's version (see vigil.runtime.versioned), with the change's
+        timeline entries and events in the same transaction."""
+
+        async def write(conn: AsyncConnection, current: Incident, change: Change) -> None:
+            updated = change.incident
+            if updated.ci_ids != current.ci_ids:
+                await self._replace_cis(conn, updated)
+            await conn.execute(timeline.insert(), [_timeline_values(tenant_id, e, updated.version * 100 + i)
+                                                   for i, e in enumerate(change.timeline)])
+            await self.events.stage(conn, [
+                self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
+                                to_status=to_status)
+                for event_type, changed, from_status, to_status in change.events])
+
+        done = await _versioned.mutate(self.db, self._key_clause(tenant_id, key), key, decide,
+                                       entity=lambda change: change.incident, expected_version=expected_version,
+                                       write=write)
+        if done.changed:
             self.events.committed()
-            return updated
-        raise Conflict(f"incident {key} is being changed concurrently; retry")
+        return done.after
 
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]:
         async with self.db.read() as conn:

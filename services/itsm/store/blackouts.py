@@ -12,7 +12,7 @@ from services.itsm.service import Blackout, Page
 from services.itsm.store.common import TS, metadata
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
-from vigil.runtime.errors import NotFound
+from vigil.runtime.versioned import VersionedTable
 
 blackouts = sa.Table(
     "blackouts",
@@ -32,7 +32,6 @@ blackouts = sa.Table(
 )
 
 
-
 def row_to_blackout(row: Any) -> Blackout:
     return Blackout(id=row.id, tenant_id=row.tenant_id, name=row.name, reason=row.reason,
                     start=as_utc(row.starts_at), end=as_utc(row.ends_at), ci_ids=tuple(row.ci_ids or ()),
@@ -44,6 +43,8 @@ def _blackout_values(b: Blackout) -> dict[str, Any]:
     return {"name": b.name, "reason": b.reason, "starts_at": as_utc(b.start), "ends_at": as_utc(b.end),
             "ci_ids": list(b.ci_ids), "version": b.version, "updated_at": b.updated_at}
 
+
+versioned_blackouts = VersionedTable(blackouts, "blackout", row_to_blackout, _blackout_values)
 
 
 class BlackoutsStore:
@@ -77,18 +78,8 @@ class BlackoutsStore:
 
     async def mutate_blackout(self, tenant_id: str, blackout_id: str,
                               decide: Callable[[Blackout], Blackout]) -> Blackout:
-        async with self.db.write() as conn:
-            row = (await conn.execute(sa.select(blackouts).where(
-                blackouts.c.tenant_id == tenant_id, blackouts.c.id == blackout_id))).first()
-            if row is None:
-                raise NotFound(f"blackout {blackout_id} not found")
-            current = row_to_blackout(row)
-            updated = decide(current)
-            if updated is not current:
-                await conn.execute(blackouts.update().where(
-                    blackouts.c.tenant_id == tenant_id, blackouts.c.id == blackout_id,
-                ).values(_blackout_values(updated)))
-        return updated
+        where = sa.and_(blackouts.c.tenant_id == tenant_id, blackouts.c.id == blackout_id)
+        return (await versioned_blackouts.mutate(self.db, where, blackout_id, decide)).after
 
     async def delete_blackout(self, tenant_id: str, blackout_id: str) -> bool:
         async with self.db.write() as conn:

@@ -12,7 +12,8 @@ from services.itsm.service import CatalogItem, Page
 from services.itsm.store.common import TS, like, metadata
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Conflict, FieldError, NotFound
+from vigil.runtime.errors import Conflict, FieldError
+from vigil.runtime.versioned import VersionedTable
 
 catalog_items = sa.Table(
     "catalog_items",
@@ -32,7 +33,6 @@ catalog_items = sa.Table(
 )
 
 
-
 def row_to_item(row: Any) -> CatalogItem:
     return CatalogItem(id=row.id, tenant_id=row.tenant_id, name=row.name, description=row.description,
                        category=row.category, requires_approval=bool(row.requires_approval),
@@ -45,6 +45,8 @@ def _item_values(i: CatalogItem) -> dict[str, Any]:
             "requires_approval": i.requires_approval, "active": i.active, "fulfillment_group": i.fulfillment_group,
             "version": i.version, "updated_at": i.updated_at}
 
+
+versioned_items = VersionedTable(catalog_items, "catalog item", row_to_item, _item_values)
 
 
 class CatalogStore:
@@ -85,19 +87,9 @@ class CatalogStore:
 
     async def mutate_catalog_item(self, tenant_id: str, item_id: str,
                                   decide: Callable[[CatalogItem], CatalogItem]) -> CatalogItem:
+        where = sa.and_(catalog_items.c.tenant_id == tenant_id, catalog_items.c.id == item_id)
         try:
-            async with self.db.write() as conn:
-                row = (await conn.execute(sa.select(catalog_items).where(
-                    catalog_items.c.tenant_id == tenant_id, catalog_items.c.id == item_id))).first()
-                if row is None:
-                    raise NotFound(f"catalog item {item_id} not found")
-                current = row_to_item(row)
-                updated = decide(current)
-                if updated is not current:
-                    await conn.execute(catalog_items.update().where(
-                        catalog_items.c.tenant_id == tenant_id, catalog_items.c.id == item_id,
-                    ).values(_item_values(updated)))
+            return (await versioned_items.mutate(self.db, where, item_id, decide)).after
         except IntegrityError:
             raise Conflict("another catalog item has that name",
                            [FieldError("name", "already used by another catalog item")]) from None
-        return updated

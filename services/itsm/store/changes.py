@@ -37,7 +37,8 @@ from services.itsm.store.common import (
 )
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Conflict, NotFound
+from vigil.runtime.errors import Conflict
+from vigil.runtime.versioned import VersionedTable
 
 changes = sa.Table(
     "changes",
@@ -141,6 +142,9 @@ def change_values(c: Change) -> dict[str, Any]:
     }
 
 
+versioned_changes = VersionedTable(changes, "change", row_to_change, change_values,
+                                   label=lambda change: change.reference)
+
 
 class ChangesStore:
     db: Database
@@ -218,38 +222,24 @@ class ChangesStore:
 
     async def mutate_change(self, tenant_id: str, key: str, decide: Callable[[Change], Outcome],
                             expected_version: int = 0) -> Change:
-        """Read, decide, write under the row's version; a stale expected version is a 409, a concurrent
-        writer without one re-runs the decision on the fresh row."""
-        for _attempt in range(5):
-            async with self.db.write() as conn:
-                row = (await conn.execute(sa.select(changes).where(
-                    key_clause(changes, tenant_id, key, CHANGE_REF)))).first()
-                if row is None:
-                    raise NotFound(f"change {key} not found")
-                current = row_to_change(row)
-                if expected_version and current.version != expected_version:
-                    raise Conflict(f"change {current.reference} is at version {current.version}, not "
-                                   f"{expected_version}; re-read and retry")
-                outcome = decide(current)
-                if not outcome.events:
-                    return current
-                updated: Change = outcome.entity
-                result = await conn.execute(changes.update().where(
-                    changes.c.tenant_id == tenant_id, changes.c.id == current.id,
-                    changes.c.version == current.version).values(change_values(updated)))
-                if result.rowcount != 1:
-                    if expected_version:
-                        raise Conflict(f"change {current.reference} was changed concurrently; re-read and retry")
-                    continue
-                if updated.ci_ids != current.ci_ids:
-                    await self._replace_cis(conn, updated)
-                for event in outcome.events:
-                    await self.events.stage_change(conn, event, updated)
-                if updated.conflicts != current.conflicts or updated.status != current.status:
-                    await self._sync_mirrors(conn, updated, current.conflicts)
+        """Read, decide, write under the row's version (see vigil.runtime.versioned); the CI index, the events
+        and the other side of every clash change in the same transaction."""
+
+        async def write(conn: AsyncConnection, current: Change, outcome: Outcome) -> None:
+            updated: Change = outcome.entity
+            if updated.ci_ids != current.ci_ids:
+                await self._replace_cis(conn, updated)
+            for event in outcome.events:
+                await self.events.stage_change(conn, event, updated)
+            if updated.conflicts != current.conflicts or updated.status != current.status:
+                await self._sync_mirrors(conn, updated, current.conflicts)
+
+        done = await versioned_changes.mutate(self.db, key_clause(changes, tenant_id, key, CHANGE_REF), key, decide,
+                                              entity=lambda outcome: outcome.entity,
+                                              expected_version=expected_version, write=write)
+        if done.changed:
             self.events.committed()
-            return updated
-        raise Conflict(f"change {key} is being changed concurrently; retry")
+        return done.after
 
     async def _sync_mirrors(self, conn: AsyncConnection, change: Change,
                             before: tuple[ChangeConflict, ...]) -> None:
@@ -257,18 +247,17 @@ class ChangesStore:
         with an earlier one flags the earlier one too, and moving, cancelling or finishing it clears that."""
         others = {c.change_id for c in (*before, *change.conflicts) if c.change_id}
         for other_id in sorted(others):
-            row = (await conn.execute(sa.select(changes).where(
-                changes.c.tenant_id == change.tenant_id, changes.c.id == other_id).with_for_update())).first()
-            if row is None:
+            other = await versioned_changes.read(
+                conn, sa.and_(changes.c.tenant_id == change.tenant_id, changes.c.id == other_id), for_update=True)
+            if other is None:
                 continue
-            other = row_to_change(row)
             new = mirrored_conflicts(change, other)
             if new is None:
                 continue
             gained = len(new) > len([c for c in other.conflicts if c.change_id != change.id])
             updated = replace(other, conflicts=new, version=other.version + 1, updated_at=change.updated_at)
-            await conn.execute(changes.update().where(
-                changes.c.tenant_id == change.tenant_id, changes.c.id == other.id).values(change_values(updated)))
+            if not await versioned_changes.write(conn, other, updated):  # cannot happen under FOR UPDATE
+                raise Conflict(f"change {other.reference} was changed concurrently; retry")
             event = Event("change.conflict_detected") if gained else Event("change.updated",
                                                                              changed_fields=("conflicts",))
             await self.events.stage_change(conn, event, updated)

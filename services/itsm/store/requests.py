@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.itsm.events import ItsmEvents
 from services.itsm.service import REQUEST_REF, Event, Outcome, Page, ServiceRequest
@@ -22,7 +23,7 @@ from services.itsm.store.common import (
 )
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Conflict, NotFound
+from vigil.runtime.versioned import VersionedTable
 
 service_requests = sa.Table(
     "service_requests",
@@ -48,7 +49,6 @@ service_requests = sa.Table(
 )
 
 
-
 def row_to_request(row: Any) -> ServiceRequest:
     return ServiceRequest(
         id=row.id, tenant_id=row.tenant_id, number=row.number, catalog_item_id=row.catalog_item_id,
@@ -64,6 +64,9 @@ def _request_values(r: ServiceRequest) -> dict[str, Any]:
             "fulfilled_by": r.fulfilled_by, "note": r.note, "version": r.version, "updated_at": r.updated_at,
             "status_times": times_json(r.status_times), "requested_by": r.requested_by}
 
+
+versioned_requests = VersionedTable(service_requests, "service request", row_to_request, _request_values,
+                                    label=lambda request: request.reference)
 
 
 class RequestsStore:
@@ -106,26 +109,13 @@ class RequestsStore:
 
     async def mutate_request(self, tenant_id: str, key: str, decide: Callable[[ServiceRequest], Outcome],
                              expected_version: int = 0) -> ServiceRequest:
-        t = service_requests
-        async with self.db.write() as conn:
-            row = (await conn.execute(sa.select(t).where(key_clause(t, tenant_id, key, REQUEST_REF)))).first()
-            if row is None:
-                raise NotFound(f"service request {key} not found")
-            current = row_to_request(row)
-            if expected_version and current.version != expected_version:
-                raise Conflict(f"request {current.reference} is at version {current.version}, not "
-                               f"{expected_version}; re-read and retry")
-            outcome = decide(current)
-            if not outcome.events:
-                return current
-            updated: ServiceRequest = outcome.entity
-            # The write transaction holds the writer (SQLite) / the version guard (PostgreSQL).
-            result = await conn.execute(t.update().where(
-                t.c.tenant_id == tenant_id, t.c.id == current.id, t.c.version == current.version,
-            ).values(_request_values(updated)))
-            if result.rowcount != 1:
-                raise Conflict(f"request {current.reference} was changed concurrently; re-read and retry")
+        async def write(conn: AsyncConnection, _current: ServiceRequest, outcome: Outcome) -> None:
             for event in outcome.events:
-                await self.events.stage_request(conn, event, updated)
-        self.events.committed()
-        return updated
+                await self.events.stage_request(conn, event, outcome.entity)
+
+        done = await versioned_requests.mutate(
+            self.db, key_clause(service_requests, tenant_id, key, REQUEST_REF), key, decide,
+            entity=lambda outcome: outcome.entity, expected_version=expected_version, write=write)
+        if done.changed:
+            self.events.committed()
+        return done.after
