@@ -289,3 +289,43 @@ async def test_change_accepted_when_cmdb_is_down(stack_factory):
         assert [x["kind"] for x in second.data["conflicts"]] == ["same_ci"]
         on_ci = await responder.get("/api/cmdb/items/ci-1/changes")
         assert on_ci.status == 200 and on_ci.data["total"] == 2
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def stack_env(request) -> dict[str, str]:
+    """Run the stack on its SQLite files, or with every service and the gateway on one PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    return {"VIGIL_DATABASE_URL": await request.getfixturevalue("postgres_server").create_database()}
+
+
+async def test_changes_created_at_the_same_moment_flag_each_other(stack_factory, stack_env):
+    stack = stack_factory(env=stack_env)
+    tenant_base, control_base = urls(stack)
+    async with aiohttp.ClientSession() as session:
+        users = await api.tenant(session, tenant_base, control_base)
+        admin, responder = users["admin"], users["responder"]
+        db = await create_ci(admin, "orders-db", "database")
+        pair = await asyncio.gather(*(responder.post("/api/itsm/changes", json=change_body(f"pair {i}", [db], start=i))
+                                      for i in range(2)))
+        # one after the other, whatever the timing: the second to commit sees the first, and flags it too
+        assert sorted(r.data["has_conflicts"] for r in pair) == [False, True]
+        pair_now = [(await responder.get(f"/api/itsm/changes/{r.data['id']}")).data for r in pair]
+        assert [c["has_conflicts"] for c in pair_now] == [True, True]
+
+        # twenty at once on one CI, and a blackout written among them
+        other = await create_ci(admin, "orders-cache", "cache")
+        created, freeze = await asyncio.gather(
+            asyncio.gather(*(responder.post("/api/itsm/changes", json=change_body(f"c{i}", [other], start=20 + i / 10))
+                             for i in range(20))),
+            admin.post("/api/itsm/blackouts", json={"name": "freeze", "start": at(19), "end": at(30),
+                                                    "ci_ids": [other]}))
+        assert all(r.status == 201 for r in created) and freeze.status == 201
+        ids = {r.data["id"] for r in created}
+        total = 0
+        for change_id in ids:
+            change = (await responder.get(f"/api/itsm/changes/{change_id}")).data
+            assert {x["change_id"] for x in change["conflicts"] if x["change_id"]} == ids - {change_id}
+            assert [x["blackout_id"] for x in change["conflicts"] if x["kind"] == "blackout"] == [freeze.data["id"]]
+            total += sum(1 for x in change["conflicts"] if x["change_id"])
+        assert total == 380

@@ -1,84 +1,26 @@
 """The ITSM domain service over its real store (SQLite and PostgreSQL), with a fake of the one CMDB call
-conflict detection makes: conflicts on the same and on linked CIs, blackouts, an unavailable CMDB, unknown
-CIs, tenancy, references, list filters and the events staged in the outbox."""
+conflict detection makes (tests/itsm/conftest.py): conflicts on the same and on linked CIs, blackouts, an
+unavailable CMDB, unknown CIs, tenancy, references, list filters and the events staged in the outbox."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from services.itsm.events import ItsmEvents
 from services.itsm.server import MIGRATIONS
-from services.itsm.service import ChangeQuery, ItsmService, Neighbourhood, NewChange, Page, Related
-from services.itsm.store import ItsmStore, outbox_table
+from services.itsm.service import ChangeQuery, NewChange, Page
+from services.itsm.store import outbox_table
 from vigil.runtime.context import CallContext
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Forbidden, InvalidTransition, NotFound, Unavailable, ValidationFailed
-from vigil.runtime.outbox import Outbox
+from vigil.runtime.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 
 T0 = datetime(2026, 4, 1, 18, 0, tzinfo=UTC)
 ALICE = CallContext(tenant_id="t1", actor="alice@x", role="responder")
 CAROL = CallContext(tenant_id="t1", actor="carol@x", role="admin")
 OTHER = CallContext(tenant_id="t2", actor="eve@y", role="admin")
-
-
-class FakeImpact:
-    """Stands in for CmdbImpact.related: a fixed graph (edges both ways), unknown ids, or an outage."""
-
-    def __init__(self) -> None:
-        self.links: dict[str, list[str]] = {}
-        self.known: set[str] | None = None
-        self.down = False
-        self.calls: list[tuple[str, ...]] = []
-
-    async def related(self, ci_ids: Sequence[str]) -> Neighbourhood:
-        self.calls.append(tuple(ci_ids))
-        if self.down:
-            raise Unavailable("connection refused")
-        related = {}
-        for ci in ci_ids:
-            for other in self.links.get(ci, []):
-                if other not in ci_ids:
-                    related[other] = Related(ci_id=other, origin=ci, path=(ci, other))
-        unknown = tuple(c for c in ci_ids if self.known is not None and c not in self.known)
-        return Neighbourhood(related=related, unknown=unknown)
-
-
-async def fresh_postgres_database(server) -> str:
-    import asyncpg
-
-    name = f"vigil_itsm_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(server.admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return server.url_for(name)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db(request, tmp_path):
-    url = (f"sqlite+aiosqlite:///{tmp_path / 'itsm.db'}" if request.param == "sqlite"
-           else await fresh_postgres_database(request.getfixturevalue("postgres_server")))
-    database = Database(url, "itsm")
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def impact() -> FakeImpact:
-    return FakeImpact()
-
-
-@pytest.fixture
-def svc(db, impact) -> ItsmService:
-    return ItsmService(ItsmStore(db, ItsmEvents(Outbox(outbox_table, "vigil/itsm"))), impact)
 
 
 def new_change(title="Deploy", ci_ids=("ci-db",), start=T0, hours=4.0, type="normal", risk="medium",

@@ -73,24 +73,32 @@ class VersionedTable(Generic[E]):
                      expected_version: int = 0,
                      write: Callable[[AsyncConnection, E, D], Awaitable[None]] | None = None,
                      serialise: str = "") -> Mutation[E, D]:
-        """Read the row `where` selects (NotFound naming `key`), decide, write. `entity` picks the new entity
-        out of what `decide` returns; `write(conn, current, decision)` runs after the row is written, in the
-        same transaction."""
+        """Read the row `where` selects (NotFound naming `key`), decide, write, in one transaction. `entity`
+        picks the new entity out of what `decide` returns; `write(conn, current, decision)` runs after the row
+        is written, in the same transaction."""
         async with db.write(serialise) as conn:
-            current = await self.read(conn, where, for_update=True)
-            if current is None:
-                raise NotFound(f"{self.noun} {key} not found")
-            if expected_version and current.version != expected_version:
-                raise Conflict(f"{self.noun} {self.label(current)} is at version {current.version}, not "
-                               f"{expected_version}; re-read and retry")
-            decision = decide(current)
-            if inspect.isawaitable(decision):
-                decision = await decision
-            updated = entity(decision)
-            if updated == current:
-                return Mutation(current, current, decision)
-            if not await self.write(conn, current, updated):
-                raise Conflict(f"{self.noun} {self.label(current)} was changed concurrently; re-read and retry")
-            if write is not None:
-                await write(conn, current, decision)
+            return await self.mutate_in(conn, where, key, decide, entity=entity,
+                                        expected_version=expected_version, write=write)
+
+    async def mutate_in(self, conn: AsyncConnection, where: sa.ColumnElement[bool], key: str,
+                        decide: Callable[[E], D | Awaitable[D]], *, entity: Callable[[D], E] = lambda d: d,
+                        expected_version: int = 0,
+                        write: Callable[[AsyncConnection, E, D], Awaitable[None]] | None = None) -> Mutation[E, D]:
+        """`mutate` inside a write transaction the caller holds (when the decision reads other rows of it)."""
+        current = await self.read(conn, where, for_update=True)
+        if current is None:
+            raise NotFound(f"{self.noun} {key} not found")
+        if expected_version and current.version != expected_version:
+            raise Conflict(f"{self.noun} {self.label(current)} is at version {current.version}, not "
+                           f"{expected_version}; re-read and retry")
+        decision = decide(current)
+        if inspect.isawaitable(decision):
+            decision = await decision
+        updated = entity(decision)
+        if updated == current:
+            return Mutation(current, current, decision)
+        if not await self.write(conn, current, updated):
+            raise Conflict(f"{self.noun} {self.label(current)} was changed concurrently; re-read and retry")
+        if write is not None:
+            await write(conn, current, decision)
         return Mutation(current, updated, decision)

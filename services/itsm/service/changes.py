@@ -16,9 +16,8 @@ Approvers are admins or responders; the requester (requested_by or creator) neve
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -181,15 +180,27 @@ class ImpactLookup(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Surroundings:
+    """What a change's window overlaps, read inside the transaction that writes the change: the other active
+    changes and the blackouts."""
+
+    changes: tuple[Change, ...] = ()
+    blackouts: tuple[Blackout, ...] = ()
+
+
+# Reads the surroundings of a (proposed) change inside the store's write transaction.
+Around = Callable[[Change], Awaitable[Surroundings]]
+# A decision on an existing change; it may look around (conflict rules) before deciding.
+ChangeDecision = Callable[[Change, Around], Outcome | Awaitable[Outcome]]
+
+
 class ChangeStore(Protocol):
-    async def insert_change(self, change: Change, events: tuple[Event, ...]) -> Change: ...
+    async def insert_change(self, change: Change, decide: Callable[[Surroundings], Outcome]) -> Change: ...
     async def get_change(self, tenant_id: str, key: str) -> Change | None: ...
     async def list_changes(self, tenant_id: str, query: ChangeQuery) -> tuple[list[Change], int]: ...
-    async def mutate_change(self, tenant_id: str, key: str, decide: Callable[[Change], Outcome],
+    async def mutate_change(self, tenant_id: str, key: str, decide: ChangeDecision,
                             expected_version: int = 0) -> Change: ...
-    async def active_changes_between(self, tenant_id: str, start: datetime, end: datetime,
-                                     exclude_id: str) -> list[Change]: ...
-    async def blackouts_between(self, tenant_id: str, start: datetime, end: datetime) -> list[Blackout]: ...
 
 
 def validate_new_change(new: NewChange) -> None:
@@ -289,6 +300,18 @@ def mirrored_conflicts(change: Change, other: Change) -> tuple[ChangeConflict, .
         mine = tuple(mirror_conflict(change, c) for c in change.conflicts if c.change_id == other.id)
     new = kept + mine
     return None if new == other.conflicts else new
+
+
+def blackout_conflicts(change: Change, blackout_id: str, blackout: Blackout | None
+                       ) -> tuple[ChangeConflict, ...] | None:
+    """The change's conflicts after one blackout was created, moved or (None) deleted; None: nothing to change.
+    Only active changes are flagged; a change that left the active states keeps its own record."""
+    if change.status not in ACTIVE_CHANGE_STATUSES:
+        return None
+    kept = tuple(c for c in change.conflicts if c.blackout_id != blackout_id)
+    found = detect_conflicts(change, (), (blackout,), {}) if blackout is not None else ()
+    new = kept + found
+    return None if new == change.conflicts else new
 
 
 def _record(change: Change, target: str, at: datetime, skipped: tuple[str, ...] = ()) -> Change:
@@ -436,38 +459,31 @@ def apply_change_decision(change: Change, ctx: CallContext, decision: str, comme
     return Outcome(updated, tuple(events))
 
 
+class _StaleWalk(Exception):
+    """The change's CIs changed between the CMDB walk and the write transaction."""
+
+
 class ChangesService:
     store: ChangeStore
     impact: ImpactLookup
 
-    async def _conflicts(self, ctx: CallContext, change: Change) -> tuple[tuple[ChangeConflict, ...], str, str]:
-        # The CMDB walk and the local reads do not depend on each other: run them side by side.
-        walk = asyncio.ensure_future(self.impact.related(change.ci_ids)) if change.ci_ids else None
+    async def _neighbourhood(self, ctx: CallContext, change: Change) -> tuple[dict[str, Related], str, str]:
+        """The CIs linked to the change's CIs in the CMDB graph, and whether the walk was complete. This is the
+        one slow part of conflict detection (a gRPC call), so it runs before the write transaction; the other
+        changes and blackouts are read inside it (see `Surroundings`)."""
+        if not change.ci_ids:
+            return {}, "complete", ""
         try:
-            others, blackouts = await asyncio.gather(
-                self.store.active_changes_between(ctx.tenant_id, change.requested_start, change.requested_end,
-                                                  change.id),
-                self.store.blackouts_between(ctx.tenant_id, change.requested_start, change.requested_end))
-        except BaseException:
-            if walk is not None:
-                walk.cancel()
-            raise
-        related: dict[str, Related] = {}
-        check, note = "complete", ""
-        if walk is not None:
-            try:
-                found = await walk
-            except Unavailable as exc:
-                # The change is still accepted: conflict detection ran without the graph, and says so.
-                check, note = "incomplete", f"CMDB unavailable, dependent CIs not checked: {exc.message}"
-            else:
-                if found.unknown:
-                    unknown = set(found.unknown)
-                    raise ValidationFailed("unknown configuration items", [
-                        FieldError(f"ci_ids[{i}]", f"unknown configuration item {ci}")
-                        for i, ci in enumerate(change.ci_ids) if ci in unknown])
-                related = found.related
-        return detect_conflicts(change, others, blackouts, related), check, note
+            found = await self.impact.related(change.ci_ids)
+        except Unavailable as exc:
+            # The change is still accepted: conflict detection ran without the graph, and says so.
+            return {}, "incomplete", f"CMDB unavailable, dependent CIs not checked: {exc.message}"
+        if found.unknown:
+            unknown = set(found.unknown)
+            raise ValidationFailed("unknown configuration items", [
+                FieldError(f"ci_ids[{i}]", f"unknown configuration item {ci}")
+                for i, ci in enumerate(change.ci_ids) if ci in unknown])
+        return found.related, "complete", ""
 
     async def create_change(self, ctx: CallContext, new: NewChange) -> Change:
         validate_new_change(new)
@@ -484,12 +500,17 @@ class ChangesService:
         if change.type == "standard":
             change = replace(change, status="scheduled", approval_status="pre_approved",
                              status_times={"new": at, "scheduled": at})
-        conflicts, check, note = await self._conflicts(ctx, change)
-        change = replace(change, conflicts=conflicts, conflict_check=check, conflict_check_note=note)
-        events = [Event("change.created", to_status=change.status)]
-        if conflicts:
-            events.append(Event("change.conflict_detected"))
-        return await self.store.insert_change(change, tuple(events))
+        related, check, note = await self._neighbourhood(ctx, change)
+
+        def decide(around: Surroundings) -> Outcome:
+            conflicts = detect_conflicts(change, around.changes, around.blackouts, related)
+            created = replace(change, conflicts=conflicts, conflict_check=check, conflict_check_note=note)
+            events = [Event("change.created", to_status=created.status)]
+            if conflicts:
+                events.append(Event("change.conflict_detected"))
+            return Outcome(created, tuple(events))
+
+        return await self.store.insert_change(change, decide)
 
     async def get_change(self, ctx: CallContext, key: str) -> Change:
         check_key(key, "change", CHANGE_REF, "CHG-00000001")
@@ -507,32 +528,39 @@ class ChangesService:
     async def update_change(self, ctx: CallContext, key: str, changes: dict[str, Any],
                             expected_version: int = 0) -> Change:
         require_writer(ctx)
+        window_fields = {k: changes[k] for k in ("requested_start", "requested_end", "ci_ids") if k in changes}
         for _attempt in range(3):
             current = await self.get_change(ctx, key)
             if expected_version and current.version != expected_version:
                 raise ConflictError(f"change {current.reference} is at version {current.version}, not "
                                     f"{expected_version}; re-read and retry")
-            conflicts = check = None
-            window_or_cis = {"requested_start", "requested_end", "ci_ids"} & set(changes)
-            if window_or_cis and current.status in EDITABLE_STATUSES:
-                probe = apply_change_update(current, {k: changes[k] for k in window_or_cis}, ctx.actor, now())
-                conflicts, note_check, note = await self._conflicts(ctx, probe.entity)
-                check = (note_check, note)
+            # (the CIs walked, what the CMDB linked to them, whether the walk was complete, why not)
+            walk: tuple[tuple[str, ...], dict[str, Related], str, str] | None = None
+            if window_fields and current.status in EDITABLE_STATUSES:
+                probe = apply_change_update(current, window_fields, ctx.actor, now()).entity
+                walk = (probe.ci_ids, *await self._neighbourhood(ctx, probe))
 
-            def decide(change: Change, conflicts=conflicts, check=check) -> Outcome:
-                return apply_change_update(change, changes, ctx.actor, now(), conflicts, check)
+            async def decide(change: Change, around: Around, walk=walk) -> Outcome:
+                if not window_fields or change.status not in EDITABLE_STATUSES:
+                    return apply_change_update(change, changes, ctx.actor, now())
+                moved = apply_change_update(change, window_fields, ctx.actor, now()).entity
+                if walk is None or moved.ci_ids != walk[0]:  # the CMDB was asked about other CIs: walk again
+                    raise _StaleWalk
+                _walked, related, check, note = walk
+                found = await around(moved)
+                conflicts = detect_conflicts(moved, found.changes, found.blackouts, related)
+                return apply_change_update(change, changes, ctx.actor, now(), conflicts, (check, note))
 
             try:
-                return await self.store.mutate_change(ctx.tenant_id, current.id, decide, current.version)
-            except ConflictError:
-                if expected_version:
-                    raise
+                return await self.store.mutate_change(ctx.tenant_id, current.id, decide, expected_version)
+            except _StaleWalk:
+                continue
         raise ConflictError(f"change {key} is being changed concurrently; retry")
 
     async def decide_change(self, ctx: CallContext, key: str, decision: str, comment: str) -> Change:
         check_key(key, "change", CHANGE_REF, "CHG-00000001")
 
-        def decide(change: Change) -> Outcome:
+        def decide(change: Change, _around: Around) -> Outcome:
             return apply_change_decision(change, ctx, decision, comment, now())
 
         return await self.store.mutate_change(ctx.tenant_id, key, decide)
@@ -540,9 +568,13 @@ class ChangesService:
     async def check_conflicts(self, ctx: CallContext, key: str) -> Change:
         require_writer(ctx)
         current = await self.get_change(ctx, key)
-        conflicts, check, note = await self._conflicts(ctx, current)
+        related, check, note = await self._neighbourhood(ctx, current)
 
-        def decide(change: Change) -> Outcome:
+        async def decide(change: Change, around: Around) -> Outcome:
+            if change.ci_ids != current.ci_ids:  # the CMDB walk above was for other CIs
+                raise ConflictError(f"change {change.reference} was changed concurrently; retry")
+            found = await around(change)
+            conflicts = detect_conflicts(change, found.changes, found.blackouts, related)
             if (change.conflicts, change.conflict_check, change.conflict_check_note) == (conflicts, check, note):
                 return Outcome(change, ())
             updated = replace(change, conflicts=conflicts, conflict_check=check, conflict_check_note=note,

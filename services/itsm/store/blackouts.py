@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.itsm.events import ItsmEvents
 from services.itsm.service import Blackout, Page
-from services.itsm.store.common import TS, metadata
-from vigil.runtime.clock import as_utc
+from services.itsm.store.common import TS, conflict_lock, metadata
+from vigil.runtime.clock import as_utc, now
 from vigil.runtime.db import Database
 from vigil.runtime.versioned import VersionedTable
 
@@ -48,13 +50,22 @@ versioned_blackouts = VersionedTable(blackouts, "blackout", row_to_blackout, _bl
 
 
 class BlackoutsStore:
+    """A blackout write flags (or clears) the active changes its window overlaps in the same transaction, under
+    the tenant's conflict lock, so a change created at the same moment and the blackout see each other."""
+
     db: Database
+    events: ItsmEvents
+    flag_changes_for_blackout: Callable[[AsyncConnection, str, str, Blackout | None, Blackout | None, datetime],
+                                        Awaitable[None]]  # ChangesStore's
 
     async def insert_blackout(self, blackout: Blackout) -> Blackout:
-        async with self.db.write() as conn:
+        async with self.db.write(serialise=conflict_lock(blackout.tenant_id)) as conn:
             await conn.execute(blackouts.insert().values(
                 id=blackout.id, tenant_id=blackout.tenant_id, created_by=blackout.created_by,
                 created_at=blackout.created_at, **_blackout_values(blackout)))
+            await self.flag_changes_for_blackout(conn, blackout.tenant_id, blackout.id, None, blackout,
+                                                 blackout.updated_at)
+        self.events.committed()
         return blackout
 
     async def get_blackout(self, tenant_id: str, blackout_id: str) -> Blackout | None:
@@ -78,11 +89,21 @@ class BlackoutsStore:
 
     async def mutate_blackout(self, tenant_id: str, blackout_id: str,
                               decide: Callable[[Blackout], Blackout]) -> Blackout:
+        async def write(conn: AsyncConnection, current: Blackout, updated: Blackout) -> None:
+            await self.flag_changes_for_blackout(conn, tenant_id, blackout_id, current, updated, updated.updated_at)
+
         where = sa.and_(blackouts.c.tenant_id == tenant_id, blackouts.c.id == blackout_id)
-        return (await versioned_blackouts.mutate(self.db, where, blackout_id, decide)).after
+        done = await versioned_blackouts.mutate(self.db, where, blackout_id, decide, write=write,
+                                                serialise=conflict_lock(tenant_id))
+        if done.changed:
+            self.events.committed()
+        return done.after
 
     async def delete_blackout(self, tenant_id: str, blackout_id: str) -> bool:
-        async with self.db.write() as conn:
-            result = await conn.execute(blackouts.delete().where(
-                blackouts.c.tenant_id == tenant_id, blackouts.c.id == blackout_id))
-        return result.rowcount == 1
+        async with self.db.write(serialise=conflict_lock(tenant_id)) as conn:
+            row = (await conn.execute(blackouts.delete().where(
+                blackouts.c.tenant_id == tenant_id, blackouts.c.id == blackout_id).returning(*blackouts.c))).first()
+            if row is not None:
+                await self.flag_changes_for_blackout(conn, tenant_id, blackout_id, row_to_blackout(row), None, now())
+        self.events.committed()
+        return row is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,9 +19,12 @@ from services.itsm.service import (
     Blackout,
     Change,
     ChangeConflict,
+    ChangeDecision,
     ChangeQuery,
     Event,
     Outcome,
+    Surroundings,
+    blackout_conflicts,
     mirrored_conflicts,
 )
 from services.itsm.store.blackouts import blackouts, row_to_blackout
@@ -28,6 +32,7 @@ from services.itsm.store.common import (
     TS,
     approvals,
     approvals_json,
+    conflict_lock,
     key_clause,
     like,
     metadata,
@@ -147,22 +152,42 @@ versioned_changes = VersionedTable(changes, "change", row_to_change, change_valu
 
 
 class ChangesStore:
+    """Every write that can change which changes clash (creating or moving a change, moving it in or out of the
+    active states, re-checking it, and every blackout write) runs under the tenant's conflict lock
+    (`conflict_lock`) and reads the other changes and blackouts inside its own transaction. So two changes
+    created at the same moment see each other, whatever the database: the second one to take the lock finds
+    the first one committed. Change writes are human-paced, so one writer per tenant at a time costs nothing."""
+
     db: Database
     events: ItsmEvents
 
-    async def insert_change(self, change: Change, events: tuple[Event, ...]) -> Change:
-        async with self.db.write() as conn:
-            change = replace(change, number=await next_number(conn, change.tenant_id, "CHG"))
+    async def insert_change(self, change: Change, decide: Callable[[Surroundings], Outcome]) -> Change:
+        async with self.db.write(serialise=conflict_lock(change.tenant_id)) as conn:
+            outcome = decide(await self._surroundings(conn, change))
+            change = replace(outcome.entity, number=await next_number(conn, change.tenant_id, "CHG"))
             await conn.execute(changes.insert().values(
                 id=change.id, tenant_id=change.tenant_id, number=change.number, type=change.type,
                 created_by=change.created_by, created_at=change.created_at, **change_values(change)))
             await self._replace_cis(conn, change, insert_only=True)
-            for event in events:
+            for event in outcome.events:
                 await self.events.stage_change(conn, event, change)
             if change.conflicts:
                 await self._sync_mirrors(conn, change, ())
         self.events.committed()
         return change
+
+    async def _surroundings(self, conn: AsyncConnection, change: Change) -> Surroundings:
+        """The active changes and the blackouts overlapping the change's window, as committed now."""
+        start, end = as_utc(change.requested_start), as_utc(change.requested_end)
+        others = (await conn.execute(sa.select(changes).where(
+            changes.c.tenant_id == change.tenant_id, changes.c.id != change.id,
+            changes.c.status.in_(ACTIVE_CHANGE_STATUSES),
+            changes.c.requested_start < end, changes.c.requested_end > start,
+        ).order_by(changes.c.number).limit(MAX_CONFLICT_CANDIDATES))).all()
+        windows = (await conn.execute(sa.select(blackouts).where(
+            blackouts.c.tenant_id == change.tenant_id, blackouts.c.starts_at < end, blackouts.c.ends_at > start,
+        ).order_by(blackouts.c.starts_at, blackouts.c.id))).all()
+        return Surroundings(tuple(row_to_change(r) for r in others), tuple(row_to_blackout(r) for r in windows))
 
     async def _replace_cis(self, conn: AsyncConnection, change: Change, insert_only: bool = False) -> None:
         if not insert_only:
@@ -210,20 +235,11 @@ class ChangesStore:
                 sa.select(changes).where(*where).order_by(*order).limit(query.limit).offset(query.offset))).all()
         return [row_to_change(r) for r in rows], int(total)
 
-    async def active_changes_between(self, tenant_id: str, start: datetime, end: datetime,
-                                     exclude_id: str) -> list[Change]:
-        async with self.db.read() as conn:
-            rows = (await conn.execute(sa.select(changes).where(
-                changes.c.tenant_id == tenant_id, changes.c.id != exclude_id,
-                changes.c.status.in_(ACTIVE_CHANGE_STATUSES),
-                changes.c.requested_start < as_utc(end), changes.c.requested_end > as_utc(start),
-            ).order_by(changes.c.number).limit(MAX_CONFLICT_CANDIDATES))).all()
-        return [row_to_change(r) for r in rows]
-
-    async def mutate_change(self, tenant_id: str, key: str, decide: Callable[[Change], Outcome],
+    async def mutate_change(self, tenant_id: str, key: str, decide: ChangeDecision,
                             expected_version: int = 0) -> Change:
-        """Read, decide, write under the row's version (see vigil.runtime.versioned); the CI index, the events
-        and the other side of every clash change in the same transaction."""
+        """Read, decide, write under the row's version (see vigil.runtime.versioned) and the tenant's conflict
+        lock; the decision may read the change's surroundings in the same transaction. The CI index, the
+        events and the other side of every clash change in that transaction too."""
 
         async def write(conn: AsyncConnection, current: Change, outcome: Outcome) -> None:
             updated: Change = outcome.entity
@@ -234,9 +250,11 @@ class ChangesStore:
             if updated.conflicts != current.conflicts or updated.status != current.status:
                 await self._sync_mirrors(conn, updated, current.conflicts)
 
-        done = await versioned_changes.mutate(self.db, key_clause(changes, tenant_id, key, CHANGE_REF), key, decide,
-                                              entity=lambda outcome: outcome.entity,
-                                              expected_version=expected_version, write=write)
+        async with self.db.write(serialise=conflict_lock(tenant_id)) as conn:
+            around = partial(self._surroundings, conn)
+            done = await versioned_changes.mutate_in(
+                conn, key_clause(changes, tenant_id, key, CHANGE_REF), key, lambda change: decide(change, around),
+                entity=lambda outcome: outcome.entity, expected_version=expected_version, write=write)
         if done.changed:
             self.events.committed()
         return done.after
@@ -249,22 +267,31 @@ class ChangesStore:
         for other_id in sorted(others):
             other = await versioned_changes.read(
                 conn, sa.and_(changes.c.tenant_id == change.tenant_id, changes.c.id == other_id), for_update=True)
-            if other is None:
-                continue
-            new = mirrored_conflicts(change, other)
-            if new is None:
-                continue
-            gained = len(new) > len([c for c in other.conflicts if c.change_id != change.id])
-            updated = replace(other, conflicts=new, version=other.version + 1, updated_at=change.updated_at)
-            if not await versioned_changes.write(conn, other, updated):  # cannot happen under FOR UPDATE
-                raise Conflict(f"change {other.reference} was changed concurrently; retry")
-            event = Event("change.conflict_detected") if gained else Event("change.updated",
-                                                                             changed_fields=("conflicts",))
-            await self.events.stage_change(conn, event, updated)
+            if other is not None:
+                await self._write_conflicts(conn, other, mirrored_conflicts(change, other), change.updated_at)
 
-    async def blackouts_between(self, tenant_id: str, start: datetime, end: datetime) -> list[Blackout]:
-        async with self.db.read() as conn:
-            rows = (await conn.execute(sa.select(blackouts).where(
-                blackouts.c.tenant_id == tenant_id, blackouts.c.starts_at < as_utc(end),
-                blackouts.c.ends_at > as_utc(start)).order_by(blackouts.c.starts_at))).all()
-        return [row_to_blackout(r) for r in rows]
+    async def flag_changes_for_blackout(self, conn: AsyncConnection, tenant_id: str, blackout_id: str,
+                                        before: Blackout | None, after: Blackout | None, at: datetime) -> None:
+        """A blackout was created, moved or (after=None) deleted: the active changes its old or new window
+        overlaps gain, keep or lose its conflict entry, in the blackout's transaction (under the conflict lock)."""
+        windows = [sa.and_(changes.c.requested_start < b.end, changes.c.requested_end > b.start)
+                   for b in (before, after) if b is not None]
+        rows = (await conn.execute(sa.select(changes).where(
+            changes.c.tenant_id == tenant_id, changes.c.status.in_(ACTIVE_CHANGE_STATUSES), sa.or_(*windows),
+        ).order_by(changes.c.number).with_for_update())).all()
+        for row in rows:
+            change = row_to_change(row)
+            await self._write_conflicts(conn, change, blackout_conflicts(change, blackout_id, after), at)
+
+    async def _write_conflicts(self, conn: AsyncConnection, change: Change,
+                               conflicts: tuple[ChangeConflict, ...] | None, at: datetime) -> None:
+        """Record a change's new conflict list (None: unchanged) with its event; the row is locked already."""
+        if conflicts is None:
+            return
+        gained = bool(set(conflicts) - set(change.conflicts))
+        updated = replace(change, conflicts=conflicts, version=change.version + 1, updated_at=at)
+        if not await versioned_changes.write(conn, change, updated):  # cannot happen under the row lock
+            raise Conflict(f"change {change.reference} was changed concurrently; retry")
+        event = Event("change.conflict_detected") if gained else Event("change.updated",
+                                                                         changed_fields=("conflicts",))
+        await self.events.stage_change(conn, event, updated)

@@ -29,6 +29,11 @@ sequences = sa.Table(
 outbox_table, processed_events = outbox.define_tables(metadata)
 
 
+def conflict_lock(tenant_id: str) -> str:
+    """The lock every write that can change which of a tenant's changes clash runs under."""
+    return f"changes/{tenant_id}"
+
+
 async def next_number(conn: AsyncConnection, tenant_id: str, kind: str) -> int:
     """The next reference number of a kind (CHG, REQ) for a tenant: a counter row advanced in the insert's
     transaction, so numbers are gap-free and never reused."""
