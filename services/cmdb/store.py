@@ -112,6 +112,13 @@ def _updatable_values(item: Item) -> dict[str, Any]:
 _versioned = VersionedTable(items, "configuration item", _row_to_item, _updatable_values)
 
 
+def graph_lock(tenant_id: str) -> str:
+    """The lock of the writes whose rules read other rows of a tenant's graph (a relation needs both CIs, an
+    import checks which relations exist, deleting a CI takes its relations): they run one at a time per
+    tenant, also across replicas, so none decides on rows another is changing."""
+    return f"graph/{tenant_id}"
+
+
 def _chunks(values: list, size: int = _CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]
@@ -185,7 +192,7 @@ class CmdbStore:
         return done.before, done.after
 
     async def delete_item(self, tenant_id: str, ci_id: str) -> tuple[Item, list[Relation]]:
-        async with self.db.write() as conn:
+        async with self.db.write(serialise=graph_lock(tenant_id)) as conn:
             row = (await conn.execute(sa.select(items).where(items.c.tenant_id == tenant_id,
                                                              items.c.id == ci_id))).first()
             if row is None:
@@ -209,7 +216,7 @@ class CmdbStore:
 
     async def insert_relation(self, relation: Relation) -> Relation:
         try:
-            async with self.db.write() as conn:
+            async with self.db.write(serialise=graph_lock(relation.tenant_id)) as conn:
                 known = await self._existing_ids(conn, relation.tenant_id, [relation.source_id, relation.target_id])
                 missing = [FieldError(name, f"unknown configuration item {value!r}")
                            for name, value in (("source_id", relation.source_id), ("target_id", relation.target_id))
@@ -257,7 +264,7 @@ class CmdbStore:
     async def bulk_insert(self, tenant_id: str, new_items: list[Item], new_relations: list[Relation],
                           relation_rows: list[int]) -> None:
         created = {i.id for i in new_items}
-        async with self.db.write() as conn:
+        async with self.db.write(serialise=graph_lock(tenant_id)) as conn:
             referenced = sorted({x for r in new_relations for x in (r.source_id, r.target_id)} - created)
             known = created | await self._existing_ids(conn, tenant_id, referenced)
             errors: list[FieldError] = []
