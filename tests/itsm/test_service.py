@@ -156,8 +156,37 @@ async def test_list_filters_ci_window_status(svc):
     assert await ids(start=T0 + timedelta(days=1)) == [b.id]
     assert await ids(status=("cancelled",)) == [b.id]
     with pytest.raises(ValidationFailed) as err:
-        await svc.list_changes(ALICE, ChangeQuery(status=("approved",), limit=500))
+        await svc.list_changes(ALICE, ChangeQuery(status=("granted",), limit=500))
     assert {f.field for f in err.value.fields} == {"status", "limit"}
+
+
+async def test_status_approved_selects_granted_and_unfinished_changes(svc):
+    async def through_approval(change, approver=CAROL):
+        for status in (("assess", "authorize") if change.type == "normal" else ("authorize",)):
+            await svc.update_change(ALICE, change.id, {"status": status})
+        return await svc.decide_change(approver, change.id, "approve", "")
+
+    scheduled = await through_approval(await svc.create_change(ALICE, new_change("normal", risk="low")))
+    implementing = await through_approval(await svc.create_change(ALICE, new_change("em", type="emergency")))
+    standard = await svc.create_change(ALICE, new_change("std", type="standard"))
+    finished = await through_approval(await svc.create_change(ALICE, new_change("done", risk="low")))
+    for status in ("implement", "review"):
+        await svc.update_change(ALICE, finished.id, {"status": status, "outcome": "successful"})
+    cancelled = await through_approval(await svc.create_change(ALICE, new_change("off", risk="low")))
+    await svc.update_change(ALICE, cancelled.id, {"status": "cancelled"})
+    waiting = await svc.create_change(ALICE, new_change("waiting", risk="low"))
+    for status in ("assess", "authorize"):
+        await svc.update_change(ALICE, waiting.id, {"status": status})
+    (scheduled_std,) = [c for c in (await svc.list_changes(ALICE, ChangeQuery(status=("scheduled",))))[0]
+                        if c.id == standard.id]
+    assert (implementing.status, scheduled_std.approval_status) == ("implement", "pre_approved")
+
+    approved, total = await svc.list_changes(ALICE, ChangeQuery(status=("approved",), sort="reference",
+                                                                  order="asc"))
+    assert [c.id for c in approved] == [scheduled.id, implementing.id, standard.id] and total == 3
+    # combined with real states, it is one more alternative
+    both, _ = await svc.list_changes(ALICE, ChangeQuery(status=("approved", "authorize")))
+    assert {c.id for c in both} == {scheduled.id, implementing.id, standard.id, waiting.id}
 
 
 async def test_catalog_and_requests(svc, db):

@@ -14,12 +14,15 @@ from services.itsm.service.blackouts import Blackout, BlackoutsService, Blackout
 from services.itsm.service.catalog import CatalogItem, CatalogService, CatalogStore
 from services.itsm.service.changes import (
     ACTIVE_CHANGE_STATUSES,
+    APPROVED,
+    APPROVED_STATUSES,
     CHANGE_REF,
     CHANGE_SORT_FIELDS,
     CHANGE_STATUSES,
     CHANGE_TRANSITIONS,
     CHANGE_TYPES,
     EDITABLE_STATUSES,
+    GRANTED_APPROVALS,
     OUTCOMES,
     RISK_LEVELS,
     Around,
@@ -81,8 +84,8 @@ class ItsmService(ChangesService, CatalogService, RequestsService, BlackoutsServ
 
 
 __all__ = [
-    "ACTIVE_CHANGE_STATUSES", "APPROVER_ROLES", "CHANGE_REF", "CHANGE_SORT_FIELDS", "CHANGE_STATUSES",
-    "CHANGE_TRANSITIONS", "CHANGE_TYPES", "DECISIONS", "EDITABLE_STATUSES", "LIMITS", "MAX_LIMIT", "OUTCOMES",
+    "ACTIVE_CHANGE_STATUSES", "APPROVED", "APPROVED_STATUSES", "APPROVER_ROLES", "CHANGE_REF", "CHANGE_SORT_FIELDS", "CHANGE_STATUSES",
+    "CHANGE_TRANSITIONS", "CHANGE_TYPES", "DECISIONS", "EDITABLE_STATUSES", "GRANTED_APPROVALS", "LIMITS", "MAX_LIMIT", "OUTCOMES",
     "REQUEST_REF", "REQUEST_STATUSES", "REQUEST_TRANSITIONS", "RISK_LEVELS", "Approval", "Around", "Blackout",
     "CatalogItem", "Change", "ChangeConflict", "ChangeDecision", "ChangeQuery", "Event", "ImpactLookup", "ItsmService",
     "Neighbourhood", "NewChange", "Outcome", "Page", "Related", "ServiceRequest", "Store", "Surroundings",

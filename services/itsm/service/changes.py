@@ -66,6 +66,13 @@ CHANGE_TRANSITIONS: dict[str, frozenset[str]] = {
 # Extra moves an emergency change may make; the stage it jumps over is recorded.
 EMERGENCY_SHORTCUTS: dict[tuple[str, str], str] = {("new", "authorize"): "assess"}
 CHANGE_STATUSES = tuple(CHANGE_TRANSITIONS)
+# `approved` in a status filter is not a state: it selects the changes whose approval has been granted (by
+# their approvers, or in advance for standard changes) and that are not finished yet, i.e. `scheduled` or
+# `implement` with approval_status `approved` or `pre_approved`.
+APPROVED = "approved"
+APPROVED_STATUSES = ("scheduled", "implement")
+GRANTED_APPROVALS = ("approved", "pre_approved")
+STATUS_FILTERS = (*CHANGE_STATUSES, APPROVED)
 ACTIVE_CHANGE_STATUSES = ("new", "assess", "authorize", "scheduled", "implement")
 EDITABLE_STATUSES = ("new", "assess")
 OUTCOMES = ("successful", "failed", "rolled_back")
@@ -219,8 +226,8 @@ def validate_new_change(new: NewChange) -> None:
 def validate_change_query(query: ChangeQuery) -> None:
     errors: list[FieldError] = []
     for s in query.status:
-        if s not in CHANGE_STATUSES:
-            errors.append(FieldError("status", f"unknown status {s!r}; one of {', '.join(CHANGE_STATUSES)}"))
+        if s not in STATUS_FILTERS:
+            errors.append(FieldError("status", f"unknown status {s!r}; one of {', '.join(STATUS_FILTERS)}"))
     for t in query.type:
         if t not in CHANGE_TYPES:
             errors.append(FieldError("type", f"unknown type {t!r}; one of {', '.join(CHANGE_TYPES)}"))

@@ -15,7 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.itsm.events import ItsmEvents
 from services.itsm.service import (
     ACTIVE_CHANGE_STATUSES,
+    APPROVED,
+    APPROVED_STATUSES,
     CHANGE_REF,
+    GRANTED_APPROVALS,
     Blackout,
     Change,
     ChangeConflict,
@@ -206,7 +209,11 @@ class ChangesStore:
     async def list_changes(self, tenant_id: str, query: ChangeQuery) -> tuple[list[Change], int]:
         where = [changes.c.tenant_id == tenant_id]
         if query.status:
-            where.append(changes.c.status.in_(query.status))
+            selected = [changes.c.status.in_([s for s in query.status if s != APPROVED])]
+            if APPROVED in query.status:
+                selected.append(sa.and_(changes.c.status.in_(APPROVED_STATUSES),
+                                        changes.c.approval_status.in_(GRANTED_APPROVALS)))
+            where.append(sa.or_(*selected))
         if query.type:
             where.append(changes.c.type.in_(query.type))
         if query.ci_ids:
