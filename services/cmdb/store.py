@@ -24,6 +24,7 @@ from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
+from vigil.runtime.text import contains, search_text
 from vigil.runtime.versioned import VersionedTable
 
 metadata = sa.MetaData()
@@ -46,6 +47,7 @@ items = sa.Table(
     sa.Column("created_by", sa.String(320), nullable=False),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("search_text", sa.Text, nullable=False),  # name and owner folded (vigil.runtime.text)
     sa.Index("ix_cmdb_items_tenant_name", "tenant_id", "name"),
     sa.Index("ix_cmdb_items_tenant_class", "tenant_id", "class"),
     sa.Index("ix_cmdb_items_tenant_env", "tenant_id", "environment"),
@@ -94,7 +96,8 @@ def _item_values(item: Item) -> dict[str, Any]:
     return {"id": item.id, "tenant_id": item.tenant_id, "name": item.name, "class": item.cls,
             "environment": item.environment, "owner": item.owner, "criticality": item.criticality,
             "attributes": item.attributes, "version": item.version, "created_by": item.created_by,
-            "created_at": item.created_at, "updated_at": item.updated_at}
+            "created_at": item.created_at, "updated_at": item.updated_at,
+            "search_text": search_text(item.name, item.owner)}
 
 
 def _relation_values(r: Relation) -> dict[str, Any]:
@@ -122,10 +125,6 @@ def graph_lock(tenant_id: str) -> str:
 def _chunks(values: list, size: int = _CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]
-
-
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 class CmdbStore:
@@ -166,9 +165,7 @@ class CmdbStore:
         if query.ids:
             where.append(items.c.id.in_(query.ids))
         if query.q:
-            pattern = _like(query.q)
-            where.append(sa.or_(items.c.name.ilike(pattern, escape="\\"), items.c.owner.ilike(pattern, escape="\\"),
-                                items.c.id == query.q))
+            where.append(sa.or_(contains(items.c.search_text, query.q), items.c.id == query.q))
         sort = _SORT[query.sort]
         order = [sort.desc() if query.order == "desc" else sort.asc(), items.c.id.asc()]
         async with self.db.read() as conn:

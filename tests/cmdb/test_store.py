@@ -4,8 +4,10 @@ tenancy, events staged in the outbox, and a graph reloaded from the store equal 
 import pytest
 import sqlalchemy as sa
 
+from services.cmdb.server import MIGRATIONS
 from services.cmdb.service import CmdbService, ImpactQuery, ItemQuery, NewItem, NewRelation, RelationQuery
 from services.cmdb.store import outbox_table
+from tests.support.text_cases import assert_text_search
 from vigil.cmdb.v1 import cmdb_pb2
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Conflict, NotFound, ValidationFailed
@@ -160,3 +162,24 @@ async def test_events_are_staged_with_each_write(cmdb, store):
     async with store.db.read() as conn:
         types = (await conn.execute(sa.select(outbox_table.c.event_type).order_by(outbox_table.c.id))).scalars().all()
     assert types == ["ci.created", "ci.created", "ci.related", "ci.updated", "ci.unrelated", "ci.deleted"]
+
+
+async def test_text_search_folds_every_alphabet(cmdb):
+    async def create_item(name: str, owner: str) -> None:
+        await cmdb.create_item(A, NewItem(name=name, cls="service", owner=owner))
+
+    async def search(q: str) -> set[str]:
+        return {i.name for i in (await cmdb.list_items(A, ItemQuery(q=q, limit=200)))[0]}
+
+    await assert_text_search(create_item, search)
+    some = (await cmdb.list_items(A, ItemQuery(q="api")))[0][0]
+    assert await search(some.id) == {some.name}  # an id still finds its item
+    assert (await cmdb.list_items(B, ItemQuery(q="überlauf")))[1] == 0
+
+
+async def test_the_migration_fills_in_search_text_for_existing_rows(cmdb, database):
+    await cmdb.create_item(A, NewItem(name="Überlauf-Puffer", cls="service", owner="Ωmega team"))
+    await database.migrate(MIGRATIONS, "0002")  # as before the column existed
+    await database.migrate(MIGRATIONS)
+    for q in ("ÜBERLAUF", "ωMEGA"):
+        assert [i.name for i in (await cmdb.list_items(A, ItemQuery(q=q)))[0]] == ["Überlauf-Puffer"]

@@ -5,8 +5,10 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
+from services.incident.server import MIGRATIONS
 from services.incident.service import ListQuery, NewIncident
 from services.incident.store import outbox_table
+from tests.support.text_cases import TEXTS, assert_text_search
 from vigil.incident.v1 import incident_pb2
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Conflict, InvalidTransition, NotFound
@@ -121,3 +123,23 @@ async def test_failed_change_stages_no_event(incidents, database):
     async with database.read() as conn:
         count = (await conn.execute(sa.select(sa.func.count()).select_from(outbox_table))).scalar_one()
     assert count == 1
+
+
+async def test_text_search_folds_every_alphabet(incidents):
+    async def create_incident(title: str, description: str) -> None:
+        await create(incidents, title=title, description=description)
+
+    async def search(q: str) -> set[str]:
+        return {i.title for i in (await incidents.list(A, ListQuery(q=q, limit=200)))[0]}
+
+    await assert_text_search(create_incident, search)
+    assert await search("INC-00000001") == {TEXTS[0]}  # a reference still finds its incident
+    assert (await incidents.list(B, ListQuery(q="überlauf")))[1] == 0
+
+
+async def test_the_migration_fills_in_search_text_for_existing_rows(incidents, database):
+    await create(incidents, title="Überlauf im Puffer", description="ΟΔΟΣ")
+    await database.migrate(MIGRATIONS, "0002")  # as before the column existed
+    await database.migrate(MIGRATIONS)
+    for q in ("ÜBERLAUF", "οδος"):
+        assert [i.title for i in (await incidents.list(A, ListQuery(q=q)))[0]] == ["Überlauf im Puffer"]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from services.itsm.server import MIGRATIONS
 from services.itsm.service import ChangeQuery, NewChange, Page
 from services.itsm.store import outbox_table
+from tests.support.text_cases import TEXTS, assert_text_search
 from vigil.runtime.context import CallContext
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -239,3 +240,37 @@ async def test_migrations_go_down_and_up_again(db):
     async with db.read() as conn:
         tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
     assert {"changes", "change_cis", "catalog_items", "service_requests", "blackouts"} <= tables
+
+
+async def test_text_search_folds_every_alphabet(svc):
+    async def create_change(title: str, description: str) -> None:
+        await svc.create_change(ALICE, NewChange(title=title, description=description, type="normal",
+                                                 risk_level="low", requested_start=T0,
+                                                 requested_end=T0 + timedelta(hours=1)))
+
+    async def search(q: str) -> set[str]:
+        return {c.title for c in (await svc.list_changes(ALICE, ChangeQuery(q=q, limit=200)))[0]}
+
+    await assert_text_search(create_change, search)
+    assert await search("chg-00000002") == {TEXTS[1]}
+    assert (await svc.list_changes(OTHER, ChangeQuery(q="überlauf")))[1] == 0
+
+
+async def test_catalog_search_folds_every_alphabet(svc):
+    async def create_item(name: str, description: str) -> None:
+        await svc.create_catalog_item(CAROL, name, description, "", True, "")
+
+    async def search(q: str) -> set[str]:
+        return {i.name for i in (await svc.list_catalog_items(CAROL, "", q, True, Page(limit=200)))[0]}
+
+    await assert_text_search(create_item, search)
+
+
+async def test_the_migration_fills_in_search_text_for_existing_rows(svc, db):
+    await svc.create_change(ALICE, new_change(title="Überlauf im Puffer"))
+    await svc.create_catalog_item(CAROL, "Straße", "ΟΔΟΣ", "", True, "")
+    await db.migrate(MIGRATIONS, "0002")  # as before the columns existed
+    await db.migrate(MIGRATIONS)
+    assert [c.title for c in (await svc.list_changes(ALICE, ChangeQuery(q="ÜBERLAUF")))[0]] == ["Überlauf im Puffer"]
+    for q in ("STRASSE", "οδος"):
+        assert [i.name for i in (await svc.list_catalog_items(CAROL, "", q, True, Page()))[0]] == ["Straße"]

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from services.itsm.service import CatalogItem, Page
-from services.itsm.store.common import TS, like, metadata
+from services.itsm.store.common import TS, metadata
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict, FieldError
+from vigil.runtime.text import contains, search_text
 from vigil.runtime.versioned import VersionedTable
 
 catalog_items = sa.Table(
@@ -29,6 +30,7 @@ catalog_items = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+    sa.Column("search_text", sa.Text, nullable=False),  # name and description folded (vigil.runtime.text)
     sa.UniqueConstraint("tenant_id", "name", name="uq_catalog_items_tenant_name"),
 )
 
@@ -43,7 +45,7 @@ def row_to_item(row: Any) -> CatalogItem:
 def _item_values(i: CatalogItem) -> dict[str, Any]:
     return {"name": i.name, "description": i.description, "category": i.category,
             "requires_approval": i.requires_approval, "active": i.active, "fulfillment_group": i.fulfillment_group,
-            "version": i.version, "updated_at": i.updated_at}
+            "version": i.version, "updated_at": i.updated_at, "search_text": search_text(i.name, i.description)}
 
 
 versioned_items = VersionedTable(catalog_items, "catalog item", row_to_item, _item_values)
@@ -76,8 +78,7 @@ class CatalogStore:
         if not include_retired:
             where.append(catalog_items.c.active.is_(True))
         if q:
-            where.append(sa.or_(catalog_items.c.name.ilike(like(q), escape="\\"),
-                                catalog_items.c.description.ilike(like(q), escape="\\")))
+            where.append(contains(catalog_items.c.search_text, q))
         async with self.db.read() as conn:
             total = (await conn.execute(
                 sa.select(sa.func.count()).select_from(catalog_items).where(*where))).scalar_one()

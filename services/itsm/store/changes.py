@@ -37,7 +37,6 @@ from services.itsm.store.common import (
     approvals_json,
     conflict_lock,
     key_clause,
-    like,
     metadata,
     next_number,
     times,
@@ -46,6 +45,7 @@ from services.itsm.store.common import (
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict
+from vigil.runtime.text import contains, search_text
 from vigil.runtime.versioned import VersionedTable
 
 changes = sa.Table(
@@ -80,6 +80,7 @@ changes = sa.Table(
     sa.Column("skipped_stages", sa.JSON, nullable=False),
     sa.Column("outcome", sa.String(20), nullable=False),
     sa.Column("close_notes", sa.Text, nullable=False),
+    sa.Column("search_text", sa.Text, nullable=False),  # title and description folded (vigil.runtime.text)
     sa.UniqueConstraint("tenant_id", "number", name="uq_changes_tenant_number"),
     sa.Index("ix_changes_tenant_created", "tenant_id", "created_at"),
     sa.Index("ix_changes_tenant_status", "tenant_id", "status"),
@@ -146,7 +147,7 @@ def change_values(c: Change) -> dict[str, Any]:
         "approvals": approvals_json(c.approvals), "conflicts": _conflicts_json(c.conflicts),
         "has_conflicts": bool(c.conflicts), "conflict_check": c.conflict_check,
         "conflict_check_note": c.conflict_check_note, "skipped_stages": list(c.skipped_stages),
-        "outcome": c.outcome, "close_notes": c.close_notes,
+        "outcome": c.outcome, "close_notes": c.close_notes, "search_text": search_text(c.title, c.description),
     }
 
 
@@ -227,8 +228,7 @@ class ChangesStore:
         if query.conflicting_only:
             where.append(changes.c.has_conflicts.is_(True))
         if query.q:
-            text = [changes.c.title.ilike(like(query.q), escape="\\"),
-                    changes.c.description.ilike(like(query.q), escape="\\")]
+            text = [contains(changes.c.search_text, query.q)]
             ref = CHANGE_REF.match(query.q.upper())
             if ref:
                 text.append(changes.c.number == int(ref.group(1)))

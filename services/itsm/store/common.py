@@ -64,10 +64,6 @@ def approvals_json(approvals: tuple[Approval, ...]) -> list[dict[str, str]]:
 
 
 
-def like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def key_clause(table: sa.Table, tenant_id: str, key: str, ref: re.Pattern[str] | None) -> Any:
     match = ref.match(key) if ref is not None else None
     if match:
