@@ -24,7 +24,7 @@ from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
-from vigil.runtime.text import contains, search_text
+from vigil.runtime.text import contains_any, folded
 from vigil.runtime.versioned import VersionedTable
 
 metadata = sa.MetaData()
@@ -47,7 +47,9 @@ items = sa.Table(
     sa.Column("created_by", sa.String(320), nullable=False),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
-    sa.Column("search_text", sa.Text, nullable=False),  # name and owner folded (vigil.runtime.text)
+    # Name and owner folded for search (vigil.runtime.text).
+    sa.Column("name_folded", sa.Text, nullable=False),
+    sa.Column("owner_folded", sa.Text, nullable=False),
     sa.Index("ix_cmdb_items_tenant_name", "tenant_id", "name"),
     sa.Index("ix_cmdb_items_tenant_class", "tenant_id", "class"),
     sa.Index("ix_cmdb_items_tenant_env", "tenant_id", "environment"),
@@ -97,7 +99,7 @@ def _item_values(item: Item) -> dict[str, Any]:
             "environment": item.environment, "owner": item.owner, "criticality": item.criticality,
             "attributes": item.attributes, "version": item.version, "created_by": item.created_by,
             "created_at": item.created_at, "updated_at": item.updated_at,
-            "search_text": search_text(item.name, item.owner)}
+            **folded(name=item.name, owner=item.owner)}
 
 
 def _relation_values(r: Relation) -> dict[str, Any]:
@@ -165,7 +167,8 @@ class CmdbStore:
         if query.ids:
             where.append(items.c.id.in_(query.ids))
         if query.q:
-            where.append(sa.or_(contains(items.c.search_text, query.q), items.c.id == query.q))
+            where.append(sa.or_(contains_any((items.c.name_folded, items.c.owner_folded), query.q),
+                                items.c.id == query.q))
         sort = _SORT[query.sort]
         order = [sort.desc() if query.order == "desc" else sort.asc(), items.c.id.asc()]
         async with self.db.read() as conn:

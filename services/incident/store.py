@@ -22,7 +22,7 @@ from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database, dialect_insert
 from vigil.runtime.outbox import current_traceparent
-from vigil.runtime.text import contains, search_text
+from vigil.runtime.text import contains_any, folded
 from vigil.runtime.versioned import VersionedTable
 
 metadata = sa.MetaData()
@@ -51,7 +51,9 @@ incidents = sa.Table(
     sa.Column("updated_at", _TS, nullable=False),
     sa.Column("status_times", sa.JSON, nullable=False),
     sa.Column("impacted_ci_ids", sa.JSON, nullable=False),
-    sa.Column("search_text", sa.Text, nullable=False),  # title and description folded (vigil.runtime.text)
+    # Title and description folded for search (vigil.runtime.text).
+    sa.Column("title_folded", sa.Text, nullable=False),
+    sa.Column("description_folded", sa.Text, nullable=False),
     sa.UniqueConstraint("tenant_id", "number", name="uq_incidents_tenant_number"),
     sa.Index("ix_incidents_tenant_created", "tenant_id", "created_at"),
     sa.Index("ix_incidents_tenant_status", "tenant_id", "status"),
@@ -125,7 +127,7 @@ def _incident_values(incident: Incident) -> dict[str, Any]:
         "updated_at": incident.updated_at,
         "status_times": {k: v.isoformat() for k, v in incident.status_times.items()},
         "impacted_ci_ids": list(incident.impacted_ci_ids),
-        "search_text": search_text(incident.title, incident.description),
+        **folded(title=incident.title, description=incident.description),
     }
 
 
@@ -252,7 +254,7 @@ class IncidentStore:
             where.append(incidents.c.id.in_(sa.select(incident_cis.c.incident_id).where(
                 incident_cis.c.tenant_id == tenant_id, incident_cis.c.ci_id == query.ci_id)))
         if query.q:
-            text_match = [contains(incidents.c.search_text, query.q)]
+            text_match = [contains_any((incidents.c.title_folded, incidents.c.description_folded), query.q)]
             ref = REFERENCE.match(query.q.upper())
             if ref:
                 text_match.append(incidents.c.number == int(ref.group(1)))

@@ -177,7 +177,7 @@ async def test_text_search_folds_every_alphabet(cmdb):
     assert (await cmdb.list_items(B, ItemQuery(q="überlauf")))[1] == 0
 
 
-async def test_the_migration_fills_in_search_text_for_existing_rows(cmdb, database):
+async def test_the_migration_fills_in_folded_text_for_existing_rows(cmdb, database):
     await cmdb.create_item(A, NewItem(name="Überlauf-Puffer", cls="service", owner="Ωmega team"))
     await database.migrate(MIGRATIONS, "0002")  # as before the column existed
     await database.migrate(MIGRATIONS)

@@ -137,7 +137,7 @@ async def test_text_search_folds_every_alphabet(incidents):
     assert (await incidents.list(B, ListQuery(q="überlauf")))[1] == 0
 
 
-async def test_the_migration_fills_in_search_text_for_existing_rows(incidents, database):
+async def test_the_migration_fills_in_folded_text_for_existing_rows(incidents, database):
     await create(incidents, title="Überlauf im Puffer", description="ΟΔΟΣ")
     await database.migrate(MIGRATIONS, "0002")  # as before the column existed
     await database.migrate(MIGRATIONS)

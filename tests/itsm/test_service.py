@@ -266,7 +266,7 @@ async def test_catalog_search_folds_every_alphabet(svc):
     await assert_text_search(create_item, search)
 
 
-async def test_the_migration_fills_in_search_text_for_existing_rows(svc, db):
+async def test_the_migration_fills_in_folded_text_for_existing_rows(svc, db):
     await svc.create_change(ALICE, new_change(title="Überlauf im Puffer"))
     await svc.create_catalog_item(CAROL, "Straße", "ΟΔΟΣ", "", True, "")
     await db.migrate(MIGRATIONS, "0002")  # as before the columns existed

@@ -1,7 +1,7 @@
 """The folding every SQL text search shares (vigil.runtime.text), on its own."""
 
 from tests.support.text_cases import QUERIES, TEXTS
-from vigil.runtime.text import fold, search_text
+from vigil.runtime.text import fold, folded
 
 
 def test_fold_matches_what_a_reader_would():
@@ -20,5 +20,6 @@ def test_the_cases_agree_with_fold():
         assert {t for t in TEXTS if fold(query) in fold(t)} == expected, query
 
 
-def test_search_text_keeps_fields_apart():
-    assert search_text("Title", "Ωmega") == "title\nωmega"
+def test_folded_columns():
+    assert folded(title="Überlauf", description="Ωmega") == {"title_folded": "überlauf",
+                                                             "description_folded": "ωmega"}

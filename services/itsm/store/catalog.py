@@ -13,7 +13,7 @@ from services.itsm.store.common import TS, metadata
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict, FieldError
-from vigil.runtime.text import contains, search_text
+from vigil.runtime.text import contains_any, folded
 from vigil.runtime.versioned import VersionedTable
 
 catalog_items = sa.Table(
@@ -30,7 +30,9 @@ catalog_items = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
-    sa.Column("search_text", sa.Text, nullable=False),  # name and description folded (vigil.runtime.text)
+    # Name and description folded for search (vigil.runtime.text).
+    sa.Column("name_folded", sa.Text, nullable=False),
+    sa.Column("description_folded", sa.Text, nullable=False),
     sa.UniqueConstraint("tenant_id", "name", name="uq_catalog_items_tenant_name"),
 )
 
@@ -45,7 +47,7 @@ def row_to_item(row: Any) -> CatalogItem:
 def _item_values(i: CatalogItem) -> dict[str, Any]:
     return {"name": i.name, "description": i.description, "category": i.category,
             "requires_approval": i.requires_approval, "active": i.active, "fulfillment_group": i.fulfillment_group,
-            "version": i.version, "updated_at": i.updated_at, "search_text": search_text(i.name, i.description)}
+            "version": i.version, "updated_at": i.updated_at, **folded(name=i.name, description=i.description)}
 
 
 versioned_items = VersionedTable(catalog_items, "catalog item", row_to_item, _item_values)
@@ -78,7 +80,7 @@ class CatalogStore:
         if not include_retired:
             where.append(catalog_items.c.active.is_(True))
         if q:
-            where.append(contains(catalog_items.c.search_text, q))
+            where.append(contains_any((catalog_items.c.name_folded, catalog_items.c.description_folded), q))
         async with self.db.read() as conn:
             total = (await conn.execute(
                 sa.select(sa.func.count()).select_from(catalog_items).where(*where))).scalar_one()

@@ -45,7 +45,7 @@ from services.itsm.store.common import (
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict
-from vigil.runtime.text import contains, search_text
+from vigil.runtime.text import contains_any, folded
 from vigil.runtime.versioned import VersionedTable
 
 changes = sa.Table(
@@ -80,7 +80,9 @@ changes = sa.Table(
     sa.Column("skipped_stages", sa.JSON, nullable=False),
     sa.Column("outcome", sa.String(20), nullable=False),
     sa.Column("close_notes", sa.Text, nullable=False),
-    sa.Column("search_text", sa.Text, nullable=False),  # title and description folded (vigil.runtime.text)
+    # Title and description folded for search (vigil.runtime.text).
+    sa.Column("title_folded", sa.Text, nullable=False),
+    sa.Column("description_folded", sa.Text, nullable=False),
     sa.UniqueConstraint("tenant_id", "number", name="uq_changes_tenant_number"),
     sa.Index("ix_changes_tenant_created", "tenant_id", "created_at"),
     sa.Index("ix_changes_tenant_status", "tenant_id", "status"),
@@ -147,7 +149,7 @@ def change_values(c: Change) -> dict[str, Any]:
         "approvals": approvals_json(c.approvals), "conflicts": _conflicts_json(c.conflicts),
         "has_conflicts": bool(c.conflicts), "conflict_check": c.conflict_check,
         "conflict_check_note": c.conflict_check_note, "skipped_stages": list(c.skipped_stages),
-        "outcome": c.outcome, "close_notes": c.close_notes, "search_text": search_text(c.title, c.description),
+        "outcome": c.outcome, "close_notes": c.close_notes, **folded(title=c.title, description=c.description),
     }
 
 
@@ -228,7 +230,7 @@ class ChangesStore:
         if query.conflicting_only:
             where.append(changes.c.has_conflicts.is_(True))
         if query.q:
-            text = [contains(changes.c.search_text, query.q)]
+            text = [contains_any((changes.c.title_folded, changes.c.description_folded), query.q)]
             ref = CHANGE_REF.match(query.q.upper())
             if ref:
                 text.append(changes.c.number == int(ref.group(1)))
