@@ -4,6 +4,7 @@ its ci.* events in the same transaction (transactional outbox)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.cmdb.events import CmdbEvents
-from services.cmdb.graph import TenantGraph
+from services.cmdb.graph import CRITICALITIES, TenantGraph
 from services.cmdb.service import (
     MAX_REPORTED_ERRORS,
     Item,
@@ -24,6 +25,18 @@ from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
+from vigil.runtime.search import (
+    Catalogue,
+    Keyset,
+    Keyword,
+    Listing,
+    Number,
+    Ranked,
+    SortKey,
+    Text,
+    Time,
+    list_page,
+)
 from vigil.runtime.text import contains_any, folded
 from vigil.runtime.versioned import VersionedTable
 
@@ -71,14 +84,28 @@ relations = sa.Table(
 
 outbox_table, processed_events = outbox.define_tables(metadata)
 
-_SORT: dict[str, Any] = {
-    "name": items.c.name,
-    "class": items.c["class"],
-    "environment": items.c.environment,
-    "criticality": sa.case({"low": 1, "medium": 2, "high": 3, "critical": 4}, value=items.c.criticality),
-    "created_at": items.c.created_at,
-    "updated_at": items.c.updated_at,
-}
+# The list's total order: the sort key, then the id (unique per tenant).
+KEYSET = Keyset({
+    "name": SortKey(items.c.name, "str"),
+    "class": SortKey(items.c["class"], "str"),
+    "environment": SortKey(items.c.environment, "str"),
+    "criticality": SortKey(sa.case({c: i for i, c in enumerate(CRITICALITIES)}, value=items.c.criticality), "int"),
+    "created_at": SortKey(items.c.created_at, "time"),
+    "updated_at": SortKey(items.c.updated_at, "time"),
+}, items.c.id, "str")
+# What structured filters (POST /api/cmdb/items/search) can name.
+FILTERS = Catalogue(
+    Keyword("id", items.c.id),
+    Text("name", items.c.name, items.c.name_folded),
+    Keyword("class", items.c["class"]),
+    Keyword("environment", items.c.environment),
+    Text("owner", items.c.owner, items.c.owner_folded, empty=True),
+    Ranked("criticality", items.c.criticality, order=CRITICALITIES),
+    Keyword("created_by", items.c.created_by),
+    Time("created_at", items.c.created_at),
+    Time("updated_at", items.c.updated_at),
+    Number("version", items.c.version),
+)
 
 
 def _row_to_item(row: Any) -> Item:
@@ -158,8 +185,8 @@ class CmdbStore:
                 found.update((r.id, _row_to_item(r)) for r in rows)
         return found
 
-    async def list_items(self, tenant_id: str, query: ItemQuery) -> tuple[list[Item], int]:
-        where = [items.c.tenant_id == tenant_id]
+    async def list_items(self, tenant_id: str, query: ItemQuery) -> Listing[Item]:
+        where = [items.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]
         if query.cls:
             where.append(items.c["class"] == query.cls)
         if query.environment:
@@ -169,13 +196,10 @@ class CmdbStore:
         if query.q:
             where.append(sa.or_(contains_any((items.c.name_folded, items.c.owner_folded), query.q),
                                 items.c.id == query.q))
-        sort = _SORT[query.sort]
-        order = [sort.desc() if query.order == "desc" else sort.asc(), items.c.id.asc()]
         async with self.db.read() as conn:
-            total = (await conn.execute(sa.select(sa.func.count()).select_from(items).where(*where))).scalar_one()
-            rows = (await conn.execute(sa.select(items).where(*where).order_by(*order)
-                                       .limit(query.limit).offset(query.offset))).all()
-        return [_row_to_item(r) for r in rows], int(total)
+            return await list_page(conn, items, where, KEYSET, _row_to_item, sort=query.sort, order=query.order,
+                                   limit=query.limit, offset=query.offset, cursor=query.cursor,
+                                   query=replace(query, limit=0, offset=0, cursor=""))
 
     async def update_item(self, tenant_id: str, ci_id: str,
                           decide: Callable[[Item], tuple[Item, tuple[str, ...]]],

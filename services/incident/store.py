@@ -17,11 +17,33 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.incident.events import IncidentEvents
-from services.incident.service import REFERENCE, Change, Incident, ListQuery, TimelineEntry
+from services.incident.service import (
+    REFERENCE,
+    SEVERITIES,
+    STATUSES,
+    Change,
+    Incident,
+    ListQuery,
+    TimelineEntry,
+)
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database, dialect_insert
 from vigil.runtime.outbox import current_traceparent
+from vigil.runtime.search import (
+    Catalogue,
+    Keyset,
+    Keyword,
+    Listing,
+    Members,
+    Number,
+    Ranked,
+    Reference,
+    SortKey,
+    Text,
+    Time,
+    list_page,
+)
 from vigil.runtime.text import contains_any, folded
 from vigil.runtime.versioned import VersionedTable
 
@@ -96,14 +118,33 @@ sequences = sa.Table(
 outbox_table, processed_events = outbox.define_tables(metadata)
 
 _SEVERITY_ORDER = sa.case({"P1": 1, "P2": 2, "P3": 3, "P4": 4}, value=incidents.c.severity)
-_SORT_COLUMNS: dict[str, Any] = {
-    "created_at": incidents.c.created_at,
-    "updated_at": incidents.c.updated_at,
-    "severity": _SEVERITY_ORDER,
-    "status": incidents.c.status,
-    "reference": incidents.c.number,
-    "title": incidents.c.title,
-}
+# The list's total order: the sort key, then the reference number (unique per tenant).
+KEYSET = Keyset({
+    "created_at": SortKey(incidents.c.created_at, "time"),
+    "updated_at": SortKey(incidents.c.updated_at, "time"),
+    "severity": SortKey(_SEVERITY_ORDER, "int"),
+    "status": SortKey(incidents.c.status, "str"),
+    "reference": SortKey(incidents.c.number, "int"),
+    "title": SortKey(incidents.c.title, "str"),
+}, incidents.c.number, "int")
+# What structured filters (POST /api/incidents/search) can name.
+FILTERS = Catalogue(
+    Keyword("id", incidents.c.id),
+    Reference("reference", incidents.c.number, REFERENCE),
+    Text("title", incidents.c.title, incidents.c.title_folded),
+    Text("description", incidents.c.description, incidents.c.description_folded, empty=True),
+    Keyword("status", incidents.c.status, choices=STATUSES),
+    Ranked("severity", incidents.c.severity, order=tuple(reversed(SEVERITIES))),  # P4 < P3 < P2 < P1
+    Keyword("source", incidents.c.source, empty=True),
+    Keyword("assignee", incidents.c.assignee, empty=True),
+    Keyword("created_by", incidents.c.created_by),
+    Keyword("resolved_by", incidents.c.resolved_by, empty=True),
+    Keyword("dedup_key", incidents.c.dedup_key, empty=True),
+    Members("ci_id", incidents, incident_cis, "incident_id", "ci_id"),
+    Time("created_at", incidents.c.created_at),
+    Time("updated_at", incidents.c.updated_at),
+    Number("version", incidents.c.version),
+)
 
 
 def _row_to_incident(row: Any) -> Incident:
@@ -242,8 +283,8 @@ class IncidentStore:
             row = (await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key)))).first()
         return _row_to_incident(row) if row else None
 
-    async def list(self, tenant_id: str, query: ListQuery) -> tuple[list[Incident], int]:
-        where = [incidents.c.tenant_id == tenant_id]
+    async def list(self, tenant_id: str, query: ListQuery) -> Listing[Incident]:
+        where = [incidents.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]
         if query.status:
             where.append(incidents.c.status.in_(query.status))
         if query.severity:
@@ -259,14 +300,10 @@ class IncidentStore:
             if ref:
                 text_match.append(incidents.c.number == int(ref.group(1)))
             where.append(sa.or_(*text_match))
-        sort = _SORT_COLUMNS[query.sort]
-        order = [sort.desc() if query.order == "desc" else sort.asc(),
-                 incidents.c.number.desc() if query.order == "desc" else incidents.c.number.asc()]
         async with self.db.read() as conn:
-            total = (await conn.execute(sa.select(sa.func.count()).select_from(incidents).where(*where))).scalar_one()
-            rows = (await conn.execute(
-                sa.select(incidents).where(*where).order_by(*order).limit(query.limit).offset(query.offset))).all()
-        return [_row_to_incident(r) for r in rows], int(total)
+            return await list_page(conn, incidents, where, KEYSET, _row_to_incident, sort=query.sort,
+                                   order=query.order, limit=query.limit, offset=query.offset, cursor=query.cursor,
+                                   query=replace(query, limit=0, offset=0, cursor=""))
 
     async def mutate(self, tenant_id: str, key: str, decide: Callable[[Incident], Change],
                      expected_version: int = 0) -> Incident:

@@ -34,11 +34,11 @@ async def test_item_crud_defaults_filters_and_tenancy(cmdb):
         await cmdb.get_item(B, db.id)
     with pytest.raises(NotFound):
         await cmdb.get_item(A, "not-a-uuid")
-    found, total = await cmdb.list_items(A, ItemQuery(cls="server"))
+    found, total, _ = await cmdb.list_items(A, ItemQuery(cls="server"))
     assert total == 1 and found[0].name == "web-1"
-    found, total = await cmdb.list_items(A, ItemQuery(q="DB-"))
+    found, total, _ = await cmdb.list_items(A, ItemQuery(q="DB-"))
     assert [i.name for i in found] == ["db-1"]
-    found, total = await cmdb.list_items(A, ItemQuery(environment="staging"))
+    found, total, _ = await cmdb.list_items(A, ItemQuery(environment="staging"))
     assert total == 1
     updated = await cmdb.update_item(A, db.id, {"owner": "team-data", "class": "postgres"}, expected_version=1)
     assert (updated.owner, updated.cls, updated.version) == ("team-data", "postgres", 2)

@@ -50,29 +50,29 @@ async def test_list_filters_sort_search_and_paging(incidents):
     await incidents.update(A, third.id, {"status": "open"})
     await create(incidents, B, title="Disk full elsewhere", severity="P1")
 
-    items, total = await incidents.list(A, ListQuery())
+    items, total, _ = await incidents.list(A, ListQuery())
     assert total == 3 and [i.title for i in items] == ["Cert expiry", "Disk full on db-1", "API latency"]
-    items, total = await incidents.list(A, ListQuery(severity=("P1",)))
+    items, total, _ = await incidents.list(A, ListQuery(severity=("P1",)))
     assert (total, items[0].title) == (1, "Disk full on db-1")
-    items, total = await incidents.list(A, ListQuery(status=("open",)))
+    items, total, _ = await incidents.list(A, ListQuery(status=("open",)))
     assert (total, items[0].id) == (1, third.id)
-    items, _ = await incidents.list(A, ListQuery(q="disk"))
+    items, _, _ = await incidents.list(A, ListQuery(q="disk"))
     assert [i.title for i in items] == ["Disk full on db-1"]
-    items, _ = await incidents.list(A, ListQuery(q="/var"))
+    items, _, _ = await incidents.list(A, ListQuery(q="/var"))
     assert [i.title for i in items] == ["Disk full on db-1"]
-    items, _ = await incidents.list(A, ListQuery(q="100%"))
+    items, _, _ = await incidents.list(A, ListQuery(q="100%"))
     assert [i.title for i in items] == ["Disk full on db-1"]
-    items, _ = await incidents.list(A, ListQuery(q="_"))
+    items, _, _ = await incidents.list(A, ListQuery(q="_"))
     assert items == []
-    items, _ = await incidents.list(A, ListQuery(q="inc-00000003"))
+    items, _, _ = await incidents.list(A, ListQuery(q="inc-00000003"))
     assert [i.id for i in items] == [third.id]
-    items, _ = await incidents.list(A, ListQuery(ci_id="ci-api"))
+    items, _, _ = await incidents.list(A, ListQuery(ci_id="ci-api"))
     assert [i.title for i in items] == ["API latency"]
-    items, _ = await incidents.list(A, ListQuery(source="grafana"))
+    items, _, _ = await incidents.list(A, ListQuery(source="grafana"))
     assert [i.title for i in items] == ["API latency"]
-    items, _ = await incidents.list(A, ListQuery(sort="severity", order="asc"))
+    items, _, _ = await incidents.list(A, ListQuery(sort="severity", order="asc"))
     assert [i.severity for i in items] == ["P1", "P2", "P3"]
-    items, total = await incidents.list(A, ListQuery(sort="reference", order="asc", limit=2, offset=1))
+    items, total, _ = await incidents.list(A, ListQuery(sort="reference", order="asc", limit=2, offset=1))
     assert total == 3 and [i.number for i in items] == [2, 3]
 
 

@@ -30,7 +30,7 @@ def new_change(title: str, ci_ids=("ci-db",), start: float = 0, hours: float = 4
 
 
 async def all_changes(svc, ctx=ALICE) -> list[Change]:
-    items, total = await svc.list_changes(ctx, ChangeQuery(sort="reference", order="asc", limit=200))
+    items, total, _ = await svc.list_changes(ctx, ChangeQuery(sort="reference", order="asc", limit=200))
     assert total == len(items)
     return items
 

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.itsm.server import MIGRATIONS
-from services.itsm.service import ChangeQuery, NewChange, Page
+from services.itsm.service import ChangeQuery, NewChange, Page, RequestQuery
 from services.itsm.store import outbox_table
 from tests.support.text_cases import TEXTS, assert_text_search
 from vigil.runtime.context import CallContext
@@ -70,7 +70,7 @@ async def test_same_ci_conflict_is_flagged_not_refused(svc, db):
     await svc.update_change(ALICE, second.id, {"status": "cancelled"})
     assert (await svc.get_change(ALICE, first.id)).conflicts == ()
     # the cancelled change keeps its own record of the clash; only active changes are flagged for planning
-    items, _ = await svc.list_changes(ALICE, ChangeQuery(conflicting_only=True))
+    items, _, _ = await svc.list_changes(ALICE, ChangeQuery(conflicting_only=True))
     assert [c.id for c in items] == [second.id]
     assert (await svc.list_changes(ALICE, ChangeQuery(conflicting_only=True, status=("new",))))[1] == 0
 
@@ -182,11 +182,11 @@ async def test_status_approved_selects_granted_and_unfinished_changes(svc):
                         if c.id == standard.id]
     assert (implementing.status, scheduled_std.approval_status) == ("implement", "pre_approved")
 
-    approved, total = await svc.list_changes(ALICE, ChangeQuery(status=("approved",), sort="reference",
+    approved, total, _ = await svc.list_changes(ALICE, ChangeQuery(status=("approved",), sort="reference",
                                                                   order="asc"))
     assert [c.id for c in approved] == [scheduled.id, implementing.id, standard.id] and total == 3
     # combined with real states, it is one more alternative
-    both, _ = await svc.list_changes(ALICE, ChangeQuery(status=("approved", "authorize")))
+    both, _, _ = await svc.list_changes(ALICE, ChangeQuery(status=("approved", "authorize")))
     assert {c.id for c in both} == {scheduled.id, implementing.id, standard.id, waiting.id}
 
 
@@ -204,7 +204,7 @@ async def test_catalog_and_requests(svc, db):
     assert err.value.fields[0].field == "catalog_item_id"
     with pytest.raises(ValidationFailed):  # another tenant's item is unknown here
         await svc.submit_request(OTHER, laptop.id, "", {})
-    pending, total = await svc.list_requests(ALICE, ("pending_approval",), "", "", Page())
+    pending, total, _ = await svc.list_requests(ALICE, RequestQuery(status=("pending_approval",)))
     assert [r.id for r in pending] == [r1.id] and total == 1
     approved = await svc.decide_request(CAROL, r1.reference, "approve", "")
     fulfilled = await svc.transition_request(CAROL, approved.id, "fulfilled", "shipped")

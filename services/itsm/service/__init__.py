@@ -14,6 +14,7 @@ from services.itsm.service.blackouts import Blackout, BlackoutsService, Blackout
 from services.itsm.service.catalog import CatalogItem, CatalogService, CatalogStore
 from services.itsm.service.changes import (
     ACTIVE_CHANGE_STATUSES,
+    APPROVAL_STATUSES,
     APPROVED,
     APPROVED_STATUSES,
     CHANGE_REF,
@@ -64,6 +65,7 @@ from services.itsm.service.requests import (
     REQUEST_REF,
     REQUEST_STATUSES,
     REQUEST_TRANSITIONS,
+    RequestQuery,
     RequestsService,
     RequestStore,
     ServiceRequest,
@@ -84,11 +86,11 @@ class ItsmService(ChangesService, CatalogService, RequestsService, BlackoutsServ
 
 
 __all__ = [
-    "ACTIVE_CHANGE_STATUSES", "APPROVED", "APPROVED_STATUSES", "APPROVER_ROLES", "CHANGE_REF", "CHANGE_SORT_FIELDS", "CHANGE_STATUSES",
+    "ACTIVE_CHANGE_STATUSES", "APPROVAL_STATUSES", "APPROVED", "APPROVED_STATUSES", "APPROVER_ROLES", "CHANGE_REF", "CHANGE_SORT_FIELDS", "CHANGE_STATUSES",
     "CHANGE_TRANSITIONS", "CHANGE_TYPES", "DECISIONS", "EDITABLE_STATUSES", "GRANTED_APPROVALS", "LIMITS", "MAX_LIMIT", "OUTCOMES",
     "REQUEST_REF", "REQUEST_STATUSES", "REQUEST_TRANSITIONS", "RISK_LEVELS", "Approval", "Around", "Blackout",
     "CatalogItem", "Change", "ChangeConflict", "ChangeDecision", "ChangeQuery", "Event", "ImpactLookup", "ItsmService",
-    "Neighbourhood", "NewChange", "Outcome", "Page", "Related", "ServiceRequest", "Store", "Surroundings",
+    "Neighbourhood", "NewChange", "Outcome", "Page", "Related", "RequestQuery", "ServiceRequest", "Store", "Surroundings",
     "apply_change_decision", "apply_change_update", "apply_request_decision", "apply_request_transition", "blackout_conflicts",
     "check_change_transition", "check_key", "detect_conflicts", "mirror_conflict", "mirrored_conflicts",
     "new_id", "overlaps", "required_approvals", "validate_change_query", "validate_new_change",

@@ -49,6 +49,7 @@ from vigil.runtime.errors import (
     Unavailable,
     ValidationFailed,
 )
+from vigil.runtime.search import Filter, Listing
 
 CHANGE_TYPES = ("normal", "standard", "emergency")
 RISK_LEVELS = ("low", "medium", "high", "critical")
@@ -73,6 +74,7 @@ APPROVED = "approved"
 APPROVED_STATUSES = ("scheduled", "implement")
 GRANTED_APPROVALS = ("approved", "pre_approved")
 STATUS_FILTERS = (*CHANGE_STATUSES, APPROVED)
+APPROVAL_STATUSES = ("not_requested", "pending", "approved", "rejected", "pre_approved")
 ACTIVE_CHANGE_STATUSES = ("new", "assess", "authorize", "scheduled", "implement")
 EDITABLE_STATUSES = ("new", "assess")
 OUTCOMES = ("successful", "failed", "rolled_back")
@@ -162,6 +164,8 @@ class ChangeQuery:
     order: str = "desc"
     limit: int = 50
     offset: int = 0
+    filters: tuple[Filter, ...] = ()  # structured filters, all of which must hold (vigil.runtime.search)
+    cursor: str = ""  # from the previous page's next_cursor; replaces offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +209,7 @@ ChangeDecision = Callable[[Change, Around], Outcome | Awaitable[Outcome]]
 class ChangeStore(Protocol):
     async def insert_change(self, change: Change, decide: Callable[[Surroundings], Outcome]) -> Change: ...
     async def get_change(self, tenant_id: str, key: str) -> Change | None: ...
-    async def list_changes(self, tenant_id: str, query: ChangeQuery) -> tuple[list[Change], int]: ...
+    async def list_changes(self, tenant_id: str, query: ChangeQuery) -> Listing[Change]: ...
     async def mutate_change(self, tenant_id: str, key: str, decide: ChangeDecision,
                             expected_version: int = 0) -> Change: ...
 
@@ -236,7 +240,7 @@ def validate_change_query(query: ChangeQuery) -> None:
     check_ci_ids(errors, query.ci_ids)
     check_choice(errors, "sort", query.sort, CHANGE_SORT_FIELDS)
     check_choice(errors, "order", query.order, ("asc", "desc"))
-    check_page(errors, query.limit, query.offset)
+    check_page(errors, query.limit, query.offset, query.cursor)
     check_text(errors, "q", query.q)
     if errors:
         raise ValidationFailed("invalid query", errors)
@@ -526,7 +530,7 @@ class ChangesService:
             raise NotFound(f"change {key} not found")
         return change
 
-    async def list_changes(self, ctx: CallContext, query: ChangeQuery) -> tuple[list[Change], int]:
+    async def list_changes(self, ctx: CallContext, query: ChangeQuery) -> Listing[Change]:
         query = replace(query, start=utc(query.start) if query.start else None,
                         end=utc(query.end) if query.end else None)
         validate_change_query(query)

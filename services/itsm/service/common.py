@@ -88,11 +88,13 @@ def check_window(errors: list[FieldError], start: datetime | None, end: datetime
         errors.append(FieldError(end_name, f"must be after {start_name}"))
 
 
-def check_page(errors: list[FieldError], limit: int, offset: int) -> None:
+def check_page(errors: list[FieldError], limit: int, offset: int, cursor: str = "") -> None:
     if not 1 <= limit <= MAX_LIMIT:
         errors.append(FieldError("limit", f"must be between 1 and {MAX_LIMIT}"))
     if offset < 0:
         errors.append(FieldError("offset", "must be 0 or more"))
+    if cursor and offset:
+        errors.append(FieldError("offset", "cannot be combined with cursor"))
 
 
 def is_key(key: str, ref: re.Pattern[str] | None) -> bool:

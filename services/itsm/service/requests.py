@@ -16,7 +16,7 @@ from services.itsm.service.common import (
     Approval,
     Event,
     Outcome,
-    Page,
+    check_choice,
     check_key,
     check_page,
     check_text,
@@ -26,6 +26,7 @@ from services.itsm.service.common import (
 from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import FieldError, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from vigil.runtime.search import Filter, Listing
 
 REQUEST_STATUSES = ("pending_approval", "approved", "rejected", "fulfilled", "cancelled")
 # Manual moves of a service request; approved/rejected come from DecideRequest.
@@ -37,6 +38,7 @@ REQUEST_TRANSITIONS: dict[str, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 REQUEST_REF = re.compile(r"^REQ-(\d{8})$")
+REQUEST_SORT_FIELDS = ("reference", "created_at", "updated_at", "status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +65,24 @@ class ServiceRequest:
         return f"REQ-{self.number:08d}"
 
 
+@dataclass(frozen=True, slots=True)
+class RequestQuery:
+    status: tuple[str, ...] = ()
+    catalog_item_id: str = ""
+    requested_by: str = ""
+    filters: tuple[Filter, ...] = ()  # structured filters, all of which must hold (vigil.runtime.search)
+    sort: str = "reference"
+    order: str = "desc"
+    limit: int = 50
+    offset: int = 0
+    cursor: str = ""  # from the previous page's next_cursor; replaces offset
+
+
 class RequestStore(Protocol):
     async def get_catalog_item(self, tenant_id: str, item_id: str) -> CatalogItem | None: ...
     async def insert_request(self, request: ServiceRequest, events: tuple[Event, ...]) -> ServiceRequest: ...
     async def get_request(self, tenant_id: str, key: str) -> ServiceRequest | None: ...
-    async def list_requests(self, tenant_id: str, status: tuple[str, ...], catalog_item_id: str,
-                            requested_by: str, page: Page) -> tuple[list[ServiceRequest], int]: ...
+    async def list_requests(self, tenant_id: str, query: RequestQuery) -> Listing[ServiceRequest]: ...
     async def mutate_request(self, tenant_id: str, key: str, decide: Callable[[ServiceRequest], Outcome],
                              expected_version: int = 0) -> ServiceRequest: ...
 
@@ -156,16 +170,17 @@ class RequestsService:
             raise NotFound(f"service request {key} not found")
         return request
 
-    async def list_requests(self, ctx: CallContext, status: tuple[str, ...], catalog_item_id: str,
-                            requested_by: str, page: Page) -> tuple[list[ServiceRequest], int]:
+    async def list_requests(self, ctx: CallContext, query: RequestQuery) -> Listing[ServiceRequest]:
         errors: list[FieldError] = []
-        for s in status:
+        for s in query.status:
             if s not in REQUEST_STATUSES:
                 errors.append(FieldError("status", f"unknown status {s!r}; one of {', '.join(REQUEST_STATUSES)}"))
-        check_page(errors, page.limit, page.offset)
+        check_choice(errors, "sort", query.sort, REQUEST_SORT_FIELDS)
+        check_choice(errors, "order", query.order, ("asc", "desc"))
+        check_page(errors, query.limit, query.offset, query.cursor)
         if errors:
             raise ValidationFailed("invalid query", errors)
-        return await self.store.list_requests(ctx.tenant_id, status, catalog_item_id, requested_by, page)
+        return await self.store.list_requests(ctx.tenant_id, query)
 
     async def decide_request(self, ctx: CallContext, key: str, decision: str, comment: str) -> ServiceRequest:
         check_key(key, "service request", REQUEST_REF, "REQ-00000001")

@@ -15,10 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.itsm.events import ItsmEvents
 from services.itsm.service import (
     ACTIVE_CHANGE_STATUSES,
+    APPROVAL_STATUSES,
     APPROVED,
     APPROVED_STATUSES,
     CHANGE_REF,
+    CHANGE_STATUSES,
+    CHANGE_TYPES,
     GRANTED_APPROVALS,
+    OUTCOMES,
+    RISK_LEVELS,
     Blackout,
     Change,
     ChangeConflict,
@@ -45,6 +50,21 @@ from services.itsm.store.common import (
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict
+from vigil.runtime.search import (
+    Catalogue,
+    Flag,
+    Keyset,
+    Keyword,
+    Listing,
+    Members,
+    Number,
+    Ranked,
+    Reference,
+    SortKey,
+    Text,
+    Time,
+    list_page,
+)
 from vigil.runtime.text import contains_any, folded
 from vigil.runtime.versioned import VersionedTable
 
@@ -99,15 +119,41 @@ change_cis = sa.Table(
 
 
 _RISK_ORDER = sa.case({"low": 1, "medium": 2, "high": 3, "critical": 4}, value=changes.c.risk_level)
-_CHANGE_SORT: dict[str, Any] = {
-    "created_at": changes.c.created_at,
-    "updated_at": changes.c.updated_at,
-    "requested_start": changes.c.requested_start,
-    "risk_level": _RISK_ORDER,
-    "status": changes.c.status,
-    "reference": changes.c.number,
-    "title": changes.c.title,
-}
+# The list's total order: the sort key, then the reference number (unique per tenant).
+KEYSET = Keyset({
+    "created_at": SortKey(changes.c.created_at, "time"),
+    "updated_at": SortKey(changes.c.updated_at, "time"),
+    "requested_start": SortKey(changes.c.requested_start, "time"),
+    "risk_level": SortKey(_RISK_ORDER, "int"),
+    "status": SortKey(changes.c.status, "str"),
+    "reference": SortKey(changes.c.number, "int"),
+    "title": SortKey(changes.c.title, "str"),
+}, changes.c.number, "int")
+# `approved` is a status filter, not a state (see services.itsm.service.changes).
+STATUS = Keyword("status", changes.c.status, choices=CHANGE_STATUSES, aliases={
+    APPROVED: sa.and_(changes.c.status.in_(APPROVED_STATUSES), changes.c.approval_status.in_(GRANTED_APPROVALS))})
+# What structured filters (POST /api/itsm/changes/search) can name.
+FILTERS = Catalogue(
+    Keyword("id", changes.c.id),
+    Reference("reference", changes.c.number, CHANGE_REF),
+    Text("title", changes.c.title, changes.c.title_folded),
+    Text("description", changes.c.description, changes.c.description_folded, empty=True),
+    STATUS,
+    Keyword("type", changes.c.type, choices=CHANGE_TYPES),
+    Ranked("risk_level", changes.c.risk_level, order=RISK_LEVELS),
+    Keyword("approval_status", changes.c.approval_status, choices=APPROVAL_STATUSES),
+    Keyword("requested_by", changes.c.requested_by),
+    Keyword("created_by", changes.c.created_by),
+    Members("ci_id", changes, change_cis, "change_id", "ci_id"),
+    Flag("has_conflicts", changes.c.has_conflicts),
+    Keyword("conflict_check", changes.c.conflict_check, choices=("complete", "incomplete")),
+    Keyword("outcome", changes.c.outcome, choices=OUTCOMES, empty=True),
+    Time("requested_start", changes.c.requested_start),
+    Time("requested_end", changes.c.requested_end),
+    Time("created_at", changes.c.created_at),
+    Time("updated_at", changes.c.updated_at),
+    Number("version", changes.c.version),
+)
 # A conflict search never needs more: the window and the tenant bound it; this guards a pathological tenant.
 MAX_CONFLICT_CANDIDATES = 5000
 
@@ -209,14 +255,10 @@ class ChangesStore:
                 key_clause(changes, tenant_id, key, CHANGE_REF)))).first()
         return row_to_change(row) if row else None
 
-    async def list_changes(self, tenant_id: str, query: ChangeQuery) -> tuple[list[Change], int]:
-        where = [changes.c.tenant_id == tenant_id]
+    async def list_changes(self, tenant_id: str, query: ChangeQuery) -> Listing[Change]:
+        where = [changes.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]
         if query.status:
-            selected = [changes.c.status.in_([s for s in query.status if s != APPROVED])]
-            if APPROVED in query.status:
-                selected.append(sa.and_(changes.c.status.in_(APPROVED_STATUSES),
-                                        changes.c.approval_status.in_(GRANTED_APPROVALS)))
-            where.append(sa.or_(*selected))
+            where.append(STATUS.clause("IS_ANY_OF", list(query.status)))
         if query.type:
             where.append(changes.c.type.in_(query.type))
         if query.ci_ids:
@@ -235,14 +277,10 @@ class ChangesStore:
             if ref:
                 text.append(changes.c.number == int(ref.group(1)))
             where.append(sa.or_(*text))
-        sort = _CHANGE_SORT[query.sort]
-        desc = query.order == "desc"
-        order = [sort.desc() if desc else sort.asc(), changes.c.number.desc() if desc else changes.c.number.asc()]
         async with self.db.read() as conn:
-            total = (await conn.execute(sa.select(sa.func.count()).select_from(changes).where(*where))).scalar_one()
-            rows = (await conn.execute(
-                sa.select(changes).where(*where).order_by(*order).limit(query.limit).offset(query.offset))).all()
-        return [row_to_change(r) for r in rows], int(total)
+            return await list_page(conn, changes, where, KEYSET, row_to_change, sort=query.sort, order=query.order,
+                                   limit=query.limit, offset=query.offset, cursor=query.cursor,
+                                   query=replace(query, limit=0, offset=0, cursor=""))
 
     async def mutate_change(self, tenant_id: str, key: str, decide: ChangeDecision,
                             expected_version: int = 0) -> Change:

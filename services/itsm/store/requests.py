@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.itsm.events import ItsmEvents
-from services.itsm.service import REQUEST_REF, Event, Outcome, Page, ServiceRequest
+from services.itsm.service import REQUEST_REF, REQUEST_STATUSES, Event, Outcome, RequestQuery, ServiceRequest
 from services.itsm.store.common import (
     TS,
     approvals,
@@ -23,6 +23,17 @@ from services.itsm.store.common import (
 )
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
+from vigil.runtime.search import (
+    Catalogue,
+    Keyset,
+    Keyword,
+    Listing,
+    Number,
+    Reference,
+    SortKey,
+    Time,
+    list_page,
+)
 from vigil.runtime.versioned import VersionedTable
 
 service_requests = sa.Table(
@@ -65,6 +76,27 @@ def _request_values(r: ServiceRequest) -> dict[str, Any]:
             "status_times": times_json(r.status_times), "requested_by": r.requested_by}
 
 
+# The list's total order: the sort key, then the reference number (unique per tenant).
+KEYSET = Keyset({
+    "reference": SortKey(service_requests.c.number, "int"),
+    "created_at": SortKey(service_requests.c.created_at, "time"),
+    "updated_at": SortKey(service_requests.c.updated_at, "time"),
+    "status": SortKey(service_requests.c.status, "str"),
+}, service_requests.c.number, "int")
+# What structured filters (POST /api/itsm/requests/search) can name.
+FILTERS = Catalogue(
+    Keyword("id", service_requests.c.id),
+    Reference("reference", service_requests.c.number, REQUEST_REF),
+    Keyword("status", service_requests.c.status, choices=REQUEST_STATUSES),
+    Keyword("catalog_item_id", service_requests.c.catalog_item_id),
+    Keyword("catalog_item_name", service_requests.c.catalog_item_name),
+    Keyword("requested_by", service_requests.c.requested_by),
+    Keyword("created_by", service_requests.c.created_by),
+    Keyword("fulfilled_by", service_requests.c.fulfilled_by, empty=True),
+    Time("created_at", service_requests.c.created_at),
+    Time("updated_at", service_requests.c.updated_at),
+    Number("version", service_requests.c.version),
+)
 versioned_requests = VersionedTable(service_requests, "service request", row_to_request, _request_values,
                                     label=lambda request: request.reference)
 
@@ -91,21 +123,19 @@ class RequestsStore:
                 key_clause(service_requests, tenant_id, key, REQUEST_REF)))).first()
         return row_to_request(row) if row else None
 
-    async def list_requests(self, tenant_id: str, status: tuple[str, ...], catalog_item_id: str,
-                            requested_by: str, page: Page) -> tuple[list[ServiceRequest], int]:
+    async def list_requests(self, tenant_id: str, query: RequestQuery) -> Listing[ServiceRequest]:
         t = service_requests
-        where = [t.c.tenant_id == tenant_id]
-        if status:
-            where.append(t.c.status.in_(status))
-        if catalog_item_id:
-            where.append(t.c.catalog_item_id == catalog_item_id)
-        if requested_by:
-            where.append(t.c.requested_by == requested_by)
+        where = [t.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]
+        if query.status:
+            where.append(t.c.status.in_(query.status))
+        if query.catalog_item_id:
+            where.append(t.c.catalog_item_id == query.catalog_item_id)
+        if query.requested_by:
+            where.append(t.c.requested_by == query.requested_by)
         async with self.db.read() as conn:
-            total = (await conn.execute(sa.select(sa.func.count()).select_from(t).where(*where))).scalar_one()
-            rows = (await conn.execute(sa.select(t).where(*where).order_by(t.c.number.desc())
-                                       .limit(page.limit).offset(page.offset))).all()
-        return [row_to_request(r) for r in rows], int(total)
+            return await list_page(conn, t, where, KEYSET, row_to_request, sort=query.sort, order=query.order,
+                                   limit=query.limit, offset=query.offset, cursor=query.cursor,
+                                   query=replace(query, limit=0, offset=0, cursor=""))
 
     async def mutate_request(self, tenant_id: str, key: str, decide: Callable[[ServiceRequest], Outcome],
                              expected_version: int = 0) -> ServiceRequest:
