@@ -5,6 +5,7 @@ unavailable CMDB, unknown CIs, tenancy, references, list filters and the events 
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,10 +14,12 @@ import sqlalchemy as sa
 from services.itsm.server import MIGRATIONS
 from services.itsm.service import ChangeQuery, NewChange, Page, RequestQuery
 from services.itsm.store import outbox_table
+from tests.support.paging import walk
 from tests.support.text_cases import TEXTS, assert_text_search
 from vigil.runtime.context import CallContext
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from vigil.runtime.search import Filter
 
 T0 = datetime(2026, 4, 1, 18, 0, tzinfo=UTC)
 ALICE = CallContext(tenant_id="t1", actor="alice@x", role="responder")
@@ -274,3 +277,79 @@ async def test_the_migration_fills_in_folded_text_for_existing_rows(svc, db):
     assert [c.title for c in (await svc.list_changes(ALICE, ChangeQuery(q="ÜBERLAUF")))[0]] == ["Überlauf im Puffer"]
     for q in ("STRASSE", "οδος"):
         assert [i.name for i in (await svc.list_catalog_items(CAROL, "", q, True, Page()))[0]] == ["Straße"]
+
+
+async def test_structured_filters_on_changes_and_requests(svc):
+    a = await svc.create_change(ALICE, new_change(title="Überlauf fix", ci_ids=("ci-db",), risk="low"))
+    b = await svc.create_change(ALICE, new_change(title="Tune", ci_ids=("ci-db",), start=T0 + timedelta(hours=1),
+                                                  risk="high"))
+    c = await svc.create_change(ALICE, new_change(title="Rotate", ci_ids=("ci-x",), type="standard",
+                                                  start=T0 + timedelta(days=2)))
+
+    async def refs(*filters: Filter) -> list[int]:
+        page = await svc.list_changes(ALICE, ChangeQuery(filters=filters, sort="reference", order="asc"))
+        return [x.number for x in page.items]
+
+    assert await refs(Filter("has_conflicts", "IS", (True,))) == [a.number, b.number]
+    assert await refs(Filter("status", "IS", ("approved",))) == [c.number]
+    assert await refs(Filter("risk_level", "GT", ("medium",))) == [b.number]
+    assert await refs(Filter("ci_id", "IS_NONE_OF", ("ci-db",))) == [c.number]
+    assert await refs(Filter("title", "CONTAINS", ("ÜBERLAUF",))) == [a.number]
+    assert await refs(Filter("requested_start", "IS_BETWEEN", (T0.isoformat(), (T0 + timedelta(hours=1)).isoformat()))
+                      ) == [a.number, b.number]
+    assert await refs(Filter("reference", "GTE", ("CHG-00000002",)), Filter("type", "IS", ("normal",))) == [b.number]
+    assert (await svc.list_changes(OTHER, ChangeQuery(filters=(Filter("type", "IS", ("normal",)),)))).total == 0
+    with pytest.raises(ValidationFailed) as err:
+        await refs(Filter("status", "IS", ("finished",)))
+    assert err.value.fields[0].field == "filters[0].values[0]"
+
+    laptop = await svc.create_catalog_item(CAROL, "Laptop", "", "", True, "")
+    vpn = await svc.create_catalog_item(CAROL, "VPN", "", "", False, "")
+    r1 = await svc.submit_request(ALICE, laptop.id, "", {})
+    r2 = await svc.submit_request(ALICE, vpn.id, "bob@x", {})
+    await svc.transition_request(CAROL, r2.id, "fulfilled", "")
+
+    async def requests(*filters: Filter) -> list[int]:
+        page = await svc.list_requests(ALICE, RequestQuery(filters=filters, sort="reference", order="asc"))
+        return [x.number for x in page.items]
+
+    assert await requests(Filter("catalog_item_name", "IS", ("VPN",))) == [r2.number]
+    assert await requests(Filter("fulfilled_by", "IS_NOT_EMPTY", ())) == [r2.number]
+    assert await requests(Filter("status", "IS_NONE_OF", ("fulfilled", "cancelled"))) == [r1.number]
+    assert await requests(Filter("requested_by", "IS", ("alice@x",))) == [r1.number]
+
+
+@pytest.mark.parametrize("sort", ["risk_level", "status", "requested_start"])
+async def test_cursor_paging_every_change_and_request_once(svc, sort):
+    rng = random.Random(sort)
+    for i in range(30):
+        change = await svc.create_change(ALICE, new_change(title=f"c{i}", ci_ids=(f"ci-{i}",),
+                                                           risk=rng.choice(("low", "high")),
+                                                           start=T0 + timedelta(hours=rng.randint(0, 3))))
+        if rng.random() < 0.3:
+            await svc.update_change(ALICE, change.id, {"status": "cancelled"})
+
+    for order in ("asc", "desc"):
+        async def fetch(limit: int, cursor: str, order=order):
+            return await svc.list_changes(ALICE, ChangeQuery(sort=sort, order=order, limit=limit, cursor=cursor))
+
+        seen = await walk(fetch, rng)
+        assert sorted(c.number for c in seen) == list(range(1, 31))
+        assert [c.id for c in seen] == [c.id for c in (await fetch(200, "")).items]
+
+    item = await svc.create_catalog_item(CAROL, "Laptop", "", "", False, "")
+    for _ in range(20):
+        request = await svc.submit_request(ALICE, item.id, "", {})
+        if rng.random() < 0.5:
+            await svc.transition_request(CAROL, request.id, "fulfilled", "")
+
+    async def fetch_requests(limit: int, cursor: str):
+        return await svc.list_requests(ALICE, RequestQuery(sort="status", limit=limit, cursor=cursor))
+
+    before = {r.id for r in (await fetch_requests(200, "")).items}
+
+    async def more() -> None:
+        await asyncio.gather(*(svc.submit_request(ALICE, item.id, "", {}) for _ in range(2)))
+
+    seen = await walk(fetch_requests, rng, between=more)
+    assert len(seen) == len({r.id for r in seen}) and before <= {r.id for r in seen}
