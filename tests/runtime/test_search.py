@@ -309,3 +309,23 @@ async def test_cursors_are_bound_to_their_list(db):
         assert err.value.fields[0].field == "cursor"
     # another tenant with the same cursor gets its own rows after that position, never this tenant's
     assert (await page(db, Query(cursor=first.next_cursor), tenant="t2")).items == []
+
+
+def test_the_docs_list_every_attribute_and_its_operators():
+    """docs/lists.md says, per list, which attributes take which operators: it must say what the code does."""
+    from pathlib import Path
+
+    from services.cmdb.store import FILTERS as items
+    from services.incident.store import FILTERS as incidents
+    from services.itsm.store.changes import FILTERS as changes
+    from services.itsm.store.requests import FILTERS as requests
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "lists.md").read_text()
+    sections = dict(re.findall(r"^### (.+?)\n(.*?)(?=^##|\Z)", doc, re.M | re.S))
+    for title, catalogue in (("Incidents", incidents), ("Changes", changes), ("Service requests", requests),
+                             ("CMDB items", items)):
+        documented: dict[str, set[str]] = {}
+        for names, operators in re.findall(r"^\| (`.+?) \| (`.+?`) \|$", sections[title], re.M):
+            for name in re.findall(r"`(\w+)`", names):
+                documented[name] = set(re.findall(r"`(\w+)`", operators))
+        assert documented == {name: set(ops) for name, ops in catalogue.operators().items()}, title
