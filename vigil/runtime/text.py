@@ -7,9 +7,9 @@ LIKE whose wildcards come only from us (`contains`).
 
 Folding is Unicode's caseless matching in its compatibility form (NFKC, full case folding, NFKC again): `ß`
 matches `ss` and `SS`, `Σ`/`ς`/`σ` match each other, `ﬁ` matches `fi`, full-width letters match their plain
-forms. One addition: the dot that case folding leaves after the `i` of a capital `İ` is dropped, so `İstanbul`,
-`istanbul` and `ISTANBUL` match each other (the dotless `ı` stays its own letter). Accents stay significant
-(`é` is not `e`).
+forms. As in log search (services/observability), the Turkish dotted capital `İ` (which case folding leaves as
+`i` + a combining dot) and the dotless `ı` read as a plain `i`, so `İstanbul`, `istanbul`, `ISTANBUL` and
+`ılık`/`ILIK` match each other. Accents stay significant (`é` is not `e`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 def fold(text: str) -> str:
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return folded.replace("i\u0307", "i")
+    return folded.replace("i\u0307", "i").replace("ı", "i")
 
 
 def folded(**fields: str) -> dict[str, str]:
