@@ -40,10 +40,14 @@ def contains_any(columns: tuple[sa.ColumnElement[str], ...], query: str) -> sa.C
     return sa.or_(*(contains(c, query) for c in columns))
 
 
-def backfill_folded(table: str, keys: tuple[str, ...], fields: tuple[str, ...], chunk: int = 1000) -> None:
-    """For a migration that adds `<field>_folded` columns: fill them in for the rows already there."""
+def add_folded_columns(table: str, keys: tuple[str, ...], fields: tuple[str, ...], chunk: int = 1000) -> None:
+    """For a migration: add `<field>_folded` columns to a table and fill them in for the rows already there.
+    (A later change to `fold` needs a migration of its own that fills them in again.)"""
     from alembic import op
 
+    with op.batch_alter_table(table) as batch:
+        for field in fields:
+            batch.add_column(sa.Column(f"{field}_folded", sa.Text, nullable=False, server_default=""))
     conn = op.get_bind()
     t = sa.table(table, *(sa.column(name) for name in (*keys, *fields, *(f"{f}_folded" for f in fields))))
     rows = conn.execute(sa.select(*(t.c[k] for k in keys), *(t.c[f] for f in fields))).all()
@@ -53,3 +57,11 @@ def backfill_folded(table: str, keys: tuple[str, ...], fields: tuple[str, ...], 
                **{f"new_{f}": fold(row[len(keys) + i] or "") for i, f in enumerate(fields)}} for row in rows]
     for start in range(0, len(values), chunk):
         conn.execute(update, values[start:start + chunk])
+
+
+def drop_folded_columns(table: str, fields: tuple[str, ...]) -> None:
+    from alembic import op
+
+    with op.batch_alter_table(table) as batch:
+        for field in fields:
+            batch.drop_column(f"{field}_folded")

@@ -24,13 +24,13 @@ from typing import Any, Protocol
 
 from services.itsm.service.blackouts import Blackout
 from services.itsm.service.common import (
-    APPROVER_ROLES,
     DECISIONS,
     Approval,
     Event,
     Outcome,
     check_choice,
     check_ci_ids,
+    check_decision,
     check_key,
     check_page,
     check_text,
@@ -439,14 +439,7 @@ def apply_change_update(change: Change, changes: dict[str, Any], actor: str, at:
 
 def apply_change_decision(change: Change, ctx: CallContext, decision: str, comment: str, at: datetime) -> Outcome:
     """One approver's decision. A rejection ends the change; the last required approval moves it on."""
-    if decision not in DECISIONS:
-        raise ValidationFailed("invalid decision", [FieldError("decision", "must be approve or reject")])
-    errors: list[FieldError] = []
-    check_text(errors, "comment", comment)
-    if errors:
-        raise ValidationFailed("invalid decision", errors)
-    if ctx.role not in APPROVER_ROLES:
-        raise Forbidden(f"approving changes needs the admin or responder role; you are {ctx.role or 'unknown'}")
+    check_decision(ctx, decision, comment, "changes")
     if change.status != "authorize":
         raise InvalidTransition(f"change {change.reference} is {change.status}; approvals are taken in authorize",
                                 [FieldError("status", f"is {change.status}, not authorize")])

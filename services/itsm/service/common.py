@@ -113,6 +113,18 @@ def check_key(key: str, what: str, ref: re.Pattern[str] | None = None, example: 
         raise ValidationFailed(f"malformed {what} id", [FieldError("id", f"must be {hint}")])
 
 
+def check_decision(ctx: CallContext, decision: str, comment: str, what: str) -> None:
+    """An approval decision's shape and the approver's role (who may decide on what is the caller's rule)."""
+    if decision not in DECISIONS:
+        raise ValidationFailed("invalid decision", [FieldError("decision", "must be approve or reject")])
+    errors: list[FieldError] = []
+    check_text(errors, "comment", comment)
+    if errors:
+        raise ValidationFailed("invalid decision", errors)
+    if ctx.role not in APPROVER_ROLES:
+        raise Forbidden(f"approving {what} needs the admin or responder role; you are {ctx.role or 'unknown'}")
+
+
 def require_writer(ctx: CallContext) -> None:
     if ctx.role == "viewer":
         raise Forbidden("viewers cannot change anything")

@@ -11,12 +11,12 @@ from typing import Any, Protocol
 
 from services.itsm.service.catalog import CatalogItem
 from services.itsm.service.common import (
-    APPROVER_ROLES,
     DECISIONS,
     Approval,
     Event,
     Outcome,
     check_choice,
+    check_decision,
     check_key,
     check_page,
     check_text,
@@ -89,14 +89,7 @@ class RequestStore(Protocol):
 
 def apply_request_decision(request: ServiceRequest, ctx: CallContext, decision: str, comment: str,
                            at: datetime) -> Outcome:
-    if decision not in DECISIONS:
-        raise ValidationFailed("invalid decision", [FieldError("decision", "must be approve or reject")])
-    errors: list[FieldError] = []
-    check_text(errors, "comment", comment)
-    if errors:
-        raise ValidationFailed("invalid decision", errors)
-    if ctx.role not in APPROVER_ROLES:
-        raise Forbidden(f"approving requests needs the admin or responder role; you are {ctx.role or 'unknown'}")
+    check_decision(ctx, decision, comment, "requests")
     if request.status != "pending_approval":
         raise InvalidTransition(f"request {request.reference} is {request.status}, not pending_approval",
                                 [FieldError("status", f"is {request.status}, not pending_approval")])

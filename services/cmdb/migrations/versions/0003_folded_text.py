@@ -1,31 +1,18 @@
-"""Configuration items keep their name and owner folded for Unicode-caseless search (vigil.runtime.text).
-
-Existing rows are filled in here; a change to the folding would need a migration of its own to refill them.
+"""Configuration items keep their name and owner folded for Unicode-caseless search (vigil.runtime.text); the
+rows already there are filled in.
 
 Revision ID: 0003
 """
 
-import sqlalchemy as sa
-from alembic import op
-
-from vigil.runtime.text import backfill_folded
+from vigil.runtime.text import add_folded_columns, drop_folded_columns
 
 revision = "0003"
 down_revision = "0002"
 
-SEARCHED = {'cmdb_items': (('tenant_id', 'id'), ('name', 'owner'))}
-
 
 def upgrade() -> None:
-    for table, (keys, fields) in SEARCHED.items():
-        with op.batch_alter_table(table) as batch:
-            for field in fields:
-                batch.add_column(sa.Column(f"{field}_folded", sa.Text, nullable=False, server_default=""))
-        backfill_folded(table, keys, fields)
+    add_folded_columns("cmdb_items", ("tenant_id", "id"), ("name", "owner"))
 
 
 def downgrade() -> None:
-    for table, (_keys, fields) in SEARCHED.items():
-        with op.batch_alter_table(table) as batch:
-            for field in fields:
-                batch.drop_column(f"{field}_folded")
+    drop_folded_columns("cmdb_items", ("name", "owner"))

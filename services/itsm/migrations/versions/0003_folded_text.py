@@ -1,32 +1,20 @@
-"""Changes (title, description) and catalog items (name, description) keep their searchable text folded
-for Unicode-caseless search (vigil.runtime.text).
-
-Existing rows are filled in here; a change to the folding would need a migration of its own to refill them.
+"""Changes (title, description) and catalog items (name, description) keep their searchable text folded for
+Unicode-caseless search (vigil.runtime.text); the rows already there are filled in.
 
 Revision ID: 0003
 """
 
-import sqlalchemy as sa
-from alembic import op
-
-from vigil.runtime.text import backfill_folded
+from vigil.runtime.text import add_folded_columns, drop_folded_columns
 
 revision = "0003"
 down_revision = "0002"
 
-SEARCHED = {'changes': (('id',), ('title', 'description')), 'catalog_items': (('id',), ('name', 'description'))}
-
 
 def upgrade() -> None:
-    for table, (keys, fields) in SEARCHED.items():
-        with op.batch_alter_table(table) as batch:
-            for field in fields:
-                batch.add_column(sa.Column(f"{field}_folded", sa.Text, nullable=False, server_default=""))
-        backfill_folded(table, keys, fields)
+    add_folded_columns("changes", ("id",), ("title", "description"))
+    add_folded_columns("catalog_items", ("id",), ("name", "description"))
 
 
 def downgrade() -> None:
-    for table, (_keys, fields) in SEARCHED.items():
-        with op.batch_alter_table(table) as batch:
-            for field in fields:
-                batch.drop_column(f"{field}_folded")
+    drop_folded_columns("changes", ("title", "description"))
+    drop_folded_columns("catalog_items", ("name", "description"))
