@@ -27,8 +27,6 @@ TENANT_AUDIENCE = "vigil-tenant"
 CONTROL_AUDIENCE = "vigil-control"
 ROLE_RANK = {"viewer": 0, "responder": 1, "admin": 2}
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
 PrincipalKind = Literal["user", "operator", "api_key", "integration"]
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -149,8 +149,8 @@ def _endpoint(route: Route) -> Handler:
         if isinstance(result, web.StreamResponse):
             return result
         data = to_json(model, result) if model is not None else result
-        if etag and not isinstance(result, Mapping):
-            return envelope.ok(data, status, {"ETag": versioning.etag(result.version)})
+        if etag:
+            return envelope.ok(data, status, {"ETag": versioning.etag(data["version"])})
         return envelope.ok(data, status)
 
     endpoint.__name__ = endpoint.__qualname__ = route.operation_id
