@@ -114,7 +114,7 @@ def _seconds(step: str) -> int:
 @routes.get("/api/traces", summary="Search traces, newest first", query=TraceQuery,
             response=CursorPage[TraceSummary])
 async def query_traces(request: web.Request, query: TraceQuery) -> dict[str, Any]:
-    msg = pb.QueryTracesRequest(service=query.service, operation=query.operation, min_duration_ns=query.min_duration,
+    msg = pb.QueryTracesRequest(service=query.service, operation=query.operation, min_duration_ns=query.min_duration or 0,
                                 status=query.status, limit=query.limit, cursor=query.cursor, **_window(query))
     resp = await call(upstreams(request).observability.QueryTraces(msg))
     return {"items": resp.items, "limit": query.limit, "next_cursor": resp.next_cursor or None}

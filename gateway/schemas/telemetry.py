@@ -14,7 +14,7 @@ from typing import (
     NotRequired,  # pydantic needs these on Python < 3.12
 )
 
-from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, with_config
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, with_config
 from typing_extensions import TypedDict
 
 from gateway.ingest.rows import NS
@@ -157,8 +157,9 @@ def _time_param(raw: Any) -> Any:
     return value
 
 
-# A time in a query string, as nanoseconds.
-TimeParam = Annotated[int, BeforeValidator(_time_param)]
+# A time in a query string (RFC 3339 or a Unix time number), as nanoseconds.
+TimeParam = Annotated[int, BeforeValidator(_time_param), WithJsonSchema(
+    {"type": "string", "examples": ["2026-04-01T00:00:00Z", "1775001600"]})]
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)?$")
 UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": NS, "m": 60 * NS, "h": 3600 * NS,
          "d": 86400 * NS}
@@ -215,8 +216,8 @@ class MetricQuery(Query):
 class TraceQuery(Window):
     service: str = ""
     operation: str = ""
-    min_duration: Annotated[int, BeforeValidator(_min_duration)] = Field(0, description="250ms, 1s, ... "
-                                                                                        "(default unit ms)")
+    min_duration: Annotated[int, BeforeValidator(_min_duration), WithJsonSchema({"type": "string"})] | None = Field(
+        None, description="250ms, 1s, ... (default unit ms)")
     status: str = Field("", description="error or ok")
     limit: int = Field(100, ge=1, le=1000)
     cursor: str = ""

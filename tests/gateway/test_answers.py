@@ -1,7 +1,8 @@
-"""Every answer of every route matches the response model its route declares. Answers are built from the proto
-by the compiled converters and never validated at run time; this walk through each resource, against the
-whole stack of real processes (five services, the gateway, Kafka, SQLite, chDB), validates real answers
-strictly: a missing, extra or mistyped field fails it, and so does a route the walk did not reach."""
+"""Every answer of every route matches the response model its route declares and the schema the OpenAPI document
+publishes for it. Answers are built from the proto by the compiled converters and never validated at run time;
+this walk through each resource, against the whole stack of real processes (five services, the gateway, Kafka,
+SQLite, chDB), validates real answers strictly: a missing, extra or mistyped field fails it, and so does a
+route the walk did not reach."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import jsonschema
 import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from pydantic import TypeAdapter
 
 from gateway import routes
 from gateway.routing import Route
@@ -34,7 +37,7 @@ class Walk:
         self.bases = bases
         self.routes = {plane: routes.collect(plane) for plane in ("tenant", "control")}
         self.reached: set[tuple[str, str, str]] = set()
-        self.answers: list[tuple[Route, Any]] = []
+        self.answers: list[tuple[str, Route, Any]] = []
 
     def route(self, plane: str, method: str, path: str) -> Route:
         for r in self.routes[plane]:
@@ -49,7 +52,7 @@ class Walk:
         route = self.route(plane, method, path)
         assert resp.status == route.status, (method, path, resp.status, resp.body)
         if route.response is not None:
-            self.answers.append((route, resp.body["data"]))
+            self.answers.append((plane, route, resp.body))
             if route.etag:
                 assert resp.headers["ETag"] == f'"{resp.body["data"]["version"]}"', path
         self.reached.add((plane, route.method, route.path))
@@ -65,9 +68,14 @@ class Walk:
 
 def validate(route: Route, data: Any) -> None:
     """Strict, from the JSON text, as a client would read it."""
-    from pydantic import TypeAdapter
-
     TypeAdapter(route.response).validate_json(orjson.dumps(data), strict=True)
+
+
+def validate_documented(document: dict[str, Any], route: Route, body: Any) -> None:
+    """The whole answer (envelope included) against the document's schema for this operation and status."""
+    operation = document["paths"][route.path][route.method.lower()]
+    schema = operation["responses"][str(route.status)]["content"]["application/json"]["schema"]
+    jsonschema.Draft202012Validator({**schema, "components": document["components"]}).validate(body)
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 40.0) -> Any:
@@ -104,6 +112,9 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     for plane in ("tenant", "control"):
         await walk.call(plane, "GET", "/healthz")
         await walk.call(plane, "GET", "/readyz")
+        await walk.call(plane, "GET", "/api/openapi.json")
+        await walk.call(plane, "GET", "/api/docs")
+        await walk.call(plane, "GET", "/api/docs/init.js")
 
     signed = await walk.call("tenant", "POST", "/api/auth/token",
                              json={"email": f"admin@{tenant_id}.test", "password": api.PASSWORD,
@@ -214,10 +225,13 @@ async def test_every_answer_matches_its_declared_schema(stack_factory):
     async with aiohttp.ClientSession() as session:
         walk = Walk(session, {"tenant": tenant_base, "control": control_base})
         await walk_everything(walk, session)
+        documents = {plane: (await api.request(session, "GET", base + "/api/openapi.json")).body
+                     for plane, base in walk.bases.items()}
     failures = []
-    for route, data in walk.answers:
+    for plane, route, body in walk.answers:
         try:
-            validate(route, data)
+            validate(route, body["data"])
+            validate_documented(documents[plane], route, body)
         except Exception as exc:  # noqa: BLE001 - collect every mismatch, then fail once
             failures.append(f"{route.method} {route.path}: {exc}")
     assert not failures, "\n".join(failures)
