@@ -70,15 +70,20 @@ class ImpactQuery(Paging):
                                                      "have caused it)")
 
 
-class ConfigurationItem(Resource):
+class CiIdentity(Resource):
+    """A CI as the blast radius carries it (attributes and timestamps: GET the item)."""
+
     id: str
     name: str
     cls: str = Field(alias="class")
     environment: str
     owner: str
     criticality: Criticality | Literal[""]
-    attributes: JsonObject
     version: int
+
+
+class ConfigurationItem(CiIdentity):
+    attributes: JsonObject
     created_by: str
     created_at: Time
     updated_at: Time
@@ -110,20 +115,8 @@ class ImportResult(Resource):
     refs: dict[str, str] = Field(description="ref -> id of the items that carried a ref")
 
 
-class ImpactItemIdentity(Resource):
-    """The CI's identity as the blast radius carries it (attributes and timestamps: GET the item)."""
-
-    id: str
-    name: str
-    cls: str = Field(alias="class")
-    environment: str
-    owner: str
-    criticality: Criticality | Literal[""]
-    version: int
-
-
 class ImpactedItem(Resource):
-    item: ImpactItemIdentity
+    item: CiIdentity
     depth: int
     path: list[str] = Field(description="CI ids from the failing CI to this one")
     relation_types: list[str] = Field(description="the relation type of each hop")
