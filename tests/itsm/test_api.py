@@ -299,16 +299,9 @@ async def test_change_accepted_when_cmdb_is_down(stack_factory):
         assert on_ci.status == 200 and on_ci.data["total"] == 2
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def stack_env(request) -> dict[str, str]:
-    """Run the stack on its SQLite files, or with every service and the gateway on one PostgreSQL database."""
-    if request.param == "sqlite":
-        return {}
-    return {"VIGIL_DATABASE_URL": await request.getfixturevalue("postgres_server").create_database()}
 
-
-async def test_changes_created_at_the_same_moment_flag_each_other(stack_factory, stack_env):
-    stack = stack_factory(env=stack_env)
+async def test_changes_created_at_the_same_moment_flag_each_other(stack_factory, stack_database_env):
+    stack = stack_factory(env=stack_database_env)
     tenant_base, control_base = urls(stack)
     async with aiohttp.ClientSession() as session:
         users = await api.tenant(session, tenant_base, control_base)
