@@ -33,7 +33,7 @@ from vigil.runtime.search import (
     list_page,
     parse_filters,
 )
-from vigil.runtime.text import folded
+from vigil.runtime.text import contains, folded
 
 T0 = datetime(2026, 4, 1, tzinfo=UTC)
 metadata = sa.MetaData()
@@ -329,3 +329,32 @@ def test_the_docs_list_every_attribute_and_its_operators():
             for name in re.findall(r"`(\w+)`", names):
                 documented[name] = set(re.findall(r"`(\w+)`", operators))
         assert documented == {name: set(ops) for name, ops in catalogue.operators().items()}, title
+
+
+async def test_values_no_database_could_take_are_refused_not_failed(db):
+    """Whatever a client sends, a 422 naming it, never a database error: NUL characters, numbers beyond 64
+    bits or not finite, and cursors forged with such values."""
+    import base64
+    import json
+
+    from vigil.runtime.search import fingerprint
+
+    for f, field in ((Filter("owner", "IS", ("a\x00b",)), "filters[0].values[0]"),
+                     (Filter("name", "CONTAINS", ("\x00",)), "filters[0].values[0]"),
+                     (Filter("number", "GT", (2**70,)), "filters[0].values[0]"),
+                     (Filter("number", "GT", (float("inf"),)), "filters[0].values[0]"),
+                     (Filter("number", "GT", (float("nan"),)), "filters[0].values[0]"),
+                     (Filter("reference", "IS", (float("-inf"),)), "filters[0].values[0]")):
+        with pytest.raises(ValidationFailed) as err:
+            await page(db, Query(filters=(f,)))
+        assert err.value.fields[0].field == field
+    query = Query(sort="number")
+    for key in ([2**70, "x"], ["a\x00", "x"], [1.5, "x"]):
+        forged = base64.urlsafe_b64encode(json.dumps({"s": "number", "o": "asc", "q": fingerprint(
+            replace(query, limit=0)), "k": key}).encode()).decode()
+        with pytest.raises(ValidationFailed) as err:
+            await page(db, replace(query, cursor=forged))
+        assert err.value.fields[0].field == "cursor"
+    async with db.read() as conn:  # a NUL in a q= search finds what the rest of the query finds
+        found = await conn.execute(sa.select(things.c.number).where(contains(things.c.name_folded, "\x00")))
+        assert found.all() == []

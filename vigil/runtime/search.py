@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,14 @@ class Attribute:
         raise AssertionError(operator)
 
 
+def _text(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise BadValue("must be a non-empty string")
+    if "\x00" in raw:  # PostgreSQL text cannot hold it; no stored value has it
+        raise BadValue("must not contain NUL characters")
+    return raw
+
+
 class Keyword(Attribute):
     """An exact string: a state, a type, an email. `choices` closes the set of values; `aliases` are values
     that stand for a condition of their own (e.g. a status filter that is not a state)."""
@@ -115,8 +124,7 @@ class Keyword(Attribute):
         self.operators = EQUALITY + (EMPTINESS if empty else ())
 
     def value(self, raw: Any) -> str:
-        if not isinstance(raw, str) or not raw:
-            raise BadValue("must be a non-empty string")
+        raw = _text(raw)
         allowed = (*self.choices, *self.aliases)
         if self.choices and raw not in allowed:
             raise BadValue(f"unknown {self.name} {raw!r}; one of {', '.join(allowed)}")
@@ -139,9 +147,7 @@ class Text(Keyword):
         self.operators = (*self.operators, "CONTAINS", "NOT_CONTAINS")
 
     def value(self, raw: Any) -> str:
-        if not isinstance(raw, str) or not raw:
-            raise BadValue("must be a non-empty string")
-        return raw
+        return _text(raw)
 
     def clause(self, operator: str, values: list[Any]) -> sa.ColumnElement[bool]:
         if operator == "CONTAINS":
@@ -186,8 +192,10 @@ class Number(Attribute):
     operators = EQUALITY + ORDERING
 
     def value(self, raw: Any) -> int:
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != int(raw):
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw) or raw != int(raw):
             raise BadValue("must be a whole number")
+        if not -(2**63) <= raw < 2**63:
+            raise BadValue("is out of range")
         return int(raw)
 
 
@@ -406,10 +414,10 @@ def _decode(value: Any, kind: str) -> Any:
     if kind == "time":
         return as_utc(datetime.fromisoformat(value))
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError("not an integer")
+        if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+            raise ValueError("not a 64-bit integer")
         return value
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         raise ValueError("not a string")
     return value
 

@@ -31,7 +31,8 @@ def folded(**fields: str) -> dict[str, str]:
 
 def contains(column: sa.ColumnElement[str], query: str) -> sa.ColumnElement[bool]:
     """`column` (folded text) contains `query` folded; `%`, `_` and `\\` in the query are literal."""
-    escaped = fold(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    needle = fold(query).replace("\x00", "")  # PostgreSQL text cannot hold NUL; nothing stored has it
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(f"%{escaped}%", escape="\\")
 
 
