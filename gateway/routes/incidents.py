@@ -27,7 +27,8 @@ async def list_incidents(request: web.Request, query: IncidentQuery) -> dict[str
     return page(resp.items, resp.page.total, query)
 
 
-@routes.post("/api/incidents", summary="Create an incident", body=NewIncident, response=Incident, status=201)
+@routes.post("/api/incidents", summary="Create an incident", body=NewIncident, response=Incident, status=201,
+             quota="incidents_per_month")
 async def create_incident(request: web.Request, body: NewIncident) -> pb.Incident:
     return (await call(upstreams(request).incident.CreateIncident(to_proto(pb.CreateIncidentRequest, body)))).incident
 

@@ -262,6 +262,11 @@ class IncidentStore:
                 sa.select(incidents).where(*where).order_by(*order).limit(query.limit).offset(query.offset))).all()
         return [_row_to_incident(r) for r in rows], int(total)
 
+    async def count_created(self, tenant_id: str, since: datetime) -> int:
+        async with self.db.read() as conn:
+            return int((await conn.execute(sa.select(sa.func.count()).select_from(incidents).where(
+                incidents.c.tenant_id == tenant_id, incidents.c.created_at >= since))).scalar_one())
+
     async def mutate(self, tenant_id: str, key: str, decide: Callable[[Incident], Change],
                      expected_version: int = 0) -> Incident:
         """Read, decide, write under the row's version. A concurrent writer makes the version check fail:
