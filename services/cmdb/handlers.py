@@ -80,6 +80,10 @@ class CmdbHandlers(cmdb_pb2_grpc.CmdbServiceServicer):
             items=[item_to_proto(i) for i in found],
             page=common_pb2.PageInfo(total=total, limit=query.limit, offset=query.offset))
 
+    async def FindItemsByName(self, request, _ctx):
+        found = await self.service.find_items_by_name(context.current(), list(request.names))
+        return cmdb_pb2.FindItemsByNameResponse(items=[item_to_proto(i) for i in found])
+
     async def UpdateItem(self, request, _ctx):
         changes = {}
         for name in request.update_mask:
