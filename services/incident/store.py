@@ -50,6 +50,7 @@ incidents = sa.Table(
     sa.Column("updated_at", _TS, nullable=False),
     sa.Column("status_times", sa.JSON, nullable=False),
     sa.Column("impacted_ci_ids", sa.JSON, nullable=False),
+    sa.Column("change_ids", sa.JSON, nullable=False),
     sa.UniqueConstraint("tenant_id", "number", name="uq_incidents_tenant_number"),
     sa.Index("ix_incidents_tenant_created", "tenant_id", "created_at"),
     sa.Index("ix_incidents_tenant_status", "tenant_id", "status"),
@@ -110,7 +111,7 @@ def _row_to_incident(row: Any) -> Incident:
         created_by=row.created_by, resolved_by=row.resolved_by, dedup_key=row.dedup_key, version=row.version,
         created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
         status_times={k: datetime.fromisoformat(v) for k, v in (row.status_times or {}).items()},
-        impacted_ci_ids=tuple(row.impacted_ci_ids or ()),
+        impacted_ci_ids=tuple(row.impacted_ci_ids or ()), change_ids=tuple(row.change_ids or ()),
     )
 
 
@@ -122,7 +123,7 @@ def _incident_values(incident: Incident) -> dict[str, Any]:
         "resolved_by": incident.resolved_by, "dedup_key": incident.dedup_key, "version": incident.version,
         "updated_at": incident.updated_at,
         "status_times": {k: v.isoformat() for k, v in incident.status_times.items()},
-        "impacted_ci_ids": list(incident.impacted_ci_ids),
+        "impacted_ci_ids": list(incident.impacted_ci_ids), "change_ids": list(incident.change_ids),
     }
 
 
@@ -190,28 +191,36 @@ class IncidentStore:
 
     async def _insert_batch(self, batch: list[tuple[Incident, TimelineEntry, str, asyncio.Future]]) -> list[Incident]:
         async with self.db.write() as conn:
-            counts: dict[str, int] = {}
-            for incident, *_ in batch:
-                counts[incident.tenant_id] = counts.get(incident.tenant_id, 0) + 1
-            next_number = {t: await self._reserve_numbers(conn, t, n) for t, n in counts.items()}
-            created, rows, cis, entries, events = [], [], [], [], []
-            for incident, entry, traceparent, _future in batch:
-                number = next_number[incident.tenant_id]
-                next_number[incident.tenant_id] += 1
-                incident = replace(incident, number=number)
-                created.append(incident)
-                rows.append({"id": incident.id, "tenant_id": incident.tenant_id, "number": number,
-                             "created_by": incident.created_by, "created_at": incident.created_at,
-                             **_incident_values(incident)})
-                cis.extend({"tenant_id": incident.tenant_id, "ci_id": ci, "incident_id": incident.id}
-                           for ci in incident.ci_ids)
-                entries.append(_timeline_values(incident.tenant_id, entry, 100))
-                events.append(self.events.row("incident.created", incident, traceparent=traceparent))
-            await conn.execute(incidents.insert(), rows)
-            if cis:
-                await conn.execute(incident_cis.insert(), cis)
-            await conn.execute(timeline.insert(), entries)
-            await self.events.stage(conn, events)
+            return await self.insert_in(conn, [(incident, entry, traceparent) for incident, entry, traceparent, _ in batch])
+
+    async def insert_in(self, conn: AsyncConnection, batch: list[tuple[Incident, TimelineEntry, str]]) -> list[Incident]:
+        """Insert incidents in the caller's transaction: gap-free references reserved per tenant, CI links, the
+        created timeline entry and the incident.created event of each (the alert processor creates incidents
+        in its own batch transaction through this)."""
+        counts: dict[str, int] = {}
+        for incident, *_ in batch:
+            counts[incident.tenant_id] = counts.get(incident.tenant_id, 0) + 1
+        next_number = {t: await self._reserve_numbers(conn, t, n) for t, n in counts.items()}
+        created, rows, cis, entries, events = [], [], [], [], []
+        for incident, entry, traceparent in batch:
+            number = next_number[incident.tenant_id]
+            next_number[incident.tenant_id] += 1
+            incident = replace(incident, number=number)
+            created.append(incident)
+            rows.append({"id": incident.id, "tenant_id": incident.tenant_id, "number": number,
+                         "created_by": incident.created_by, "created_at": incident.created_at,
+                         **_incident_values(incident)})
+            cis.extend({"tenant_id": incident.tenant_id, "ci_id": ci, "incident_id": incident.id}
+                       for ci in incident.ci_ids)
+            entries.append(_timeline_values(incident.tenant_id, entry, 100))
+            events.append(self.events.row("incident.created", incident, traceparent=traceparent))
+        if not rows:
+            return created
+        await conn.execute(incidents.insert(), rows)
+        if cis:
+            await conn.execute(incident_cis.insert(), cis)
+        await conn.execute(timeline.insert(), entries)
+        await self.events.stage(conn, events)
         return created
 
     async def _replace_cis(self, conn: AsyncConnection, incident: Incident) -> None:
@@ -278,25 +287,34 @@ class IncidentStore:
                 change = decide(current)
                 if not change.timeline:
                     return current
-                updated = change.incident
-                result = await conn.execute(incidents.update().where(
-                    incidents.c.tenant_id == tenant_id, incidents.c.id == current.id,
-                    incidents.c.version == current.version).values(_incident_values(updated)))
-                if result.rowcount != 1:
+                if not await self.apply_in(conn, current, change):
                     if expected_version:
                         raise Conflict(f"incident {current.reference} was changed concurrently; re-read and retry")
                     continue
-                if updated.ci_ids != current.ci_ids:
-                    await self._replace_cis(conn, updated)
-                await conn.execute(timeline.insert(), [_timeline_values(tenant_id, e, updated.version * 100 + i)
-                                                       for i, e in enumerate(change.timeline)])
-                await self.events.stage(conn, [
-                    self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
-                                    to_status=to_status)
-                    for event_type, changed, from_status, to_status in change.events])
+                updated = change.incident
             self.events.committed()
             return updated
         raise Conflict(f"incident {key} is being changed concurrently; retry")
+
+    async def apply_in(self, conn: AsyncConnection, current: Incident, change: Change,
+                       traceparent: str | None = None) -> bool:
+        """Write one decided change in the caller's transaction, guarded by the version it was decided on.
+        False (nothing written) when another writer got there first."""
+        updated = change.incident
+        result = await conn.execute(incidents.update().where(
+            incidents.c.tenant_id == current.tenant_id, incidents.c.id == current.id,
+            incidents.c.version == current.version).values(_incident_values(updated)))
+        if result.rowcount != 1:
+            return False
+        if updated.ci_ids != current.ci_ids:
+            await self._replace_cis(conn, updated)
+        await conn.execute(timeline.insert(), [_timeline_values(current.tenant_id, e, updated.version * 100 + i)
+                                               for i, e in enumerate(change.timeline)])
+        await self.events.stage(conn, [
+            self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
+                            to_status=to_status, traceparent=traceparent)
+            for event_type, changed, from_status, to_status in change.events])
+        return True
 
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]:
         async with self.db.read() as conn:

@@ -1,0 +1,352 @@
+"""Alerts, their groups and fingerprint states, on the incident service's database.
+
+`apply(batch)` is one transaction per batch of accepted alerts: it skips alerts already stored (processing is
+idempotent by alert id), reads the state the decisions need, runs them (decisions.Decider, pure), and writes
+everything they decided — new incidents through the incident store (gap-free references, incident.created),
+incident changes under their version, group and fingerprint states, the alerts with their decisions, and one
+alert.<decision> event per alert — before the consumer commits its Kafka offsets.
+
+Concurrency (several consumers, PostgreSQL): a group's state is read and written inside the transaction. The
+transaction claims every group it reads (`version = version + 1 WHERE (id, version) IN …`, which also locks
+the rows until commit), new groups and fingerprints are inserted under their unique keys, and incidents are
+written or re-checked under their version. Whatever another transaction changed first makes the claim, the
+insert or the version check fail; the whole batch then rolls back and is decided again on the fresh state.
+So one group never gets two incidents, and a firing count is never decided on a stale read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.incident.alerts.decisions import (
+    FIRING,
+    AlertRecord,
+    Decider,
+    FingerprintState,
+    GroupState,
+    Incoming,
+    group_key_for,
+    with_references,
+)
+from services.incident.integrations.service import IntegrationSettings
+from services.incident.integrations.store import IntegrationStore
+from services.incident.maintenance.store import MaintenanceStore
+from services.incident.service import format_reference
+from services.incident.store import IncidentStore, _row_to_incident, incidents, metadata
+from vigil.runtime.clock import as_utc, now
+from vigil.runtime.db import Database
+
+if TYPE_CHECKING:
+    from services.incident.alerts.events import AlertEvents
+
+log = logging.getLogger("vigil.incident.alerts")
+_TS = sa.DateTime(timezone=True)
+_CHUNK = 500
+MAX_ATTEMPTS = 50
+
+groups = sa.Table(
+    "alert_groups",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("integration_id", sa.String(36), nullable=False),
+    sa.Column("group_key", sa.String(300), nullable=False),
+    sa.Column("incident_id", sa.String(36), nullable=False),
+    sa.Column("opened_at", _TS, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("tenant_id", "integration_id", "group_key", name="uq_alert_groups_key"),
+)
+
+fingerprints = sa.Table(
+    "alert_fingerprints",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("integration_id", sa.String(36), primary_key=True),
+    sa.Column("fingerprint", sa.String(255), primary_key=True),
+    sa.Column("group_id", sa.String(36), nullable=True),
+    sa.Column("incident_id", sa.String(36), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("starts_at", _TS, nullable=False),
+    sa.Column("ends_at", _TS, nullable=True),
+    sa.Column("updated_at", _TS, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("integration_id", sa.String(36), nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("fingerprint", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("source_severity", sa.String(64), nullable=False),
+    sa.Column("severity", sa.String(2), nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("annotations", sa.JSON, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("starts_at", _TS, nullable=True),
+    sa.Column("ends_at", _TS, nullable=True),
+    sa.Column("received_at", _TS, nullable=False),
+    sa.Column("processed_at", _TS, nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("group_key", sa.String(300), nullable=False),
+    sa.Column("decision", sa.String(20), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("rule", sa.String(200), nullable=False),
+    sa.Column("incident_id", sa.String(36), nullable=True),
+    sa.Column("previous_incident_id", sa.String(36), nullable=True),
+    sa.Column("maintenance_window_id", sa.String(36), nullable=True),
+    sa.Column("ci_ids", sa.JSON, nullable=False),
+    sa.Column("ci_lookup", sa.String(20), nullable=False),
+    sa.Column("change_ids", sa.JSON, nullable=False),
+    sa.Column("change_lookup", sa.String(20), nullable=False),
+)
+
+
+class StaleState(Exception):
+    """Another transaction changed what this batch decided on; the batch is decided again."""
+
+
+def _chunks(values: list, size: int = _CHUNK):
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def _fp_values(fp: FingerprintState) -> dict[str, Any]:
+    return {"group_id": fp.group_id, "incident_id": fp.incident_id, "status": fp.status,
+            "starts_at": fp.starts_at, "ends_at": fp.ends_at, "updated_at": fp.updated_at}
+
+
+def _alert_values(r: AlertRecord, at: datetime, references: dict[str, str]) -> dict[str, Any]:
+    a = r.alert
+    return {
+        "id": a.id, "tenant_id": a.tenant_id, "integration_id": a.integration_id, "source": a.source,
+        "fingerprint": a.fingerprint, "status": a.status, "title": a.title[:500], "description": a.description,
+        "source_severity": a.source_severity[:64], "severity": r.severity, "labels": a.labels,
+        "annotations": a.annotations, "details": a.details, "starts_at": a.starts_at, "ends_at": a.ends_at,
+        "received_at": a.received_at, "processed_at": at, "url": a.url[:2000], "group_key": r.group_key,
+        "decision": r.decision, "reason": with_references(r.reason, references), "rule": r.rule[:200],
+        "incident_id": r.incident_id, "previous_incident_id": r.previous_incident_id,
+        "maintenance_window_id": r.maintenance_window_id, "ci_ids": list(a.ci_ids), "ci_lookup": a.ci_lookup,
+        "change_ids": list(a.change_ids), "change_lookup": a.change_lookup,
+    }
+
+
+class AlertStore:
+    def __init__(self, db: Database, incident_store: IncidentStore, integrations: IntegrationStore,
+                 events: AlertEvents) -> None:
+        self.db = db
+        self.incident_store = incident_store
+        self.integrations = integrations
+        self.events = events
+        self.retries = 0
+
+    # -- processing
+
+    async def apply(self, batch: list[Incoming]) -> list[dict[str, Any]]:
+        """Decide and store a batch in one transaction; returns the stored alert rows (none for alerts that
+        had been stored before). Retried from scratch when a concurrent batch changed the same state."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                async with self.db.write() as conn:
+                    rows = await self._apply(conn, batch)
+            except (StaleState, IntegrityError) as exc:
+                self.retries += 1
+                log.debug("alert batch raced another (%s); deciding again", type(exc).__name__)
+                await asyncio.sleep(min(0.5, 0.005 * 2 ** min(attempt, 7)) * random.random())
+                continue
+            self.events.committed()
+            return rows
+        raise StaleState(f"alert batch still racing after {MAX_ATTEMPTS} attempts")
+
+    async def _apply(self, conn: AsyncConnection, batch: list[Incoming]) -> list[dict[str, Any]]:
+        fresh = await self._unseen(conn, batch)
+        if not fresh:
+            return []
+        at = now()
+        integration_keys = {(a.tenant_id, a.integration_id) for a in fresh}
+        found = await self.integrations.settings_of(conn, integration_keys)
+        settings = {k: found[k].settings if k in found else IntegrationSettings() for k in integration_keys}
+        fps = await self._fingerprints(conn, fresh)
+        group_states = await self._groups(conn, fresh, settings, fps)
+        await self._claim(conn, groups, [(g.id, g.version) for g in group_states.values()])
+        for g in group_states.values():
+            g.version += 1
+        incident_ids = {fp.incident_id for fp in fps.values() if fp.incident_id} | {
+            g.incident_id for g in group_states.values()}
+        loaded = await self._incidents(conn, incident_ids)
+        firing = await self._firing_counts(conn, set(loaded))
+        tenants = {a.tenant_id for a in fresh}
+        windows = await MaintenanceStore.active_in(conn, tenants, min(a.received_at for a in fresh),
+                                                   max(a.received_at for a in fresh))
+        decider = Decider(settings=settings, fingerprints=fps, groups=group_states, incidents=dict(loaded),
+                          firing=firing, windows=windows, at=at)
+        for alert in fresh:
+            decider.decide(alert)
+
+        created = await self.incident_store.insert_in(conn, decider.created)
+        numbers = {i.id: i.number for i in created}
+        references = {i: format_reference(n) for i, n in numbers.items()}
+        for original, change in decider.changes():
+            if original.id in numbers:
+                original = replace(original, number=numbers[original.id])
+                change = replace(change, incident=replace(change.incident, number=numbers[original.id]))
+            if not await self.incident_store.apply_in(conn, original, change):
+                raise StaleState(f"incident {original.id} changed concurrently")
+        await self._claim(conn, incidents, [(i.id, i.version) for i in decider.read_only_incidents()], bump=False)
+        await self._write_groups(conn, decider.touched_groups.values())
+        await self._write_fingerprints(conn, decider.touched_fingerprints.values())
+        references.update({i.id: i.reference for i in loaded.values()})
+        rows = [_alert_values(r, at, references) for r in decider.records]
+        for chunk in _chunks(rows):
+            await conn.execute(alerts.insert(), chunk)
+        await self.events.stage(conn, rows, [r.alert.traceparent for r in decider.records], references)
+        return rows
+
+    async def _unseen(self, conn: AsyncConnection, batch: list[Incoming]) -> list[Incoming]:
+        unique = list({a.id: a for a in batch}.values())
+        seen: set[str] = set()
+        for chunk in _chunks([a.id for a in unique]):
+            seen.update((await conn.execute(sa.select(alerts.c.id).where(alerts.c.id.in_(chunk)))).scalars())
+        return [a for a in unique if a.id not in seen]
+
+    async def _fingerprints(self, conn: AsyncConnection, batch: list[Incoming]
+                            ) -> dict[tuple[str, str, str], FingerprintState]:
+        by_integration: dict[tuple[str, str], set[str]] = {}
+        for a in batch:
+            by_integration.setdefault((a.tenant_id, a.integration_id), set()).add(a.fingerprint)
+        found: dict[tuple[str, str, str], FingerprintState] = {}
+        for (tenant, integration), values in by_integration.items():
+            for chunk in _chunks(sorted(values)):
+                rows = (await conn.execute(sa.select(fingerprints).where(
+                    fingerprints.c.tenant_id == tenant, fingerprints.c.integration_id == integration,
+                    fingerprints.c.fingerprint.in_(chunk)))).all()
+                for r in rows:
+                    found[(tenant, integration, r.fingerprint)] = FingerprintState(
+                        r.tenant_id, r.integration_id, r.fingerprint, r.group_id, r.incident_id, r.status,
+                        as_utc(r.starts_at), as_utc(r.ends_at) if r.ends_at else None, as_utc(r.updated_at))
+        return found
+
+    async def _groups(self, conn: AsyncConnection, batch: list[Incoming],
+                      settings: dict[tuple[str, str], IntegrationSettings],
+                      fps: dict[tuple[str, str, str], FingerprintState]) -> dict[tuple[str, str, str], GroupState]:
+        """The groups the batch's alerts fall in, and the groups their fingerprints were attached to."""
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for a in batch:
+            wanted.setdefault((a.tenant_id, a.integration_id), set()).add(
+                group_key_for(settings[(a.tenant_id, a.integration_id)], a))
+        found: dict[tuple[str, str, str], GroupState] = {}
+
+        def keep(rows) -> None:
+            for r in rows:
+                found[(r.tenant_id, r.integration_id, r.group_key)] = GroupState(
+                    r.id, r.tenant_id, r.integration_id, r.group_key, r.incident_id, as_utc(r.opened_at), r.version)
+
+        for (tenant, integration), keys in wanted.items():
+            for chunk in _chunks(sorted(keys)):
+                keep((await conn.execute(sa.select(groups).where(
+                    groups.c.tenant_id == tenant, groups.c.integration_id == integration,
+                    groups.c.group_key.in_(chunk)))).all())
+        known = {g.id for g in found.values()}
+        extra = sorted({fp.group_id for fp in fps.values() if fp.group_id and fp.group_id not in known})
+        for chunk in _chunks(extra):
+            keep((await conn.execute(sa.select(groups).where(groups.c.id.in_(chunk)))).all())
+        return found
+
+    async def _incidents(self, conn: AsyncConnection, ids: set[str]) -> dict[str, Any]:
+        found = {}
+        for chunk in _chunks(sorted(ids)):
+            for r in (await conn.execute(sa.select(incidents).where(incidents.c.id.in_(chunk)))).all():
+                found[r.id] = _row_to_incident(r)
+        return found
+
+    async def _firing_counts(self, conn: AsyncConnection, incident_ids: set[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for chunk in _chunks(sorted(incident_ids)):
+            rows = (await conn.execute(sa.select(fingerprints.c.incident_id, sa.func.count()).where(
+                fingerprints.c.incident_id.in_(chunk), fingerprints.c.status.in_(FIRING))
+                .group_by(fingerprints.c.incident_id))).all()
+            counts.update({r[0]: int(r[1]) for r in rows})
+        return counts
+
+    @staticmethod
+    async def _claim(conn: AsyncConnection, table: sa.Table, versions: list[tuple[str, int]], bump: bool = True) -> None:
+        """Check (and, on PostgreSQL, lock until commit) rows at the versions they were read at."""
+        for chunk in _chunks(sorted(versions)):
+            result = await conn.execute(table.update().where(
+                sa.tuple_(table.c.id, table.c.version).in_(chunk)).values(
+                version=table.c.version + 1 if bump else table.c.version))
+            if result.rowcount != len(chunk):
+                raise StaleState(f"{table.name}: {len(chunk) - result.rowcount} row(s) changed concurrently")
+
+    @staticmethod
+    async def _write_groups(conn: AsyncConnection, touched) -> None:
+        new = [{"id": g.id, "tenant_id": g.tenant_id, "integration_id": g.integration_id, "group_key": g.group_key,
+                "incident_id": g.incident_id, "opened_at": g.opened_at, "version": 1} for g in touched if not g.stored]
+        old = [{"gid": g.id, "incident_id": g.incident_id, "opened_at": g.opened_at} for g in touched if g.stored]
+        if new:
+            await conn.execute(groups.insert(), new)
+        if old:
+            await conn.execute(groups.update().where(groups.c.id == sa.bindparam("gid")).values(
+                incident_id=sa.bindparam("incident_id"), opened_at=sa.bindparam("opened_at")), old)
+
+    @staticmethod
+    async def _write_fingerprints(conn: AsyncConnection, touched) -> None:
+        new = [{"tenant_id": f.tenant_id, "integration_id": f.integration_id, "fingerprint": f.fingerprint,
+                **_fp_values(f)} for f in touched if not f.stored]
+        old = [{"t": f.tenant_id, "i": f.integration_id, "f": f.fingerprint, **_fp_values(f)}
+               for f in touched if f.stored]
+        if new:
+            await conn.execute(fingerprints.insert(), new)
+        if old:
+            await conn.execute(fingerprints.update().where(
+                fingerprints.c.tenant_id == sa.bindparam("t"), fingerprints.c.integration_id == sa.bindparam("i"),
+                fingerprints.c.fingerprint == sa.bindparam("f")).values(
+                {k: sa.bindparam(k) for k in ("group_id", "incident_id", "status", "starts_at", "ends_at",
+                                              "updated_at")}), old)
+
+    # -- reading
+
+    async def list(self, tenant_id: str, query) -> tuple[list[dict[str, Any]], int]:
+        where = [alerts.c.tenant_id == tenant_id]
+        if query.status:
+            where.append(alerts.c.status.in_(query.status))
+        if query.decision:
+            where.append(alerts.c.decision.in_(query.decision))
+        for name in ("integration_id", "fingerprint", "incident_id"):
+            if getattr(query, name):
+                where.append(alerts.c[name] == getattr(query, name))
+        if query.start is not None:
+            where.append(alerts.c.received_at >= query.start)
+        if query.end is not None:
+            where.append(alerts.c.received_at <= query.end)
+        order = alerts.c.received_at.desc() if query.order == "desc" else alerts.c.received_at.asc()
+        async with self.db.read() as conn:
+            total = (await conn.execute(sa.select(sa.func.count()).select_from(alerts).where(*where))).scalar_one()
+            rows = (await conn.execute(self._with_reference().where(*where).order_by(order, alerts.c.id)
+                                       .limit(query.limit).offset(query.offset))).all()
+        return [dict(r._mapping) for r in rows], int(total)
+
+    async def get(self, tenant_id: str, alert_id: str) -> dict[str, Any] | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(self._with_reference().where(
+                alerts.c.tenant_id == tenant_id, alerts.c.id == alert_id))).first()
+        return dict(row._mapping) if row else None
+
+    @staticmethod
+    def _with_reference() -> sa.Select:
+        return sa.select(alerts, incidents.c.number.label("incident_number")).select_from(
+            alerts.outerjoin(incidents, sa.and_(incidents.c.id == alerts.c.incident_id,
+                                                incidents.c.tenant_id == alerts.c.tenant_id)))
