@@ -45,6 +45,8 @@ class Gateway:
     # Telemetry ingest: Kafka producer and consumer-lag backpressure (gateway/routes/telemetry.py).
     telemetry: Any = None
     idempotency: IdempotencyStore | None = None
+    # Alert intake: integration-key authentication and the Kafka producer (gateway/alerts/intake.py).
+    alerts: Any = None
 
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
@@ -191,6 +193,9 @@ async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, we
 
     g.telemetry = TelemetryIngest(settings.kafka_bootstrap, settings.telemetry_consumer_group,
                                   settings.telemetry_max_lag_batches, settings.telemetry_retention_days)
+    from gateway.alerts.intake import AlertIntake
+
+    g.alerts = AlertIntake(settings.kafka_bootstrap)
     tenant_app = _plane(g, "tenant", routes.collect("tenant"))
     control_app = _plane(g, "control", routes.collect("control"))
     return g, tenant_app, control_app
@@ -199,6 +204,8 @@ async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, we
 async def close(g: Gateway) -> None:
     if g.telemetry is not None:
         await g.telemetry.close()
+    if g.alerts is not None:
+        await g.alerts.close()
     await g.upstreams.close()
     await g.db.dispose()
 

@@ -60,6 +60,7 @@ def incident_json(i: incident_pb2.Incident) -> dict[str, Any]:
         "source": i.source,
         "ci_ids": list(i.ci_ids),
         "impacted_ci_ids": list(i.impacted_ci_ids),
+        "change_ids": list(i.change_ids),
         "assignee": i.assignee,
         "labels": json_format.MessageToDict(i.labels) if i.labels.fields else {},
         "resolution_notes": i.resolution_notes,

@@ -69,14 +69,16 @@ class Integration(_message.Message):
     def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., settings: _Optional[_Union[IntegrationSettings, _Mapping]] = ..., key_prefix: _Optional[str] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_rotated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class CreateIntegrationRequest(_message.Message):
-    __slots__ = ("name", "type", "settings")
+    __slots__ = ("name", "type", "settings", "settings_mask")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_MASK_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: str
     settings: IntegrationSettings
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., settings: _Optional[_Union[IntegrationSettings, _Mapping]] = ...) -> None: ...
+    settings_mask: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., settings: _Optional[_Union[IntegrationSettings, _Mapping]] = ..., settings_mask: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateIntegrationResponse(_message.Message):
     __slots__ = ("integration", "key")
