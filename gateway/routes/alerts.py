@@ -221,7 +221,7 @@ def alert_json(a: alerts_pb2.Alert) -> dict[str, Any]:
     return {
         "id": a.id, "integration_id": a.integration_id, "source": a.source, "fingerprint": a.fingerprint,
         "status": a.status, "title": a.title, "description": a.description, "severity": a.severity,
-        "source_severity": a.source_severity, "labels": struct(a.labels), "annotations": struct(a.annotations),
+        "source_severity": a.source_severity, "labels": dict(a.labels), "annotations": dict(a.annotations),
         "details": struct(a.details), "starts_at": iso(a.starts_at), "ends_at": iso(a.ends_at),
         "received_at": iso(a.received_at), "processed_at": iso(a.processed_at), "url": a.url,
         "group_key": a.group_key, "decision": a.decision, "reason": a.reason, "rule": a.rule,

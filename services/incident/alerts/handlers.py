@@ -24,12 +24,12 @@ _IDS = ("incident_id", "previous_incident_id", "maintenance_window_id")
 def alert_to_proto(row: dict[str, Any], reference: str = "") -> alerts_pb2.Alert:
     """A stored alert row (with `incident_number` when read through the store) as the Alert message."""
     msg = alerts_pb2.Alert(**{k: row[k] for k in _TEXT}, **{k: row[k] or "" for k in _IDS},
-                           ci_ids=list(row["ci_ids"]), change_ids=list(row["change_ids"]))
+                           ci_ids=row["ci_ids"], change_ids=row["change_ids"], labels=row["labels"],
+                           annotations=row["annotations"])
     number = row.get("incident_number")
     msg.incident_reference = format_reference(number) if number else reference
-    for name in ("labels", "annotations", "details"):
-        if row[name]:
-            getattr(msg, name).update(row[name])
+    if row["details"]:
+        msg.details.update(row["details"])
     for name in ("starts_at", "ends_at", "received_at", "processed_at"):
         if row[name] is not None:
             getattr(msg, name).FromDatetime(as_utc(row[name]))

@@ -182,8 +182,6 @@ class AlertStore:
         fps = await self._fingerprints(conn, fresh)
         group_states = await self._groups(conn, fresh, settings, fps)
         await self._claim(conn, groups, [(g.id, g.version) for g in group_states.values()])
-        for g in group_states.values():
-            g.version += 1
         incident_ids = {fp.incident_id for fp in fps.values() if fp.incident_id} | {
             g.incident_id for g in group_states.values()}
         loaded = await self._incidents(conn, incident_ids)
@@ -281,9 +279,13 @@ class AlertStore:
             counts.update({r[0]: int(r[1]) for r in rows})
         return counts
 
-    @staticmethod
-    async def _claim(conn: AsyncConnection, table: sa.Table, versions: list[tuple[str, int]], bump: bool = True) -> None:
-        """Check (and, on PostgreSQL, lock until commit) rows at the versions they were read at."""
+    async def _claim(self, conn: AsyncConnection, table: sa.Table, versions: list[tuple[str, int]],
+                     bump: bool = True) -> None:
+        """Check (and lock until commit) rows at the versions they were read at. Not needed on SQLite, where
+        every write transaction of the service runs alone (BEGIN IMMEDIATE on one connection), so nothing it
+        read can change before it commits."""
+        if not self.db.is_postgres:
+            return
         for chunk in _chunks(sorted(versions)):
             result = await conn.execute(table.update().where(
                 sa.tuple_(table.c.id, table.c.version).in_(chunk)).values(

@@ -230,6 +230,20 @@ class AlertMessage(_message.Message):
 
 class Alert(_message.Message):
     __slots__ = ("id", "tenant_id", "integration_id", "source", "fingerprint", "status", "title", "description", "source_severity", "severity", "labels", "annotations", "details", "starts_at", "ends_at", "received_at", "processed_at", "url", "group_key", "decision", "reason", "rule", "incident_id", "incident_reference", "previous_incident_id", "maintenance_window_id", "ci_ids", "ci_lookup", "change_ids", "change_lookup")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class AnnotationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     INTEGRATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -270,8 +284,8 @@ class Alert(_message.Message):
     description: str
     source_severity: str
     severity: str
-    labels: _struct_pb2.Struct
-    annotations: _struct_pb2.Struct
+    labels: _containers.ScalarMap[str, str]
+    annotations: _containers.ScalarMap[str, str]
     details: _struct_pb2.Struct
     starts_at: _timestamp_pb2.Timestamp
     ends_at: _timestamp_pb2.Timestamp
@@ -290,7 +304,7 @@ class Alert(_message.Message):
     ci_lookup: str
     change_ids: _containers.RepeatedScalarFieldContainer[str]
     change_lookup: str
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., integration_id: _Optional[str] = ..., source: _Optional[str] = ..., fingerprint: _Optional[str] = ..., status: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., source_severity: _Optional[str] = ..., severity: _Optional[str] = ..., labels: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., annotations: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., processed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., url: _Optional[str] = ..., group_key: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., rule: _Optional[str] = ..., incident_id: _Optional[str] = ..., incident_reference: _Optional[str] = ..., previous_incident_id: _Optional[str] = ..., maintenance_window_id: _Optional[str] = ..., ci_ids: _Optional[_Iterable[str]] = ..., ci_lookup: _Optional[str] = ..., change_ids: _Optional[_Iterable[str]] = ..., change_lookup: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., integration_id: _Optional[str] = ..., source: _Optional[str] = ..., fingerprint: _Optional[str] = ..., status: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., source_severity: _Optional[str] = ..., severity: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., annotations: _Optional[_Mapping[str, str]] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., processed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., url: _Optional[str] = ..., group_key: _Optional[str] = ..., decision: _Optional[str] = ..., reason: _Optional[str] = ..., rule: _Optional[str] = ..., incident_id: _Optional[str] = ..., incident_reference: _Optional[str] = ..., previous_incident_id: _Optional[str] = ..., maintenance_window_id: _Optional[str] = ..., ci_ids: _Optional[_Iterable[str]] = ..., ci_lookup: _Optional[str] = ..., change_ids: _Optional[_Iterable[str]] = ..., change_lookup: _Optional[str] = ...) -> None: ...
 
 class ListAlertsRequest(_message.Message):
     __slots__ = ("page", "status", "decision", "integration_id", "fingerprint", "incident_id", "to")
