@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from services.incident.alerts.decisions import Incoming
 from services.incident.alerts.events import AlertEvents
-from services.incident.alerts.service import AlertQuery
+from services.incident.alerts.lookups import Lookups
+from services.incident.alerts.service import AlertProcessor, AlertQuery
 from services.incident.alerts.store import AlertStore, alerts, groups
 from services.incident.events import IncidentEvents
 from services.incident.integrations.service import IntegrationService
@@ -17,6 +18,7 @@ from services.incident.integrations.store import IntegrationStore
 from services.incident.store import IncidentStore, incidents, outbox_table
 from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
+from vigil.runtime.kafka_local import free_port
 
 CTX = CallContext(tenant_id="t1", actor="admin@t1", role="admin")
 
@@ -102,3 +104,13 @@ async def test_other_tenants_alerts_are_invisible(database, outbox):
     [row] = await store.apply([alert(integration, "a")])
     assert await store.get("t2", row["id"]) is None
     assert (await store.get("t1", row["id"]))["decision"] == "created"
+
+
+async def test_a_cmdb_and_itsm_that_are_down_never_block_processing(database, outbox):
+    store, integration = await make(database, outbox)
+    dead = f"127.0.0.1:{free_port()}"
+    processor = AlertProcessor(store, IntegrationStore(database), Lookups(dead, dead, timeout=1.0))
+    [row] = await processor.process([alert(integration, "a", labels={"service": "checkout"})])
+    assert (row["decision"], row["ci_lookup"], row["ci_ids"]) == ("created", "unavailable", [])
+    [again] = await processor.process([alert(integration, "b", labels={"service": "checkout"})])
+    assert again["ci_lookup"] == "unavailable"  # not asked again during the cool-down
