@@ -1,7 +1,11 @@
-"""alert.* events: one per stored alert, its type named by the decision (alert.created, alert.joined,
-alert.reopened, alert.resolved, alert.acknowledged, alert.suppressed, alert.duplicate), staged in the outbox in
-the batch's transaction. Topic vigil.alert.events, key = integration/fingerprint, so one alert series stays in
-order for consumers."""
+"""alert.* events: one per stored alert that changed something, its type named by the decision (alert.created,
+alert.joined, alert.reopened, alert.resolved, alert.acknowledged, alert.suppressed), staged in the outbox in the
+batch's transaction. Topic vigil.alert.events, key = integration/fingerprint, so one alert series stays in order
+for consumers.
+
+A `duplicate` publishes nothing: it changes no state, and a storm of repeats must not become a storm of events
+(and of webhooks downstream). Duplicates are stored and counted all the same (GET /api/alerts?decision=duplicate).
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ class AlertEvents:
                     references: dict[str, str]) -> None:
         events = []
         for row, traceparent in zip(rows, traceparents, strict=True):
+            if row["decision"] == "duplicate":
+                continue
             envelope = common_pb2.EventEnvelope(tenant_id=row["tenant_id"])
             envelope.occurred_at.FromDatetime(row["processed_at"])
             alert = alert_to_proto(row, references.get(row["incident_id"] or "", ""))
