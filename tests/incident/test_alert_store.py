@@ -3,6 +3,7 @@ store's path, idempotent re-delivery, and the group invariant under concurrent c
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -114,3 +115,19 @@ async def test_a_cmdb_and_itsm_that_are_down_never_block_processing(database, ou
     assert (row["decision"], row["ci_lookup"], row["ci_ids"]) == ("created", "unavailable", [])
     [again] = await processor.process([alert(integration, "b", labels={"service": "checkout"})])
     assert again["ci_lookup"] == "unavailable"  # not asked again during the cool-down
+
+
+async def test_a_later_alert_changes_only_what_it_decides_on_the_stored_incident(database, outbox):
+    """Decisions read a light view of incidents; the write keeps every other stored field."""
+    store, integration = await make(database, outbox)
+    first = replace(alert(integration, "a"), source_severity="warning", description="pool exhausted",
+                    impacted_ci_ids=("ci-downstream",), ci_ids=("ci-db",))
+    [created] = await store.apply([first])
+    again = replace(alert(integration, "a"), source_severity="critical", ci_ids=("ci-api",),
+                    impacted_ci_ids=("ci-web",), change_ids=("chg-1",))
+    [dup] = await store.apply([again])
+    assert dup["decision"] == "duplicate"
+    incident = await store.incident_store.get("t1", created["incident_id"])
+    assert (incident.severity, incident.description, incident.labels) == ("P1", "pool exhausted", first.labels)
+    assert incident.ci_ids == ("ci-db", "ci-api") and incident.change_ids == ("chg-1",)
+    assert set(incident.impacted_ci_ids) == {"ci-downstream", "ci-web"} and incident.version == 2

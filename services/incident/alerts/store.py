@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.incident.alerts.decisions import (
     FIRING,
+    MAX_IMPACTED,
     AlertRecord,
     Decider,
     FingerprintState,
@@ -40,7 +41,7 @@ from services.incident.alerts.decisions import (
 from services.incident.integrations.service import IntegrationSettings
 from services.incident.integrations.store import IntegrationStore
 from services.incident.maintenance.store import MaintenanceStore
-from services.incident.service import format_reference
+from services.incident.service import Change, Incident, format_reference
 from services.incident.store import IncidentStore, _row_to_incident, incidents, metadata
 from vigil.runtime.clock import as_utc, now
 from vigil.runtime.db import Database
@@ -113,6 +114,14 @@ alerts = sa.Table(
     sa.Column("change_ids", sa.JSON, nullable=False),
     sa.Column("change_lookup", sa.String(20), nullable=False),
 )
+
+
+# What decisions read of an incident, and which of those they may change (see decisions.Decider).
+_DECIDED_FROM = ("id", "tenant_id", "number", "title", "severity", "status", "source", "ci_ids", "version",
+                 "status_times", "change_ids", "resolved_by", "created_at", "updated_at")
+_CONVERTED = ("ci_ids", "change_ids", "status_times", "created_at", "updated_at")
+_DECIDED = ("severity", "status", "status_times", "resolved_by", "ci_ids", "change_ids", "version", "updated_at")
+_EMPTY = {"description": "", "labels": {}, "assignee": "", "resolution_notes": "", "created_by": "", "dedup_key": ""}
 
 
 class StaleState(Exception):
@@ -197,10 +206,11 @@ class AlertStore:
         created = await self.incident_store.insert_in(conn, decider.created)
         numbers = {i.id: i.number for i in created}
         references = {i: format_reference(n) for i, n in numbers.items()}
-        for original, change in decider.changes():
-            if original.id in numbers:
-                original = replace(original, number=numbers[original.id])
-                change = replace(change, incident=replace(change.incident, number=numbers[original.id]))
+        changes = decider.changes()
+        fresh = [(replace(o, number=numbers[o.id]), replace(c, incident=replace(c.incident, number=numbers[o.id])))
+                 for o, c in changes if o.id in numbers]
+        stored = await self._merged(conn, [(o, c) for o, c in changes if o.id not in numbers])
+        for original, change in fresh + stored:
             if not await self.incident_store.apply_in(conn, original, change):
                 raise StaleState(f"incident {original.id} changed concurrently")
         await self._claim(conn, incidents, [(i.id, i.version) for i in decider.read_only_incidents()], bump=False)
@@ -263,12 +273,37 @@ class AlertStore:
             keep((await conn.execute(sa.select(groups).where(groups.c.id.in_(chunk)))).all())
         return found
 
-    async def _incidents(self, conn: AsyncConnection, ids: set[str]) -> dict[str, Any]:
+    @staticmethod
+    async def _incidents(conn: AsyncConnection, ids: set[str], light: bool = True) -> dict[str, Incident]:
+        """The incidents by id. Light: only what decisions read (most alerts of a storm only need the status),
+        the other columns left empty; `_merged` loads the full rows of those a decision changes."""
+        columns = [incidents.c[name] for name in _DECIDED_FROM] if light else [incidents]
         found = {}
         for chunk in _chunks(sorted(ids)):
-            for r in (await conn.execute(sa.select(incidents).where(incidents.c.id.in_(chunk)))).all():
-                found[r.id] = _row_to_incident(r)
+            for r in (await conn.execute(sa.select(*columns).where(incidents.c.id.in_(chunk)))).all():
+                found[r.id] = _row_to_incident(r) if not light else Incident(
+                    **{**_EMPTY, **{k: getattr(r, k) for k in _DECIDED_FROM if k not in _CONVERTED}},
+                    ci_ids=tuple(r.ci_ids or ()), change_ids=tuple(r.change_ids or ()),
+                    status_times={k: datetime.fromisoformat(v) for k, v in (r.status_times or {}).items()},
+                    created_at=as_utc(r.created_at), updated_at=as_utc(r.updated_at))
         return found
+
+    async def _merged(self, conn: AsyncConnection, decided: list[tuple[Incident, Change]]
+                      ) -> list[tuple[Incident, Change]]:
+        """The decided changes on the full rows: the fields a decision may change come from the decision (the
+        blast radius is the union of the stored one and what the alerts added), everything else as stored."""
+        full = await self._incidents(conn, {original.id for original, _ in decided}, light=False)
+        out = []
+        for original, change in decided:
+            stored = full[original.id]
+            if stored.version != original.version:
+                raise StaleState(f"incident {original.id} changed concurrently")
+            final = change.incident
+            impacted = tuple(c for c in dict.fromkeys(stored.impacted_ci_ids + final.impacted_ci_ids)
+                             if c not in final.ci_ids)[:MAX_IMPACTED]
+            merged = replace(stored, **{k: getattr(final, k) for k in _DECIDED}, impacted_ci_ids=impacted)
+            out.append((stored, replace(change, incident=merged)))
+        return out
 
     async def _firing_counts(self, conn: AsyncConnection, incident_ids: set[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
