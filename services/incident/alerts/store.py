@@ -194,7 +194,7 @@ class AlertStore:
         incident_ids = {fp.incident_id for fp in fps.values() if fp.incident_id} | {
             g.incident_id for g in group_states.values()}
         loaded = await self._incidents(conn, incident_ids)
-        firing = await self._firing_counts(conn, set(loaded))
+        firing = await self._firing_counts(conn, loaded)
         tenants = {a.tenant_id for a in fresh}
         windows = await MaintenanceStore.active_in(conn, tenants, min(a.received_at for a in fresh),
                                                    max(a.received_at for a in fresh))
@@ -305,13 +305,18 @@ class AlertStore:
             out.append((stored, replace(change, incident=merged)))
         return out
 
-    async def _firing_counts(self, conn: AsyncConnection, incident_ids: set[str]) -> dict[str, int]:
+    async def _firing_counts(self, conn: AsyncConnection, loaded: dict[str, Incident]) -> dict[str, int]:
+        """How many fingerprints are firing on each incident (by tenant: the index leads with it)."""
+        by_tenant: dict[str, list[str]] = {}
+        for incident in loaded.values():
+            by_tenant.setdefault(incident.tenant_id, []).append(incident.id)
         counts: dict[str, int] = {}
-        for chunk in _chunks(sorted(incident_ids)):
-            rows = (await conn.execute(sa.select(fingerprints.c.incident_id, sa.func.count()).where(
-                fingerprints.c.incident_id.in_(chunk), fingerprints.c.status.in_(FIRING))
-                .group_by(fingerprints.c.incident_id))).all()
-            counts.update({r[0]: int(r[1]) for r in rows})
+        for tenant, ids in by_tenant.items():
+            for chunk in _chunks(sorted(ids)):
+                rows = (await conn.execute(sa.select(fingerprints.c.incident_id, sa.func.count()).where(
+                    fingerprints.c.tenant_id == tenant, fingerprints.c.incident_id.in_(chunk),
+                    fingerprints.c.status.in_(FIRING)).group_by(fingerprints.c.incident_id))).all()
+                counts.update({r[0]: int(r[1]) for r in rows})
         return counts
 
     async def _claim(self, conn: AsyncConnection, table: sa.Table, versions: list[tuple[str, int]],
