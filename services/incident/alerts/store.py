@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.incident.alerts.decisions import (
@@ -128,6 +128,12 @@ class StaleState(Exception):
     """Another transaction changed what this batch decided on; the batch is decided again."""
 
 
+def _raced(exc: DBAPIError) -> bool:
+    """A unique key taken first, or PostgreSQL breaking a deadlock / a serialization failure between batches."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(exc, IntegrityError) or code in ("40P01", "40001")
+
+
 def _chunks(values: list, size: int = _CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]
@@ -171,7 +177,9 @@ class AlertStore:
             try:
                 async with self.db.write() as conn:
                     rows = await self._apply(conn, batch)
-            except (StaleState, IntegrityError) as exc:
+            except (StaleState, DBAPIError) as exc:
+                if isinstance(exc, DBAPIError) and not _raced(exc):
+                    raise
                 self.retries += 1
                 log.debug("alert batch raced another (%s); deciding again", type(exc).__name__)
                 await asyncio.sleep(min(0.5, 0.005 * 2 ** min(attempt, 7)) * random.random())
