@@ -165,6 +165,7 @@ async def main() -> None:
             created, key = await integration(admin)
             payloads = bodies(args.webhooks, 2_000, "tp")
             latencies, accepted, started, last_202 = await send(session, door, key, payloads, args.concurrency)
+            backlog = len(accepted) - (await totals(admin, created["id"]))[0]
             stored_at = await wait_stored(admin, created["id"], len(accepted))
             stored, incidents = await totals(admin, created["id"])
             n = len(accepted)
@@ -174,13 +175,15 @@ async def main() -> None:
             print(f"  accepted    {accepted_rate:8.0f} alerts/s   ({n} alerts in {last_202 - started:.1f}s)")
             print(f"  processed   {processed_rate:8.0f} alerts/s   (first send -> last decision stored)")
             print(f"  accept      p50 {pct(latencies, 0.5):.1f} ms   p99 {pct(latencies, 0.99):.1f} ms per webhook")
-            print(f"  lag         {stored_at - last_202:.2f} s from the last 202 to the last decision stored")
+            print(f"  lag         {stored_at - last_202:.2f} s from the last 202 to the last decision stored "
+                  f"({backlog} alerts waiting then: drained at {backlog / max(1e-9, stored_at - last_202):.0f} alerts/s)")
             print(f"  dedup       {stored} alerts -> {incidents} incidents (ratio {stored / max(1, incidents):.1f})")
 
             # 2. storm
             storm, storm_key = await integration(admin)
             payloads = bodies(args.storm // PER_WEBHOOK, args.storm_fingerprints, "storm")
             _lat, accepted, started, last_202 = await send(session, door, storm_key, payloads, args.concurrency)
+            backlog = len(accepted) - (await totals(admin, storm["id"]))[0]
             stored_at = await wait_stored(admin, storm["id"], len(accepted))
             await asyncio.sleep(2.0)  # a double count would land now
             stored, incidents = await totals(admin, storm["id"])
@@ -195,6 +198,9 @@ async def main() -> None:
             doubled = stored - len(ids)
             print(f"storm: {len(accepted)} alerts over {args.storm_fingerprints} fingerprints, processed in "
                   f"{stored_at - started:.1f}s ({len(accepted) / (stored_at - started):.0f} alerts/s)")
+            print(f"  accepted in {last_202 - started:.1f}s ({len(accepted) / (last_202 - started):.0f} alerts/s); "
+                  f"{backlog} waiting at the last 202, drained at {backlog / max(1e-9, stored_at - last_202):.0f} "
+                  "alerts/s")
             print(f"  incidents {incidents}, alerts stored {stored}, lost {lost}, double-counted {doubled}")
             assert incidents == args.storm_fingerprints, incidents
             assert stored == len(accepted) == args.storm and lost == 0 and doubled == 0

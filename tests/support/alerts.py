@@ -27,10 +27,11 @@ def am_webhook(*alerts: dict[str, Any], group_key: str = '{}:{alertname="HighLat
 
 
 async def integration(client: api.TenantClient, type_: str = "alertmanager", **settings) -> tuple[dict, str]:
+    """A new integration of the client's tenant: (the integration, its key)."""
     resp = await client.post("/api/integrations", {"name": f"{type_}-{id(settings)}", "type": type_,
                                                    "settings": settings})
     assert resp.status == 201, resp.body
-    return resp.data, resp.data["key"]
+    return resp.data["integration"], resp.data["key"]
 
 
 async def processed(client: api.TenantClient, alert_ids: list[str], timeout: float = 60.0) -> list[dict]:
