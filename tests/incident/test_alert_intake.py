@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from gateway.alerts.formats import Source, parse_generic
-from gateway.alerts.intake import AlertIntake
+from gateway.ingest.alerts import AlertIntake, Source, from_generic
+from gateway.schemas.alerts import GenericBatch
 from services.incident.alerts.events import AlertEvents
 from services.incident.alerts.intake import AlertIntakeConsumer
 from services.incident.alerts.service import AlertProcessor
@@ -55,8 +55,9 @@ async def test_accepted_alerts_are_decided_once_even_when_consumed_again(databas
               for i in range(100)]
     resolved = [{"title": f"svc {i} down", "fingerprint": f"fp{i}", "status": "resolved",
                  "ends_at": (t + timedelta(seconds=1)).isoformat()} for i in range(5)]
-    await intake.publish(parse_generic(orjson.dumps({"alerts": firing}), source, t))
-    await intake.publish(parse_generic(orjson.dumps({"alerts": resolved}), source, t + timedelta(seconds=1)))
+    await intake.publish(from_generic(GenericBatch.model_validate_json(orjson.dumps({"alerts": firing})), source, t))
+    await intake.publish(from_generic(GenericBatch.model_validate_json(orjson.dumps({"alerts": resolved})), source,
+                                      t + timedelta(seconds=1)))
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     await producer.send_and_wait(topic, b"not an alert", key=b"junk")
