@@ -104,7 +104,7 @@ def _invalid(errors: list[str]) -> web.Response:
 
 
 @routes.post("/v2/enqueue", summary="PagerDuty Events API v2 (answers in PagerDuty's shape)", rate="ingest",
-             status=202, errors=(RateLimited,))
+             status=202, errors=(RateLimited,), consumes=("application/json",), produces=("application/json",))
 async def pagerduty_enqueue(request: web.Request) -> web.Response:
     """`routing_key` = the integration key; `event_action` trigger, acknowledge or resolve; `dedup_key`;
     `payload.summary/source/severity/timestamp/component/group/class/custom_details`. Answers
