@@ -2,14 +2,14 @@
 state of each fingerprint, every alert with its decision; incidents remember the ITSM changes in whose window
 their alerts fired.
 
-Revision ID: 0003
+Revision ID: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 
 TS = sa.DateTime(timezone=True)
 
