@@ -25,6 +25,7 @@ from gateway.config import GatewaySettings
 from gateway.counters import SharedCounters
 from gateway.idempotency import IdempotencyStore
 from gateway.identity import IdentityStore
+from gateway.ingest.alerts import AlertIntake
 from gateway.ingest.pipeline import TelemetryIngest
 from gateway.limits import Plans
 from gateway.quotas import MonthlyIncidents, Quotas
@@ -93,6 +94,7 @@ async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, we
         control_tokens=auth.Tokens(secret + ":control", settings.jwt_issuer, ttl),
         telemetry=TelemetryIngest(settings.kafka_bootstrap, settings.telemetry_consumer_group,
                                   settings.telemetry_max_lag_batches, settings.telemetry_retention_days, plan_of),
+        alerts=AlertIntake(settings.kafka_bootstrap),
     )
     return g, plane(g, "tenant"), plane(g, "control")
 
@@ -122,6 +124,8 @@ async def close(g: Gateway) -> None:
     await flush_usage(g)
     if g.telemetry is not None:
         await g.telemetry.close()
+    if g.alerts is not None:
+        await g.alerts.close()
     await g.upstreams.close()
     await g.db.dispose()
 

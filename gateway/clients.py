@@ -11,7 +11,7 @@ import grpc
 
 from vigil.ai.v1 import ai_pb2_grpc
 from vigil.cmdb.v1 import cmdb_pb2_grpc
-from vigil.incident.v1 import incident_pb2_grpc
+from vigil.incident.v1 import alerts_pb2_grpc, incident_pb2_grpc
 from vigil.itsm.v1 import itsm_pb2_grpc
 from vigil.observability.v1 import observability_pb2_grpc
 from vigil.runtime import grpcio
@@ -25,6 +25,9 @@ class Upstreams:
         self.addresses = addresses
         self.channels = {name: grpcio.channel(addr) for name, addr in addresses.items()}
         self.incident = incident_pb2_grpc.IncidentServiceStub(self.channels["incident"])
+        self.integrations = alerts_pb2_grpc.IntegrationServiceStub(self.channels["incident"])
+        self.alerts = alerts_pb2_grpc.AlertServiceStub(self.channels["incident"])
+        self.maintenance = alerts_pb2_grpc.MaintenanceServiceStub(self.channels["incident"])
         self.itsm = itsm_pb2_grpc.ItsmServiceStub(self.channels["itsm"])
         self.cmdb = cmdb_pb2_grpc.CmdbServiceStub(self.channels["cmdb"])
         self.observability = observability_pb2_grpc.ObservabilityServiceStub(self.channels["observability"])

@@ -22,6 +22,7 @@ from vigil.runtime.db import Database
 from vigil.runtime.errors import Unauthenticated, Unavailable
 
 if TYPE_CHECKING:
+    from gateway.ingest.alerts import AlertIntake
     from gateway.ingest.pipeline import TelemetryIngest
 
 
@@ -43,6 +44,8 @@ class Gateway:
     trusted_proxies: tuple[Network, ...] = ()
     # Telemetry ingest: the Kafka producer and the consumer-lag backpressure (gateway/ingest/pipeline.py).
     telemetry: TelemetryIngest | None = None
+    # Alert intake: integration-key checks and the Kafka producer (gateway/ingest/alerts.py).
+    alerts: AlertIntake | None = None
 
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
@@ -77,4 +80,11 @@ def telemetry_ingest(request: web.Request) -> TelemetryIngest:
     pipeline = request.app[GATEWAY_KEY].telemetry
     if pipeline is None:
         raise Unavailable("telemetry ingest is not configured")
+    return pipeline
+
+
+def alert_intake(request: web.Request) -> AlertIntake:
+    pipeline = request.app[GATEWAY_KEY].alerts
+    if pipeline is None:
+        raise Unavailable("alert intake is not configured")
     return pipeline

@@ -58,6 +58,8 @@ class Incident(Resource):
     source: str
     ci_ids: list[str]
     impacted_ci_ids: list[str] = Field(description="the CIs in the blast radius of ci_ids when it was created")
+    change_ids: list[str] = Field(description="ITSM changes whose implementation window covered one of the "
+                                              "incident's alerts on its CIs (likely causes)")
     assignee: str
     labels: JsonObject
     resolution_notes: str

@@ -83,6 +83,10 @@ class CmdbHandlers(cmdb_pb2_grpc.CmdbServiceServicer):
             page=common_pb2.PageInfo(total=listing.total, limit=query.limit, offset=query.offset,
                                      next_cursor=listing.next_cursor))
 
+    async def FindItemsByName(self, request, _ctx):
+        found = await self.service.find_items_by_name(context.current(), list(request.names))
+        return cmdb_pb2.FindItemsByNameResponse(items=[item_to_proto(i) for i in found])
+
     async def UpdateItem(self, request, _ctx):
         changes = {}
         for name in request.update_mask:

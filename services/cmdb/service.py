@@ -154,6 +154,7 @@ class Store(Protocol):
     async def get_item(self, tenant_id: str, ci_id: str) -> Item | None: ...
     async def get_items(self, tenant_id: str, ids: list[str]) -> dict[str, Item]: ...
     async def list_items(self, tenant_id: str, query: ItemQuery) -> Listing[Item]: ...
+    async def find_items_by_name(self, tenant_id: str, names: list[str]) -> list[Item]: ...
     async def update_item(self, tenant_id: str, ci_id: str, decide: Callable[[Item], tuple[Item, tuple[str, ...]]],
                           expected_version: int) -> tuple[Item, Item]: ...
     async def delete_item(self, tenant_id: str, ci_id: str) -> tuple[Item, list[Relation]]: ...
@@ -347,6 +348,13 @@ class CmdbService:
         wanted = list(dict.fromkeys(ids))
         found = await self.store.get_items(ctx.tenant_id, [i for i in wanted if is_id(i)])
         return [found[i] for i in wanted if i in found], [i for i in wanted if i not in found]
+
+    async def find_items_by_name(self, ctx: CallContext, names: list[str]) -> list[Item]:
+        """Items whose name or id is exactly one of `names` (alert labels such as service=checkout)."""
+        if len(names) > 1000:
+            raise ValidationFailed("too many names", [FieldError("names", "at most 1000")])
+        wanted = list(dict.fromkeys(n for n in names if n and len(n) <= 255))
+        return await self.store.find_items_by_name(ctx.tenant_id, wanted) if wanted else []
 
     async def list_items(self, ctx: CallContext, query: ItemQuery) -> Listing[Item]:
         _validate_item_query(query)

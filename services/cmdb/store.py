@@ -185,6 +185,15 @@ class CmdbStore:
                 found.update((r.id, _row_to_item(r)) for r in rows)
         return found
 
+    async def find_items_by_name(self, tenant_id: str, names: list[str]) -> list[Item]:
+        found: dict[str, Item] = {}
+        async with self.db.read() as conn:
+            for chunk in _chunks(names):
+                rows = (await conn.execute(sa.select(items).where(
+                    items.c.tenant_id == tenant_id, sa.or_(items.c.name.in_(chunk), items.c.id.in_(chunk))))).all()
+                found.update((r.id, _row_to_item(r)) for r in rows)
+        return list(found.values())
+
     async def list_items(self, tenant_id: str, query: ItemQuery) -> Listing[Item]:
         where = [items.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]
         if query.cls:

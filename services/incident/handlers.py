@@ -22,7 +22,7 @@ def incident_to_proto(i: Incident) -> incident_pb2.Incident:
         severity=i.severity, status=i.status, source=i.source, ci_ids=list(i.ci_ids),
         resolution_notes=i.resolution_notes, assignee=i.assignee, created_by=i.created_by,
         resolved_by=i.resolved_by, version=i.version, dedup_key=i.dedup_key,
-        impacted_ci_ids=list(i.impacted_ci_ids),
+        impacted_ci_ids=list(i.impacted_ci_ids), change_ids=list(i.change_ids),
     )
     msg.created_at.FromDatetime(i.created_at)
     msg.updated_at.FromDatetime(i.updated_at)

@@ -65,6 +65,8 @@ class Incident:
     status_times: dict[str, datetime]
     # The blast radius of ci_ids at creation, from the CMDB (empty when it was unreachable).
     impacted_ci_ids: tuple[str, ...] = ()
+    # ITSM changes whose implementation window covered one of the incident's alerts on its CIs.
+    change_ids: tuple[str, ...] = ()
 
     @property
     def reference(self) -> str:

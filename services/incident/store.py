@@ -73,6 +73,7 @@ incidents = sa.Table(
     sa.Column("updated_at", _TS, nullable=False),
     sa.Column("status_times", sa.JSON, nullable=False),
     sa.Column("impacted_ci_ids", sa.JSON, nullable=False),
+    sa.Column("change_ids", sa.JSON, nullable=False),
     # Title and description folded for search (vigil.runtime.text).
     sa.Column("title_folded", sa.Text, nullable=False),
     sa.Column("description_folded", sa.Text, nullable=False),
@@ -155,7 +156,7 @@ def _row_to_incident(row: Any) -> Incident:
         created_by=row.created_by, resolved_by=row.resolved_by, dedup_key=row.dedup_key, version=row.version,
         created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
         status_times={k: datetime.fromisoformat(v) for k, v in (row.status_times or {}).items()},
-        impacted_ci_ids=tuple(row.impacted_ci_ids or ()),
+        impacted_ci_ids=tuple(row.impacted_ci_ids or ()), change_ids=tuple(row.change_ids or ()),
     )
 
 
@@ -167,7 +168,7 @@ def _incident_values(incident: Incident) -> dict[str, Any]:
         "resolved_by": incident.resolved_by, "dedup_key": incident.dedup_key, "version": incident.version,
         "updated_at": incident.updated_at,
         "status_times": {k: v.isoformat() for k, v in incident.status_times.items()},
-        "impacted_ci_ids": list(incident.impacted_ci_ids),
+        "impacted_ci_ids": list(incident.impacted_ci_ids), "change_ids": list(incident.change_ids),
         **folded(title=incident.title, description=incident.description),
     }
 
@@ -240,28 +241,36 @@ class IncidentStore:
 
     async def _insert_batch(self, batch: list[tuple[Incident, TimelineEntry, str, asyncio.Future]]) -> list[Incident]:
         async with self.db.write() as conn:
-            counts: dict[str, int] = {}
-            for incident, *_ in batch:
-                counts[incident.tenant_id] = counts.get(incident.tenant_id, 0) + 1
-            next_number = {t: await self._reserve_numbers(conn, t, n) for t, n in counts.items()}
-            created, rows, cis, entries, events = [], [], [], [], []
-            for incident, entry, traceparent, _future in batch:
-                number = next_number[incident.tenant_id]
-                next_number[incident.tenant_id] += 1
-                incident = replace(incident, number=number)
-                created.append(incident)
-                rows.append({"id": incident.id, "tenant_id": incident.tenant_id, "number": number,
-                             "created_by": incident.created_by, "created_at": incident.created_at,
-                             **_incident_values(incident)})
-                cis.extend({"tenant_id": incident.tenant_id, "ci_id": ci, "incident_id": incident.id}
-                           for ci in incident.ci_ids)
-                entries.append(_timeline_values(incident.tenant_id, entry, 100))
-                events.append(self.events.row("incident.created", incident, traceparent=traceparent))
-            await conn.execute(incidents.insert(), rows)
-            if cis:
-                await conn.execute(incident_cis.insert(), cis)
-            await conn.execute(timeline.insert(), entries)
-            await self.events.stage(conn, events)
+            return await self.insert_in(conn, [(incident, entry, traceparent) for incident, entry, traceparent, _ in batch])
+
+    async def insert_in(self, conn: AsyncConnection, batch: list[tuple[Incident, TimelineEntry, str]]) -> list[Incident]:
+        """Insert incidents in the caller's transaction: gap-free references reserved per tenant, CI links, the
+        created timeline entry and the incident.created event of each (the alert processor creates incidents
+        in its own batch transaction through this)."""
+        counts: dict[str, int] = {}
+        for incident, *_ in batch:
+            counts[incident.tenant_id] = counts.get(incident.tenant_id, 0) + 1
+        next_number = {t: await self._reserve_numbers(conn, t, n) for t, n in counts.items()}
+        created, rows, cis, entries, events = [], [], [], [], []
+        for incident, entry, traceparent in batch:
+            number = next_number[incident.tenant_id]
+            next_number[incident.tenant_id] += 1
+            incident = replace(incident, number=number)
+            created.append(incident)
+            rows.append({"id": incident.id, "tenant_id": incident.tenant_id, "number": number,
+                         "created_by": incident.created_by, "created_at": incident.created_at,
+                         **_incident_values(incident)})
+            cis.extend({"tenant_id": incident.tenant_id, "ci_id": ci, "incident_id": incident.id}
+                       for ci in incident.ci_ids)
+            entries.append(_timeline_values(incident.tenant_id, entry, 100))
+            events.append(self.events.row("incident.created", incident, traceparent=traceparent))
+        if not rows:
+            return created
+        await conn.execute(incidents.insert(), rows)
+        if cis:
+            await conn.execute(incident_cis.insert(), cis)
+        await conn.execute(timeline.insert(), entries)
+        await self.events.stage(conn, events)
         return created
 
     async def _replace_cis(self, conn: AsyncConnection, incident: Incident) -> None:
@@ -315,23 +324,34 @@ class IncidentStore:
         """Read, decide, write under the row's version (see vigil.runtime.versioned), with the change's
         timeline entries and events in the same transaction."""
 
-        async def write(conn: AsyncConnection, current: Incident, change: Change) -> None:
-            updated = change.incident
-            if updated.ci_ids != current.ci_ids:
-                await self._replace_cis(conn, updated)
-            await conn.execute(timeline.insert(), [_timeline_values(tenant_id, e, updated.version * 100 + i)
-                                                   for i, e in enumerate(change.timeline)])
-            await self.events.stage(conn, [
-                self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
-                                to_status=to_status)
-                for event_type, changed, from_status, to_status in change.events])
-
         done = await _versioned.mutate(self.db, self._key_clause(tenant_id, key), key, decide,
                                        entity=lambda change: change.incident, expected_version=expected_version,
-                                       write=write)
+                                       write=self._stage_change)
         if done.changed:
             self.events.committed()
         return done.after
+
+    async def apply_in(self, conn: AsyncConnection, current: Incident, change: Change,
+                       traceparent: str | None = None) -> bool:
+        """Write one decided change in the caller's transaction, guarded by the version it was decided on (the
+        alert processor's batches). False (nothing written) when another writer got there first."""
+        if not await _versioned.write(conn, current, change.incident):
+            return False
+        await self._stage_change(conn, current, change, traceparent)
+        return True
+
+    async def _stage_change(self, conn: AsyncConnection, current: Incident, change: Change,
+                            traceparent: str | None = None) -> None:
+        """What a written change brings along in its transaction: CI links, timeline entries, events."""
+        updated = change.incident
+        if updated.ci_ids != current.ci_ids:
+            await self._replace_cis(conn, updated)
+        await conn.execute(timeline.insert(), [_timeline_values(current.tenant_id, e, updated.version * 100 + i)
+                                               for i, e in enumerate(change.timeline)])
+        await self.events.stage(conn, [
+            self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
+                            to_status=to_status, traceparent=traceparent)
+            for event_type, changed, from_status, to_status in change.events])
 
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]:
         async with self.db.read() as conn:

@@ -57,3 +57,17 @@ async def test_get_impact_contract(stub):
     assert meta[CODE_KEY] == "VALIDATION_ERROR" and json.loads(meta[FIELDS_KEY])[0]["field"] == "direction"
     found = await stub.BatchGetItems(cmdb_pb2.BatchGetItemsRequest(ids=[refs["db"], "ghost"]))
     assert [i.name for i in found.items] == ["db"] and list(found.missing_ids) == ["ghost"]
+
+
+async def test_find_items_by_name_matches_names_and_ids_of_the_callers_tenant_only(stub):
+    imported = await stub.BulkImport(cmdb_pb2.BulkImportRequest(
+        items=[cmdb_pb2.NewItem(name=n, ref=n, **{"class": "service"}) for n in ("checkout", "web-01", "db")]))
+    refs = dict(imported.refs)
+    found = await stub.FindItemsByName(cmdb_pb2.FindItemsByNameRequest(
+        names=["checkout", refs["db"], "nope", "checkout"]))
+    assert sorted(i.name for i in found.items) == ["checkout", "db"]
+    other = context.bind(context.CallContext(tenant_id="t2", actor="x", role="admin"))
+    try:
+        assert not (await stub.FindItemsByName(cmdb_pb2.FindItemsByNameRequest(names=["checkout"]))).items
+    finally:
+        context.reset(other)

@@ -241,6 +241,52 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     await eventually(series)
     await call("GET", "/api/observability/anomalies?service=checkout")
 
+    # -- alert intake: integrations, the doors, the decisions, maintenance windows
+    keys = {}
+    for kind in ("alertmanager", "grafana", "generic", "pagerduty"):
+        made = (await call("POST", "/api/integrations", json={"name": kind, "type": kind,
+                                                             "settings": {"reopen_window_seconds": 60}})).data
+        keys[kind] = made["key"]
+    integration = made["integration"]
+    await call("GET", "/api/integrations?type=pagerduty")
+    await call("GET", f"/api/integrations/{integration['id']}")
+    await call("PATCH", f"/api/integrations/{integration['id']}", json={"settings": {"auto_resolve": "never"}},
+               headers={"If-Match": f'"{integration["version"]}"'})
+    keys["pagerduty"] = (await call("POST", f"/api/integrations/{integration['id']}/rotate-key")).data["key"]
+    fired = {"status": "firing", "labels": {"alertname": "Down", "service": "orders-api"}, "annotations": {},
+             "startsAt": at(0), "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "walk-1"}
+    am = {"version": "4", "groupKey": "{}", "alerts": [fired]}
+    grafana = {"version": "1", "alerts": [{**fired, "fingerprint": "walk-2", "values": {"B": 1}}]}
+    generic = {"alerts": [{"title": "Queue stuck", "fingerprint": "walk-3"}]}
+    accepted = []
+    for kind, payload in (("alertmanager", am), ("grafana", grafana), ("generic", generic)):
+        accepted += (await walk.call("tenant", "POST", f"/api/alerts/{kind}", json=payload,
+                                     headers={"Authorization": f"Bearer {keys[kind]}"})).data["alert_ids"]
+        accepted += (await walk.call("tenant", "POST", f"/api/alerts/{kind}/{keys[kind]}", json=payload)
+                     ).data["alert_ids"]
+    pd = await walk.call("tenant", "POST", "/v2/enqueue", json={
+        "routing_key": keys["pagerduty"], "event_action": "trigger", "dedup_key": "walk-4",
+        "payload": {"summary": "Disk full", "source": "db-1", "severity": "error"}})
+    assert pd.body == {"status": "success", "message": "Event processed", "dedup_key": "walk-4"}
+    async def decided(alert_id: str) -> Any:  # 404 until the incident service has decided on it
+        resp = await api.request(session, "GET", f"{walk.bases['tenant']}/api/alerts/{alert_id}", headers=admin.headers)
+        return resp.body["data"] if resp.status == 200 else None
+
+    for alert_id in accepted:
+        await eventually(lambda alert_id=alert_id: decided(alert_id))
+    alert = (await call("GET", f"/api/alerts/{accepted[0]}")).data
+    await call("GET", "/api/alerts?decision=created,duplicate&order=asc")
+    await call("GET", f"/api/incidents/{alert['incident_id']}/alerts")
+    window = (await call("POST", "/api/maintenance-windows", json={
+        "name": "db upgrade", "matchers": [{"name": "service", "operator": "=~", "value": "orders-.*"}],
+        "ends_at": at(1)})).data
+    await call("GET", f"/api/maintenance-windows?active_at={at(0.5)}")
+    await call("GET", f"/api/maintenance-windows/{window['id']}")
+    await call("PATCH", f"/api/maintenance-windows/{window['id']}", json={"comment": "CHG-1"},
+               headers={"If-Match": '"1"'})
+    await call("DELETE", f"/api/maintenance-windows/{window['id']}")
+    await call("DELETE", f"/api/integrations/{integration['id']}")
+
     # -- the audit log of what the walk did, on both planes
     await call("GET", "/api/audit?limit=5")
     await walk.call("control", "GET", f"/api/audit?tenant_id={tenant_id}&limit=5", headers=op)

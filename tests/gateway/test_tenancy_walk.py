@@ -31,6 +31,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/itsm/requests/{id}"): {"status": "cancelled"},
     ("POST", "/api/itsm/requests/{id}/approvals"): {"decision": "approve"},
     ("PATCH", "/api/itsm/blackouts/{id}"): {"reason": "intruder"},
+    ("PATCH", "/api/integrations/{id}"): {"name": "intruder"},
+    ("PATCH", "/api/maintenance-windows/{id}"): {"comment": "intruder"},
 }
 
 
@@ -54,13 +56,23 @@ async def objects_of(a: api.TenantClient) -> dict[str, str]:
     trace_id, now = uuid.uuid4().hex, time.time_ns()
     await a.post("/api/traces", {"spans": [{"trace_id": trace_id, "span_id": uuid.uuid4().hex[:16], "name": "GET /",
                                             "service": "web", "start_time": now - 1_000_000, "end_time": now}]})
+    integration = (await a.post("/api/integrations", {"name": "generic", "type": "generic"})).data
+    accepted = await a.call("POST", "/api/alerts/generic", json={"alerts": [{"title": "Queue stuck"}]},
+                            headers={"Authorization": f"Bearer {integration['key']}"})
+    [alert_id] = accepted.data["alert_ids"]
+    window = (await a.post("/api/maintenance-windows", {
+        "name": "db upgrade", "matchers": [{"name": "service", "operator": "=", "value": "orders"}],
+        "ends_at": at(1)})).data
     deadline = time.monotonic() + 40
-    while (await a.get(f"/api/traces/{trace_id}")).status != 200:  # A can read it: B must not
-        assert time.monotonic() < deadline, "the trace never became readable"
-        await asyncio.sleep(0.3)
+    for readable in (f"/api/traces/{trace_id}", f"/api/alerts/{alert_id}"):  # A can read them: B must not
+        while (await a.get(readable)).status != 200:
+            assert time.monotonic() < deadline, f"{readable} never became readable"
+            await asyncio.sleep(0.3)
     return {"/api/cmdb/items": ci["id"], "/api/cmdb/relations": relation["id"], "/api/incidents": incident["id"],
             "/api/itsm/changes": change["id"], "/api/itsm/catalog": item["id"], "/api/itsm/requests": request["id"],
-            "/api/itsm/blackouts": blackout["id"], "/api/api-keys": key["id"], "/api/traces": trace_id}
+            "/api/itsm/blackouts": blackout["id"], "/api/api-keys": key["id"], "/api/traces": trace_id,
+            "/api/integrations": integration["integration"]["id"], "/api/alerts": alert_id,
+            "/api/maintenance-windows": window["id"]}
 
 
 def concrete(path: str, ids: dict[str, str]) -> str:

@@ -150,6 +150,12 @@ Secrets always come through secretKeyRef, never as plain values.
 - name: VIGIL_AUDIT_RETENTION_DAYS
   value: {{ $root.Values.platform.auditRetentionDays | quote }}
 {{- end }}
+{{- if eq .name "incident" }}
+- name: VIGIL_ALERT_CONSUMER_GROUP
+  value: {{ $root.Values.alerts.consumerGroup | quote }}
+- name: VIGIL_ALERT_BATCH_MAX
+  value: {{ $root.Values.alerts.batchMax | quote }}
+{{- end }}
 {{- if eq .name "observability" }}
 {{ include "vigil.secretEnv" (dict "root" $root "env" "VIGIL_CLICKHOUSE_URL" "key" "clickhouse-url") }}
 {{- end }}

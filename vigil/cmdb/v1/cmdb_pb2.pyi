@@ -144,6 +144,18 @@ class ListItemsResponse(_message.Message):
     page: _common_pb2.PageInfo
     def __init__(self, items: _Optional[_Iterable[_Union[ConfigurationItem, _Mapping]]] = ..., page: _Optional[_Union[_common_pb2.PageInfo, _Mapping]] = ...) -> None: ...
 
+class FindItemsByNameRequest(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FindItemsByNameResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[ConfigurationItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[ConfigurationItem, _Mapping]]] = ...) -> None: ...
+
 class UpdateItemRequest(_message.Message):
     __slots__ = ("id", "update_mask", "name", "environment", "owner", "criticality", "attributes", "expected_version")
     ID_FIELD_NUMBER: _ClassVar[int]

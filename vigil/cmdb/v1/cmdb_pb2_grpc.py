@@ -55,6 +55,11 @@ class CmdbServiceStub:
                 request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsRequest.SerializeToString,
                 response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsResponse.FromString,
                 _registered_method=True)
+        self.FindItemsByName = channel.unary_unary(
+                '/vigil.cmdb.v1.CmdbService/FindItemsByName',
+                request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.FindItemsByNameRequest.SerializeToString,
+                response_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.FindItemsByNameResponse.FromString,
+                _registered_method=True)
         self.UpdateItem = channel.unary_unary(
                 '/vigil.cmdb.v1.CmdbService/UpdateItem',
                 request_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.UpdateItemRequest.SerializeToString,
@@ -122,6 +127,13 @@ class CmdbServiceServicer:
 
     def ListItems(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindItemsByName(self, request, context):
+        """Items whose name or id is exactly one of the given values (alert labels matched to CIs).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -201,6 +213,11 @@ def add_CmdbServiceServicer_to_server(servicer, server):
                     servicer.ListItems,
                     request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsRequest.FromString,
                     response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsResponse.SerializeToString,
+            ),
+            'FindItemsByName': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindItemsByName,
+                    request_deserializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.FindItemsByNameRequest.FromString,
+                    response_serializer=vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.FindItemsByNameResponse.SerializeToString,
             ),
             'UpdateItem': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateItem,
@@ -352,6 +369,33 @@ class CmdbService:
             '/vigil.cmdb.v1.CmdbService/ListItems',
             vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsRequest.SerializeToString,
             vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.ListItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindItemsByName(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.cmdb.v1.CmdbService/FindItemsByName',
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.FindItemsByNameRequest.SerializeToString,
+            vigil_dot_cmdb_dot_v1_dot_cmdb__pb2.FindItemsByNameResponse.FromString,
             options,
             channel_credentials,
             insecure,

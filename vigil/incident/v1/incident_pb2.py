@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from vigil.common.v1 import common_pb2 as vigil_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n vigil/incident/v1/incident.proto\x12\x11vigil.incident.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cvigil/common/v1/common.proto\"\xd1\x04\n\x08Incident\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x10\n\x08severity\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x0e\n\x06\x63i_ids\x18\t \x03(\t\x12\x18\n\x10resolution_notes\x18\n \x01(\t\x12\x10\n\x08\x61ssignee\x18\x0b \x01(\t\x12\x12\n\ncreated_by\x18\x0c \x01(\t\x12\x13\n\x0bresolved_by\x18\r \x01(\t\x12.\n\ncreated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x42\n\x0cstatus_times\x18\x10 \x03(\x0b\x32,.vigil.incident.v1.Incident.StatusTimesEntry\x12\x0f\n\x07version\x18\x11 \x01(\x03\x12\'\n\x06labels\x18\x12 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tdedup_key\x18\x13 \x01(\t\x12\x17\n\x0fimpacted_ci_ids\x18\x14 \x03(\t\x1aN\n\x10StatusTimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x02\x38\x01\"\xd8\x01\n\rTimelineEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x13\n\x0b\x66rom_status\x18\x04 \x01(\t\x12\x11\n\tto_status\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x63hanges\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\"\xbb\x01\n\x15\x43reateIncidentRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08severity\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x0e\n\x06\x63i_ids\x18\x05 \x03(\t\x12\x10\n\x08\x61ssignee\x18\x06 \x01(\t\x12\'\n\x06labels\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tdedup_key\x18\x08 \x01(\t\"G\n\x16\x43reateIncidentResponse\x12-\n\x08incident\x18\x01 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\" \n\x12GetIncidentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"D\n\x13GetIncidentResponse\x12-\n\x08incident\x18\x01 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\"\xb8\x01\n\x14ListIncidentsRequest\x12*\n\x04page\x18\x01 \x01(\x0b\x32\x1c.vigil.common.v1.PageRequest\x12\x0e\n\x06status\x18\x02 \x03(\t\x12\x10\n\x08severity\x18\x03 \x03(\t\x12\t\n\x01q\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\r\n\x05\x63i_id\x18\x06 \x01(\t\x12(\n\x07\x66ilters\x18\x07 \x03(\x0b\x32\x17.vigil.common.v1.Filter\"l\n\x15ListIncidentsResponse\x12*\n\x05items\x18\x01 \x03(\x0b\x32\x1b.vigil.incident.v1.Incident\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.vigil.common.v1.PageInfo\"\xa2\x02\n\x15UpdateIncidentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bupdate_mask\x18\x02 \x03(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08severity\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x0e\n\x06\x63i_ids\x18\x07 \x03(\t\x12\x10\n\x08\x61ssignee\x18\x08 \x01(\t\x12\'\n\x06labels\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x18\n\x10resolution_notes\x18\n \x01(\t\x12\x0e\n\x06status\x18\x0b \x01(\t\x12\x13\n\x0bresolved_by\x18\x0c \x01(\t\x12\x18\n\x10\x65xpected_version\x18\r \x01(\x03\"G\n\x16UpdateIncidentResponse\x12-\n\x08incident\x18\x01 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\"b\n\x19TransitionIncidentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tto_status\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x03\"K\n\x1aTransitionIncidentResponse\x12-\n\x08incident\x18\x01 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\" \n\x12GetTimelineRequest\x12\n\n\x02id\x18\x01 \x01(\t\"H\n\x13GetTimelineResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32 .vigil.incident.v1.TimelineEntry\"I\n\x15\x43ountIncidentsRequest\x12\x30\n\x0c\x63reated_from\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x16\x43ountIncidentsResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\xb0\x01\n\rIncidentEvent\x12\x30\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1e.vigil.common.v1.EventEnvelope\x12-\n\x08incident\x18\x02 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\x12\x13\n\x0b\x66rom_status\x18\x03 \x01(\t\x12\x11\n\tto_status\x18\x04 \x01(\t\x12\x16\n\x0e\x63hanged_fields\x18\x05 \x03(\t2\xd9\x05\n\x0fIncidentService\x12\x65\n\x0e\x43reateIncident\x12(.vigil.incident.v1.CreateIncidentRequest\x1a).vigil.incident.v1.CreateIncidentResponse\x12\\\n\x0bGetIncident\x12%.vigil.incident.v1.GetIncidentRequest\x1a&.vigil.incident.v1.GetIncidentResponse\x12\x62\n\rListIncidents\x12\'.vigil.incident.v1.ListIncidentsRequest\x1a(.vigil.incident.v1.ListIncidentsResponse\x12\x65\n\x0eUpdateIncident\x12(.vigil.incident.v1.UpdateIncidentRequest\x1a).vigil.incident.v1.UpdateIncidentResponse\x12q\n\x12TransitionIncident\x12,.vigil.incident.v1.TransitionIncidentRequest\x1a-.vigil.incident.v1.TransitionIncidentResponse\x12\\\n\x0bGetTimeline\x12%.vigil.incident.v1.GetTimelineRequest\x1a&.vigil.incident.v1.GetTimelineResponse\x12\x65\n\x0e\x43ountIncidents\x12(.vigil.incident.v1.CountIncidentsRequest\x1a).vigil.incident.v1.CountIncidentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n vigil/incident/v1/incident.proto\x12\x11vigil.incident.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cvigil/common/v1/common.proto\"\xe5\x04\n\x08Incident\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\x12\x11\n\ttenant_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x10\n\x08severity\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x0e\n\x06source\x18\x08 \x01(\t\x12\x0e\n\x06\x63i_ids\x18\t \x03(\t\x12\x18\n\x10resolution_notes\x18\n \x01(\t\x12\x10\n\x08\x61ssignee\x18\x0b \x01(\t\x12\x12\n\ncreated_by\x18\x0c \x01(\t\x12\x13\n\x0bresolved_by\x18\r \x01(\t\x12.\n\ncreated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x42\n\x0cstatus_times\x18\x10 \x03(\x0b\x32,.vigil.incident.v1.Incident.StatusTimesEntry\x12\x0f\n\x07version\x18\x11 \x01(\x03\x12\'\n\x06labels\x18\x12 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tdedup_key\x18\x13 \x01(\t\x12\x17\n\x0fimpacted_ci_ids\x18\x14 \x03(\t\x12\x12\n\nchange_ids\x18\x15 \x03(\t\x1aN\n\x10StatusTimesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp:\x02\x38\x01\"\xd8\x01\n\rTimelineEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x13\n\x0b\x66rom_status\x18\x04 \x01(\t\x12\x11\n\tto_status\x18\x05 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\x12&\n\x02\x61t\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x63hanges\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\"\xbb\x01\n\x15\x43reateIncidentRequest\x12\r\n\x05title\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x10\n\x08severity\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x0e\n\x06\x63i_ids\x18\x05 \x03(\t\x12\x10\n\x08\x61ssignee\x18\x06 \x01(\t\x12\'\n\x06labels\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tdedup_key\x18\x08 \x01(\t\"G\n\x16\x43reateIncidentResponse\x12-\n\x08incident\x18\x01 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\" \n\x12GetIncidentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"D\n\x13GetIncidentResponse\x12-\n\x08incident\x18\x01 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\"\xb8\x01\n\x14ListIncidentsRequest\x12*\n\x04page\x18\x01 \x01(\x0b\x32\x1c.vigil.common.v1.PageRequest\x12\x0e\n\x06status\x18\x02 \x03(\t\x12\x10\n\x08severity\x18\x03 \x03(\t\x12\t\n\x01q\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\r\n\x05\x63i_id\x18\x06 \x01(\t\x12(\n\x07\x66ilters\x18\x07 \x03(\x0b\x32\x17.vigil.common.v1.Filter\"l\n\x15ListIncidentsResponse\x12*\n\x05items\x18\x01 \x03(\x0b\x32\x1b.vigil.incident.v1.Incident\x12\'\n\x04page\x18\x02 \x01(\x0b\x32\x19.vigil.common.v1.PageInfo\"\xa2\x02\n\x15UpdateIncidentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bupdate_mask\x18\x02 \x03(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x10\n\x08severity\x18\x05 \x01(\t\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x0e\n\x06\x63i_ids\x18\x07 \x03(\t\x12\x10\n\x08\x61ssignee\x18\x08 \x01(\t\x12\'\n\x06labels\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x18\n\x10resolution_notes\x18\n \x01(\t\x12\x0e\n\x06status\x18\x0b \x01(\t\x12\x13\n\x0bresolved_by\x18\x0c \x01(\t\x12\x18\n\x10\x65xpected_version\x18\r \x01(\x03\"G\n\x16UpdateIncidentResponse\x12-\n\x08incident\x18\x01 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\"b\n\x19TransitionIncidentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tto_status\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x03\"K\n\x1aTransitionIncidentResponse\x12-\n\x08incident\x18\x01 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\" \n\x12GetTimelineRequest\x12\n\n\x02id\x18\x01 \x01(\t\"H\n\x13GetTimelineResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32 .vigil.incident.v1.TimelineEntry\"I\n\x15\x43ountIncidentsRequest\x12\x30\n\x0c\x63reated_from\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x16\x43ountIncidentsResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\xb0\x01\n\rIncidentEvent\x12\x30\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1e.vigil.common.v1.EventEnvelope\x12-\n\x08incident\x18\x02 \x01(\x0b\x32\x1b.vigil.incident.v1.Incident\x12\x13\n\x0b\x66rom_status\x18\x03 \x01(\t\x12\x11\n\tto_status\x18\x04 \x01(\t\x12\x16\n\x0e\x63hanged_fields\x18\x05 \x03(\t2\xd9\x05\n\x0fIncidentService\x12\x65\n\x0e\x43reateIncident\x12(.vigil.incident.v1.CreateIncidentRequest\x1a).vigil.incident.v1.CreateIncidentResponse\x12\\\n\x0bGetIncident\x12%.vigil.incident.v1.GetIncidentRequest\x1a&.vigil.incident.v1.GetIncidentResponse\x12\x62\n\rListIncidents\x12\'.vigil.incident.v1.ListIncidentsRequest\x1a(.vigil.incident.v1.ListIncidentsResponse\x12\x65\n\x0eUpdateIncident\x12(.vigil.incident.v1.UpdateIncidentRequest\x1a).vigil.incident.v1.UpdateIncidentResponse\x12q\n\x12TransitionIncident\x12,.vigil.incident.v1.TransitionIncidentRequest\x1a-.vigil.incident.v1.TransitionIncidentResponse\x12\\\n\x0bGetTimeline\x12%.vigil.incident.v1.GetTimelineRequest\x1a&.vigil.incident.v1.GetTimelineResponse\x12\x65\n\x0e\x43ountIncidents\x12(.vigil.incident.v1.CountIncidentsRequest\x1a).vigil.incident.v1.CountIncidentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,41 +37,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INCIDENT_STATUSTIMESENTRY']._loaded_options = None
   _globals['_INCIDENT_STATUSTIMESENTRY']._serialized_options = b'8\001'
   _globals['_INCIDENT']._serialized_start=149
-  _globals['_INCIDENT']._serialized_end=742
-  _globals['_INCIDENT_STATUSTIMESENTRY']._serialized_start=664
-  _globals['_INCIDENT_STATUSTIMESENTRY']._serialized_end=742
-  _globals['_TIMELINEENTRY']._serialized_start=745
-  _globals['_TIMELINEENTRY']._serialized_end=961
-  _globals['_CREATEINCIDENTREQUEST']._serialized_start=964
-  _globals['_CREATEINCIDENTREQUEST']._serialized_end=1151
-  _globals['_CREATEINCIDENTRESPONSE']._serialized_start=1153
-  _globals['_CREATEINCIDENTRESPONSE']._serialized_end=1224
-  _globals['_GETINCIDENTREQUEST']._serialized_start=1226
-  _globals['_GETINCIDENTREQUEST']._serialized_end=1258
-  _globals['_GETINCIDENTRESPONSE']._serialized_start=1260
-  _globals['_GETINCIDENTRESPONSE']._serialized_end=1328
-  _globals['_LISTINCIDENTSREQUEST']._serialized_start=1331
-  _globals['_LISTINCIDENTSREQUEST']._serialized_end=1515
-  _globals['_LISTINCIDENTSRESPONSE']._serialized_start=1517
-  _globals['_LISTINCIDENTSRESPONSE']._serialized_end=1625
-  _globals['_UPDATEINCIDENTREQUEST']._serialized_start=1628
-  _globals['_UPDATEINCIDENTREQUEST']._serialized_end=1918
-  _globals['_UPDATEINCIDENTRESPONSE']._serialized_start=1920
-  _globals['_UPDATEINCIDENTRESPONSE']._serialized_end=1991
-  _globals['_TRANSITIONINCIDENTREQUEST']._serialized_start=1993
-  _globals['_TRANSITIONINCIDENTREQUEST']._serialized_end=2091
-  _globals['_TRANSITIONINCIDENTRESPONSE']._serialized_start=2093
-  _globals['_TRANSITIONINCIDENTRESPONSE']._serialized_end=2168
-  _globals['_GETTIMELINEREQUEST']._serialized_start=2170
-  _globals['_GETTIMELINEREQUEST']._serialized_end=2202
-  _globals['_GETTIMELINERESPONSE']._serialized_start=2204
-  _globals['_GETTIMELINERESPONSE']._serialized_end=2276
-  _globals['_COUNTINCIDENTSREQUEST']._serialized_start=2278
-  _globals['_COUNTINCIDENTSREQUEST']._serialized_end=2351
-  _globals['_COUNTINCIDENTSRESPONSE']._serialized_start=2353
-  _globals['_COUNTINCIDENTSRESPONSE']._serialized_end=2392
-  _globals['_INCIDENTEVENT']._serialized_start=2395
-  _globals['_INCIDENTEVENT']._serialized_end=2571
-  _globals['_INCIDENTSERVICE']._serialized_start=2574
-  _globals['_INCIDENTSERVICE']._serialized_end=3303
+  _globals['_INCIDENT']._serialized_end=762
+  _globals['_INCIDENT_STATUSTIMESENTRY']._serialized_start=684
+  _globals['_INCIDENT_STATUSTIMESENTRY']._serialized_end=762
+  _globals['_TIMELINEENTRY']._serialized_start=765
+  _globals['_TIMELINEENTRY']._serialized_end=981
+  _globals['_CREATEINCIDENTREQUEST']._serialized_start=984
+  _globals['_CREATEINCIDENTREQUEST']._serialized_end=1171
+  _globals['_CREATEINCIDENTRESPONSE']._serialized_start=1173
+  _globals['_CREATEINCIDENTRESPONSE']._serialized_end=1244
+  _globals['_GETINCIDENTREQUEST']._serialized_start=1246
+  _globals['_GETINCIDENTREQUEST']._serialized_end=1278
+  _globals['_GETINCIDENTRESPONSE']._serialized_start=1280
+  _globals['_GETINCIDENTRESPONSE']._serialized_end=1348
+  _globals['_LISTINCIDENTSREQUEST']._serialized_start=1351
+  _globals['_LISTINCIDENTSREQUEST']._serialized_end=1535
+  _globals['_LISTINCIDENTSRESPONSE']._serialized_start=1537
+  _globals['_LISTINCIDENTSRESPONSE']._serialized_end=1645
+  _globals['_UPDATEINCIDENTREQUEST']._serialized_start=1648
+  _globals['_UPDATEINCIDENTREQUEST']._serialized_end=1938
+  _globals['_UPDATEINCIDENTRESPONSE']._serialized_start=1940
+  _globals['_UPDATEINCIDENTRESPONSE']._serialized_end=2011
+  _globals['_TRANSITIONINCIDENTREQUEST']._serialized_start=2013
+  _globals['_TRANSITIONINCIDENTREQUEST']._serialized_end=2111
+  _globals['_TRANSITIONINCIDENTRESPONSE']._serialized_start=2113
+  _globals['_TRANSITIONINCIDENTRESPONSE']._serialized_end=2188
+  _globals['_GETTIMELINEREQUEST']._serialized_start=2190
+  _globals['_GETTIMELINEREQUEST']._serialized_end=2222
+  _globals['_GETTIMELINERESPONSE']._serialized_start=2224
+  _globals['_GETTIMELINERESPONSE']._serialized_end=2296
+  _globals['_COUNTINCIDENTSREQUEST']._serialized_start=2298
+  _globals['_COUNTINCIDENTSREQUEST']._serialized_end=2371
+  _globals['_COUNTINCIDENTSRESPONSE']._serialized_start=2373
+  _globals['_COUNTINCIDENTSRESPONSE']._serialized_end=2412
+  _globals['_INCIDENTEVENT']._serialized_start=2415
+  _globals['_INCIDENTEVENT']._serialized_end=2591
+  _globals['_INCIDENTSERVICE']._serialized_start=2594
+  _globals['_INCIDENTSERVICE']._serialized_end=3323
 # @@protoc_insertion_point(module_scope)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Incident(_message.Message):
-    __slots__ = ("id", "reference", "tenant_id", "title", "description", "severity", "status", "source", "ci_ids", "resolution_notes", "assignee", "created_by", "resolved_by", "created_at", "updated_at", "status_times", "version", "labels", "dedup_key", "impacted_ci_ids")
+    __slots__ = ("id", "reference", "tenant_id", "title", "description", "severity", "status", "source", "ci_ids", "resolution_notes", "assignee", "created_by", "resolved_by", "created_at", "updated_at", "status_times", "version", "labels", "dedup_key", "impacted_ci_ids", "change_ids")
     class StatusTimesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class Incident(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     DEDUP_KEY_FIELD_NUMBER: _ClassVar[int]
     IMPACTED_CI_IDS_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     reference: str
     tenant_id: str
@@ -60,7 +61,8 @@ class Incident(_message.Message):
     labels: _struct_pb2.Struct
     dedup_key: str
     impacted_ci_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., reference: _Optional[str] = ..., tenant_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., severity: _Optional[str] = ..., status: _Optional[str] = ..., source: _Optional[str] = ..., ci_ids: _Optional[_Iterable[str]] = ..., resolution_notes: _Optional[str] = ..., assignee: _Optional[str] = ..., created_by: _Optional[str] = ..., resolved_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_times: _Optional[_Mapping[str, _timestamp_pb2.Timestamp]] = ..., version: _Optional[int] = ..., labels: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., dedup_key: _Optional[str] = ..., impacted_ci_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    change_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., reference: _Optional[str] = ..., tenant_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., severity: _Optional[str] = ..., status: _Optional[str] = ..., source: _Optional[str] = ..., ci_ids: _Optional[_Iterable[str]] = ..., resolution_notes: _Optional[str] = ..., assignee: _Optional[str] = ..., created_by: _Optional[str] = ..., resolved_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., status_times: _Optional[_Mapping[str, _timestamp_pb2.Timestamp]] = ..., version: _Optional[int] = ..., labels: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., dedup_key: _Optional[str] = ..., impacted_ci_ids: _Optional[_Iterable[str]] = ..., change_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TimelineEntry(_message.Message):
     __slots__ = ("id", "incident_id", "kind", "from_status", "to_status", "actor", "message", "at", "changes")

@@ -1,0 +1,170 @@
+"""Alerts: the doors' payloads (each source's own format), the answers of the doors, and the stored alert with
+its decision (`/api/alerts`; the proto is vigil.incident.v1.Alert).
+
+The source formats are read leniently where the source may add fields over versions (Alertmanager, Grafana,
+PagerDuty: unknown fields ignored, known ones type-checked) and strictly for Vigil's own generic shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from gateway.schemas.base import Body, JsonObject, Paging, Resource, Time
+from gateway.schemas.itsm import QueryTime
+
+MAX_ALERTS = 1000  # per request; Alertmanager's webhook_configs.max_alerts keeps it there
+MAX_FINGERPRINT = 255
+
+Text = Annotated[str, StringConstraints(max_length=1000)]
+LongText = Annotated[str, StringConstraints(max_length=20_000)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Labels = Annotated[dict[Name, Text], Field(max_length=100)]
+Annotations = Annotated[dict[Name, LongText], Field(max_length=100)]
+Url = Annotated[str, StringConstraints(max_length=2000)]
+Fingerprint = Annotated[str, StringConstraints(max_length=MAX_FINGERPRINT)]
+
+
+class SourceModel(BaseModel):
+    """A source's own format: unknown fields ignored (sources add fields), known ones type-checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class PromAlert(SourceModel):
+    status: Literal["firing", "resolved"]
+    labels: Labels
+    annotations: Annotations = {}
+    startsAt: datetime | None = None
+    endsAt: datetime | None = Field(None, description="0001-01-01T00:00:00Z means no end")
+    generatorURL: Url = ""
+    fingerprint: Fingerprint = ""
+
+
+class AlertmanagerWebhook(SourceModel):
+    """Alertmanager's webhook payload, version 4."""
+
+    version: Literal["4"]
+    groupKey: Annotated[str, StringConstraints(max_length=5000)] = ""
+    status: Literal["firing", "resolved"] = "firing"
+    receiver: Text = ""
+    externalURL: Text = ""
+    alerts: Annotated[list[PromAlert], Field(min_length=1, max_length=MAX_ALERTS)]
+
+
+class GrafanaAlert(PromAlert):
+    values: dict[str, float | int | None] | None = None
+    valueString: LongText = ""
+    dashboardURL: Text = ""
+    panelURL: Text = ""
+    silenceURL: Text = ""
+
+
+class GrafanaWebhook(SourceModel):
+    """Grafana alerting's webhook payload, version 1."""
+
+    version: Literal["1"]
+    orgId: int | None = None
+    state: Text = ""
+    title: Text = ""
+    message: LongText = ""
+    groupKey: Annotated[str, StringConstraints(max_length=5000)] = ""
+    externalURL: Text = ""
+    alerts: Annotated[list[GrafanaAlert], Field(min_length=1, max_length=MAX_ALERTS)]
+
+
+class PagerDutyPayload(SourceModel):
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    source: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    severity: Literal["critical", "error", "warning", "info"]
+    timestamp: AwareDatetime | None = None
+    component: Text = ""
+    group: Text = ""
+    class_: Text = Field("", alias="class")
+    custom_details: dict[str, Any] | str | None = None
+
+
+class PagerDutyLink(SourceModel):
+    href: Url
+    text: Text = ""
+
+
+class PagerDutyEvent(SourceModel):
+    """A PagerDuty Events API v2 event."""
+
+    routing_key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: Annotated[str, StringConstraints(min_length=1, max_length=MAX_FINGERPRINT)] | None = None
+    payload: PagerDutyPayload | None = None
+    client: Text = ""
+    client_url: Text = ""
+    links: list[PagerDutyLink] = []
+
+
+class GenericAlert(Body):
+    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    status: Literal["firing", "resolved", "acknowledged"] = "firing"
+    severity: Annotated[str, StringConstraints(max_length=64)] = ""
+    fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=MAX_FINGERPRINT)] | None = None
+    description: LongText = ""
+    labels: Labels = {}
+    annotations: Annotations = {}
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    url: Url = ""
+    details: dict[str, Any] = {}
+
+
+class GenericBatch(Body):
+    """Vigil's generic alert shape."""
+
+    alerts: Annotated[list[GenericAlert], Field(min_length=1, max_length=MAX_ALERTS)]
+
+
+class Accepted(Resource):
+    accepted: int = Field(description="alerts taken (on Kafka); the decisions follow asynchronously")
+    alert_ids: list[str] = Field(description="GET /api/alerts/{id} shows each one's decision once taken")
+
+
+class AlertQuery(Paging):
+    status: list[Literal["firing", "resolved", "acknowledged"]] = Field(default_factory=list)
+    decision: list[Literal["created", "joined", "reopened", "resolved", "acknowledged", "suppressed",
+                           "duplicate"]] = Field(default_factory=list)
+    integration_id: str = ""
+    fingerprint: str = Field("", max_length=MAX_FINGERPRINT)
+    from_: QueryTime | None = Field(None, alias="from", description="received at or after")
+    to: QueryTime | None = Field(None, description="received at or before")
+    order: Literal["asc", "desc"] = Field("desc", description="by the time received")
+
+
+class Alert(Resource):
+    id: str
+    integration_id: str
+    source: str
+    fingerprint: str
+    status: str
+    title: str
+    description: str
+    severity: str
+    source_severity: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    details: JsonObject
+    starts_at: Time | None
+    ends_at: Time | None
+    received_at: Time
+    processed_at: Time
+    url: str
+    group_key: str
+    decision: str = Field(description="created, joined, reopened, resolved, acknowledged, suppressed or duplicate")
+    reason: str = Field(description="why, naming the fingerprint, the rule or window that applied and the incident")
+    rule: str
+    incident_id: str | None
+    incident_reference: str | None
+    previous_incident_id: str | None
+    maintenance_window_id: str | None
+    ci_ids: list[str]
+    ci_lookup: str = Field(description="ok, or unavailable when the CMDB could not be asked")
+    change_ids: list[str] = Field(description="ITSM changes whose implementation window covered the alert")
+    change_lookup: str = Field(description="ok, unavailable or skipped (no CIs)")
