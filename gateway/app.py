@@ -51,12 +51,13 @@ def plane(g: Gateway, name: Plane) -> web.Application:
 def platform(settings: GatewaySettings, db: Database, upstreams: Upstreams) -> dict[str, Any]:
     """The gateway's platform parts over its database: plans, API keys, shared counters, quotas, the audit log."""
 
-    async def incidents_since(tenant_id: str, since: datetime) -> int:
+    async def incidents_since(tenant_id: str, since: datetime) -> tuple[int, int]:
         request = incident_pb2.CountIncidentsRequest()
         request.created_from.FromDatetime(since)
         token = context.bind(context.CallContext(tenant_id=tenant_id, actor="vigil-gateway", role="viewer"))
         try:
-            return (await call(upstreams.incident.CountIncidents(request))).count
+            counted = await call(upstreams.incident.CountIncidents(request))
+            return counted.count, counted.last_number
         finally:
             context.reset(token)
 

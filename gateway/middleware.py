@@ -313,13 +313,15 @@ async def quota(request: web.Request, handler) -> web.StreamResponse:
     tenant_id = principal.tenant_id
     amount = len(await request.read()) if route.quota == "telemetry_bytes_per_day" else 1
     await g.quotas.take(tenant_id, route.quota, (await limits_of(g, tenant_id)).quotas[route.quota], amount)
-    succeeded = False
+    succeeded, answer = False, b""
     try:
         response = await handler(request)
         succeeded = response.status < 400
+        if isinstance(response, web.Response) and isinstance(response.body, bytes):
+            answer = response.body
         return response
     finally:
-        g.quotas.settle(tenant_id, route.quota, amount, succeeded)
+        g.quotas.settle(tenant_id, route.quota, amount, succeeded, answer)
 
 
 CHAIN = [tracing, errors, authenticate, tenant_status, audit, authorize, rate_limit, idempotency, quota]

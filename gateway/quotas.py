@@ -1,9 +1,9 @@
 """Plan quotas that requests use up (gateway/limits.py has the numbers), checked before the handler runs:
 
 - `incidents_per_month`: the incident service owns the count, since incidents are created from alerts inside it
-  as well as through `POST /api/incidents`. The gateway asks it (`CountIncidents` since the month began, UTC) and
-  trusts the answer for `VIGIL_QUOTA_CACHE_SECONDS` (10 s), adding the creates it has in flight and answered
-  since. Through one gateway the quota holds exactly under any concurrency; incidents created elsewhere (other
+  as well as through `POST /api/incidents`. The gateway asks it (`CountIncidents` since the month began, UTC,
+  with the tenant's highest incident number) and trusts the answer for `VIGIL_QUOTA_CACHE_SECONDS` (10 s),
+  adding the creates it has in flight and those it answered numbered above that highest number. Through one gateway the quota holds exactly under any concurrency; incidents created elsewhere (other
   replicas, alerts) are seen at the next count, so the quota may be passed by what they create in that time.
   Alerts are never refused for it (a page must not be lost to a plan limit); the incidents they create count.
 - `telemetry_bytes_per_day` (the bytes of each accepted ingest body) and `ai_calls_per_day` (each call of an
@@ -15,6 +15,7 @@ A request refused answers 402 `QUOTA_EXCEEDED` naming the quota; a request that 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ from gateway.counters import SharedCounters
 from vigil.runtime.errors import FieldError, QuotaExceeded
 
 INCIDENTS = "incidents_per_month"
-RECOUNT_BEFORE_REFUSING = 1.0  # seconds: a count older than this is asked again before a create is refused
+RECOUNT_BEFORE_REFUSING = 1.0
+INCIDENT_REFERENCE = re.compile(rb'"reference":"INC-(\d+)"')  # seconds: a count older than this is asked again before a create is refused
 
 
 def month_start(at: datetime | None = None) -> datetime:
@@ -41,19 +43,25 @@ def exceeded(name: str, used: int, limit: int, unit: str = "") -> QuotaExceeded:
 class _Month:
     start: datetime
     counted: int = 0  # what the incident service said
+    last_number: int = 0  # the tenant's highest incident number when it said so
     counted_at: float = float("-inf")  # monotonic
-    answered: int = 0  # creates answered by this replica since that count was asked for
+    # Numbers of the creates this replica answered that are above last_number, so not in `counted`.
+    answered: set[int] = field(default_factory=set)
     in_flight: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def used(self) -> int:
-        return self.counted + self.answered + self.in_flight
+        return self.counted + len(self.answered) + self.in_flight
 
 
 class MonthlyIncidents:
-    def __init__(self, count: Callable[[str, datetime], Awaitable[int]], cache_seconds: float) -> None:
-        self.count = count  # (tenant, since) -> incidents created since then
+    """References are gap-free per tenant, so the count comes with the highest number it covers: an answered
+    create numbered above it is added, one at or below it is already in the count. Nothing is counted twice once
+    settled; a create in flight while the count is taken may be, until it settles (the safe side)."""
+
+    def __init__(self, count: Callable[[str, datetime], Awaitable[tuple[int, int]]], cache_seconds: float) -> None:
+        self.count = count  # (tenant, since) -> (incidents created since then, highest number)
         self.cache_seconds = cache_seconds
         self._months: dict[str, _Month] = {}
 
@@ -68,11 +76,8 @@ class MonthlyIncidents:
         async with month.lock:
             if time.monotonic() - month.counted_at <= older_than:
                 return  # counted while we waited
-            answered = month.answered
-            counted = await self.count(tenant_id, month.start)
-            # Creates answered before the count was asked are in it; those answered since may be too (counted
-            # twice until the next count: the safe side).
-            month.counted, month.answered = counted, month.answered - answered
+            month.counted, month.last_number = await self.count(tenant_id, month.start)
+            month.answered = {n for n in month.answered if n > month.last_number}
             month.counted_at = time.monotonic()
 
     async def reserve(self, tenant_id: str, limit: int) -> None:
@@ -82,19 +87,20 @@ class MonthlyIncidents:
         if month.used >= limit:
             await self._recount(tenant_id, month, RECOUNT_BEFORE_REFUSING)
             if month.used >= limit:
-                raise exceeded(INCIDENTS, month.counted + month.answered, limit)
+                raise exceeded(INCIDENTS, month.counted + len(month.answered), limit)
         month.in_flight += 1
 
-    def settle(self, tenant_id: str, created: bool) -> None:
+    def settle(self, tenant_id: str, number: int | None) -> None:
+        """A reserved create ended: `number` is the created incident's, None when it failed."""
         month = self._month(tenant_id)
         month.in_flight = max(0, month.in_flight - 1)
-        if created:
-            month.answered += 1
+        if number is not None and number > month.last_number:
+            month.answered.add(number)
 
     async def used(self, tenant_id: str) -> int:
         month = self._month(tenant_id)
         await self._recount(tenant_id, month, 0.0)
-        return month.counted + month.in_flight
+        return month.counted + len(month.answered) + month.in_flight
 
 
 class Quotas:
@@ -113,9 +119,10 @@ class Quotas:
             used = limit - decision.remaining
             raise exceeded(name, used, limit, " bytes" if name == "telemetry_bytes_per_day" else "")
 
-    def settle(self, tenant_id: str, name: str, amount: int, succeeded: bool) -> None:
+    def settle(self, tenant_id: str, name: str, amount: int, succeeded: bool, answer: bytes = b"") -> None:
         if name == INCIDENTS:
-            self.incidents.settle(tenant_id, succeeded)
+            created = INCIDENT_REFERENCE.search(answer) if succeeded else None
+            self.incidents.settle(tenant_id, int(created.group(1)) if created else None)
         elif not succeeded:
             self.counters.give_back(tenant_id, name, "day", amount)
 

@@ -103,5 +103,5 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
         return incident_pb2.GetTimelineResponse(entries=[timeline_to_proto(e) for e in entries])
 
     async def CountIncidents(self, request, _ctx):
-        count = await self.service.count_created(context.current(), request.created_from.ToDatetime(UTC))
-        return incident_pb2.CountIncidentsResponse(count=count)
+        count, last = await self.service.count_created(context.current(), request.created_from.ToDatetime(UTC))
+        return incident_pb2.CountIncidentsResponse(count=count, last_number=last)

@@ -129,7 +129,7 @@ class Store(Protocol):
     async def list(self, tenant_id: str, query: ListQuery) -> Listing[Incident]: ...
     async def mutate(self, tenant_id: str, key: str, decide, expected_version: int) -> Incident: ...
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]: ...
-    async def count_created(self, tenant_id: str, since: datetime) -> int: ...
+    async def count_created(self, tenant_id: str, since: datetime) -> tuple[int, int]: ...
 
 
 def is_incident_key(key: str) -> bool:
@@ -319,7 +319,7 @@ class IncidentService:
         incident = await self.get(ctx, key)
         return await self.store.timeline(ctx.tenant_id, incident.id)
 
-    async def count_created(self, ctx: CallContext, since: datetime) -> int:
+    async def count_created(self, ctx: CallContext, since: datetime) -> tuple[int, int]:
         return await self.store.count_created(ctx.tenant_id, since)
 
     @staticmethod

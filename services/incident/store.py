@@ -314,10 +314,14 @@ class IncidentStore:
                                    order=query.order, limit=query.limit, offset=query.offset, cursor=query.cursor,
                                    query=replace(query, limit=0, offset=0, cursor=""))
 
-    async def count_created(self, tenant_id: str, since: datetime) -> int:
+    async def count_created(self, tenant_id: str, since: datetime) -> tuple[int, int]:
+        """(incidents created since, the tenant's highest number), from one statement so both describe the same
+        committed state."""
+        stmt = sa.select(sa.func.count().filter(incidents.c.created_at >= since),
+                         sa.func.coalesce(sa.func.max(incidents.c.number), 0)).where(incidents.c.tenant_id == tenant_id)
         async with self.db.read() as conn:
-            return int((await conn.execute(sa.select(sa.func.count()).select_from(incidents).where(
-                incidents.c.tenant_id == tenant_id, incidents.c.created_at >= since))).scalar_one())
+            count, last = (await conn.execute(stmt)).one()
+        return int(count), int(last)
 
     async def mutate(self, tenant_id: str, key: str, decide: Callable[[Incident], Change],
                      expected_version: int = 0) -> Incident:

@@ -85,11 +85,12 @@ async def test_amounts_give_back_and_daily_use(db):
 
 async def test_monthly_incidents_hold_under_concurrency_and_count_what_others_created():
     created_elsewhere = {"n": 3}  # e.g. from alerts, inside the incident service
+    numbers = iter(range(4, 100))  # references are gap-free: 1-3 came from alerts
 
-    async def count(_tenant: str, since: datetime) -> int:
+    async def count(_tenant: str, since: datetime) -> tuple[int, int]:
         assert since.day == 1 and since.tzinfo is not None
         await asyncio.sleep(0.01)
-        return created_elsewhere["n"]
+        return created_elsewhere["n"], created_elsewhere["n"]
 
     incidents = MonthlyIncidents(count, cache_seconds=0.5)
 
@@ -99,7 +100,7 @@ async def test_monthly_incidents_hold_under_concurrency_and_count_what_others_cr
         except QuotaExceeded:
             return False
         await asyncio.sleep(0.005)
-        incidents.settle("acme", created=True)
+        incidents.settle("acme", next(numbers))
         return True
 
     results = await asyncio.gather(*(create() for _ in range(40)))
@@ -110,6 +111,26 @@ async def test_monthly_incidents_hold_under_concurrency_and_count_what_others_cr
     with pytest.raises(QuotaExceeded, match="incidents_per_month"):
         await incidents.reserve("acme", 10)
     assert await incidents.used("acme") == 10
+
+
+async def test_monthly_incidents_count_a_create_answered_after_a_count_once():
+    state = {"n": 0}  # incidents in the service; references are gap-free, so the highest number is n too
+
+    async def count(_tenant: str, _since: datetime) -> tuple[int, int]:
+        return state["n"], state["n"]
+
+    incidents = MonthlyIncidents(count, cache_seconds=60)
+    await incidents.reserve("acme", 3)
+    state["n"] = 1  # the create commits, and a count is taken before its answer leaves
+    assert await incidents.used("acme") == 2  # in flight and counted: the safe side, until it settles
+    incidents.settle("acme", 1)
+    assert await incidents.used("acme") == 1  # in the count, not added again
+    await incidents.reserve("acme", 3)
+    incidents.settle("acme", 2)  # answered after the last count: added
+    await incidents.reserve("acme", 3)  # 1 counted + 1 answered: room for the third
+    incidents.settle("acme", 3)
+    with pytest.raises(QuotaExceeded):
+        await incidents.reserve("acme", 3)
 
 
 async def test_users_quota_holds_under_concurrent_creates(db):

@@ -223,10 +223,12 @@ class CountIncidentsRequest(_message.Message):
     def __init__(self, created_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CountIncidentsResponse(_message.Message):
-    __slots__ = ("count",)
+    __slots__ = ("count", "last_number")
     COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_NUMBER_FIELD_NUMBER: _ClassVar[int]
     count: int
-    def __init__(self, count: _Optional[int] = ...) -> None: ...
+    last_number: int
+    def __init__(self, count: _Optional[int] = ..., last_number: _Optional[int] = ...) -> None: ...
 
 class IncidentEvent(_message.Message):
     __slots__ = ("envelope", "incident", "from_status", "to_status", "changed_fields")
