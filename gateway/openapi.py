@@ -252,6 +252,9 @@ def _errors(r: Route, error_schema: dict[str, Any]) -> dict[str, Any]:
             response["headers"] = {"Retry-After": {"description": "seconds to wait before retrying",
                                                    "schema": {"type": "integer"}}}
         out[str(status)] = response
+    for status, model in r.own_errors.items():
+        out[str(status)] = {**out.get(str(status), {}), "description": f"answered in this route's own shape ({model.__name__})",
+                            "content": {"application/json": {"schema": model.model_json_schema()}}}
     # Below the application, aiohttp's HTTP parser refuses a malformed request (or a request line or header over
     # its limits) with a plain-text 400 before any route runs; every operation can meet it.
     malformed = out.setdefault("400", {"description": "a malformed HTTP request", "content": {}})

@@ -95,6 +95,9 @@ class Route:
     description: str = ""
     # A POST that only reads (a search with its filters in the body): readers may call it.
     read_only: bool = False
+    # Error statuses answered in the route's own JSON shape instead of the envelope (a door that speaks a
+    # source's protocol, e.g. PagerDuty's), with the model of that shape.
+    own_errors: dict[int, type[BaseModel]] = field(default_factory=dict)
     endpoint: Handler = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

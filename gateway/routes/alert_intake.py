@@ -24,6 +24,7 @@ from gateway.schemas.alerts import (
     AlertmanagerWebhook,
     GenericBatch,
     GrafanaWebhook,
+    PagerDutyAnswer,
     PagerDutyEvent,
 )
 from gateway.schemas.base import Path
@@ -99,7 +100,8 @@ def _invalid(errors: list[str]) -> web.Response:
 
 
 @routes.post("/v2/enqueue", summary="PagerDuty Events API v2 (answers in PagerDuty's shape)", rate="ingest",
-             status=202, errors=(RateLimited,), consumes=("application/json",), produces=("application/json",))
+             status=202, errors=(RateLimited,), consumes=("application/json",), produces=("application/json",),
+             own_errors={s: PagerDutyAnswer for s in (400, 403, 429, 503)})
 async def pagerduty_enqueue(request: web.Request) -> web.Response:
     """`routing_key` = the integration key; `event_action` trigger, acknowledge or resolve; `dedup_key`;
     `payload.summary/source/severity/timestamp/component/group/class/custom_details`. Answers

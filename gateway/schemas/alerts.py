@@ -90,6 +90,15 @@ class PagerDutyLink(SourceModel):
     text: Text = ""
 
 
+class PagerDutyAnswer(BaseModel):
+    """What the PagerDuty Events API v2 answers, errors included."""
+
+    status: str
+    message: str
+    dedup_key: str | None = None
+    errors: list[str] | None = None
+
+
 class PagerDutyEvent(SourceModel):
     """A PagerDuty Events API v2 event."""
 

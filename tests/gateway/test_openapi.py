@@ -58,7 +58,8 @@ async def test_every_operation_is_described_completely(gateway_env):
                 assert "text/plain" in responses["400"]["content"], where
                 for status, response in responses.items():
                     json_body = response["content"].get("application/json")
-                    if int(status) >= 400 and (status != "400" or json_body is not None):
+                    own_shape = response["description"].startswith("answered in this route's own shape")
+                    if int(status) >= 400 and (status != "400" or json_body is not None) and not own_shape:
                         assert json_body["schema"] == {"$ref": "#/components/schemas/ErrorBody"}, where
                 if op["security"]:
                     assert {"401", "403"} <= set(responses), where
