@@ -7,6 +7,7 @@ translate HTTP <-> gRPC; the domain lives in the services.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class Gateway:
     # Telemetry ingest: Kafka producer and consumer-lag backpressure (gateway/routes/telemetry.py).
     telemetry: Any = None
     idempotency: IdempotencyStore | None = None
+    # Set on SIGTERM: /readyz answers 503 from then on while in-flight requests finish.
+    draining: bool = False
 
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
@@ -147,13 +150,17 @@ async def healthz(_request: web.Request) -> web.Response:
 
 @auth.policy("public")
 async def readyz(request: web.Request) -> web.Response:
+    """503 while draining, or naming the upstream services that do not serve. Like Kubernetes' own /readyz,
+    `?exclude=<service>` (repeatable; `upstreams` for all of them) leaves checks out: the chart's readiness
+    probe excludes the upstreams, so one service down does not take every gateway replica out of its Service
+    (that service's routes answer 503, the others keep working)."""
     g = gw(request)
-    down = []
-    for name, address in g.upstreams.addresses.items():
-        try:
-            await grpcio.wait_serving(address, timeout=0.5)
-        except TimeoutError:
-            down.append(name)
+    if g.draining:
+        return envelope.error(503, "UNAVAILABLE", "draining: shutting down", headers={"Retry-After": "1"})
+    excluded = set(request.query.getall("exclude", ()))
+    names = [] if "upstreams" in excluded else [n for n in g.upstreams.addresses if n not in excluded]
+    serving = await asyncio.gather(*(g.upstreams.serving(n) for n in names))
+    down = [name for name, ok in zip(names, serving, strict=True) if not ok]
     if down:
         return envelope.error(503, "UNAVAILABLE", f"not serving: {', '.join(down)}", headers={"Retry-After": "1"})
     return envelope.ok({"status": "ready"})
@@ -217,7 +224,8 @@ class Runner:
         self.gateway, tenant_app, control_app = await build(self.settings)
         for name, app, port in (("tenant", tenant_app, self.settings.tenant_port),
                                 ("control", control_app, self.settings.control_port)):
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                   shutdown_timeout=self.settings.drain_seconds)
             await runner.setup()
             site = web.TCPSite(runner, self.settings.host, port, reuse_address=True)
             await site.start()
@@ -228,15 +236,16 @@ class Runner:
         return self.ports
 
     async def stop(self) -> None:
-        for runner in self.runners:
-            await runner.cleanup()
+        """Drain: readiness off first, then both planes stop accepting and give in-flight requests up to
+        VIGIL_DRAIN_SECONDS to finish."""
+        if self.gateway:
+            self.gateway.draining = True
+        await asyncio.gather(*(runner.cleanup() for runner in self.runners))
         if self.gateway:
             await close(self.gateway)
 
 
 def main() -> None:
-    import asyncio
-
     import uvloop
 
     settings = GatewaySettings()

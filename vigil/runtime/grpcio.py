@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from vigil.runtime import context, telemetry
+from vigil.runtime import context, failpoints, telemetry
 from vigil.runtime.errors import VigilError, trailing_metadata
 
 log = logging.getLogger("vigil.grpc")
@@ -52,7 +52,16 @@ class ContextInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
 
+def failpoint_name(method: str) -> str:
+    """`/vigil.cmdb.v1.CmdbService/GetImpact` -> `cmdb.GetImpact` (see vigil.runtime.failpoints)."""
+    package, _, rpc = method.lstrip("/").partition("/")
+    parts = package.split(".")
+    return f"{parts[1] if len(parts) > 2 else package}.{rpc}"
+
+
 def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]):
+    point = failpoint_name(method)
+
     async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
         metadata = tuple(ctx.invocation_metadata() or ())
         carrier = {k: v for k, v in metadata if isinstance(v, str)}
@@ -63,6 +72,8 @@ def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Awaitabl
         try:
             with _tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER):
                 try:
+                    if failpoints.ACTIVE:
+                        await failpoints.ahit(point)
                     return await inner(request, ctx)
                 except VigilError as err:
                     status = err.code
@@ -110,6 +121,8 @@ class GrpcServer:
         return self.port
 
     async def stop(self, grace: float) -> None:
+        """Drain: health turns NOT_SERVING first (readiness probes and the gateway's /readyz see it), then
+        the server refuses new calls and gives those in flight `grace` seconds before cancelling them."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
 
@@ -148,10 +161,17 @@ class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
 
 def channel(address: str, extra_options: Iterable[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+    """A client channel. Calls fail fast while the server is down (wait_for_ready stays off: the caller
+    answers 503 at once instead of holding the request until the deadline), and the channel tries to
+    reconnect at least every second (gRPC's default backoff grows to 120 s, which would keep a restarted
+    service unreachable long after it is back)."""
     options = [
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.enable_retries", 1),
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1_000),
         *extra_options,
     ]
     return grpc.aio.insecure_channel(address, options=options, interceptors=[_ClientInterceptor()])
