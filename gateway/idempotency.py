@@ -4,21 +4,31 @@ The first request with a key claims it (a row marked pending); a concurrent requ
 until the first finishes; a request that fails (non-2xx) releases the key so the client can retry. A key
 reused for a different request (another path or body) is refused with 422 rather than replaying an answer
 to a question that was not asked.
+
+A failure does not say whether the write happened (a deadline passed, a service or this gateway died after
+the commit), so the retry must not write a second time: the key travels to the service in the call
+context, and a service derives the id of what it creates from it (CallContext.resource_id), so the retry
+finds the row of the first attempt and answers with it. For the same reason a claim whose gateway died
+before finishing it is not held for 24 h: after PENDING_LEASE the next request with the key takes it over.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from aiohttp import web
 
+from vigil.runtime import context
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict, FieldError, ValidationFailed
 
 WINDOW = timedelta(hours=24)
+# Longer than any request may run (the upstream gRPC deadline is 10 s): an older pending claim was abandoned.
+PENDING_LEASE = timedelta(seconds=20)
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 
@@ -52,6 +62,10 @@ class IdempotencyStore:
                 await conn.execute(keys.insert().values(scope=scope, key=key, fingerprint=fingerprint, status=0,
                                                         content_type="", body=b"", etag="", created_at=now))
                 return None
+            if row.fingerprint == fingerprint and row.status == 0 and as_utc(row.created_at) + PENDING_LEASE < now:
+                await conn.execute(keys.update().where(keys.c.scope == scope, keys.c.key == key).values(
+                    created_at=now))
+                return None
         if row.fingerprint != fingerprint:
             raise ValidationFailed("this Idempotency-Key was used for a different request",
                                    [FieldError(HEADER, "already used for another path or body")])
@@ -80,11 +94,17 @@ async def guarded(store: IdempotencyStore, scope: str, request: web.Request, han
     replay = await store.claim(scope, key, fingerprint)
     if replay is not None:
         return replay
+    ctx = context.bound()
+    token = context.bind(replace(ctx, idempotency_key=hashlib.sha256(
+        f"{key}\n{fingerprint}".encode()).hexdigest()[:40])) if ctx is not None else None
     try:
         response = await handler(request)
     except BaseException:
         await store.release(scope, key)
         raise
+    finally:
+        if token is not None:
+            context.reset(token)
     if 200 <= response.status < 300 and isinstance(response, web.Response):
         await store.complete(scope, key, response)
     else:

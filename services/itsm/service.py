@@ -705,7 +705,8 @@ class ItsmService:
         assert new.requested_start is not None and new.requested_end is not None
         at = now()
         change = Change(
-            id=new_id(), tenant_id=ctx.tenant_id, number=0, title=new.title.strip(), description=new.description,
+            id=ctx.resource_id("change"), tenant_id=ctx.tenant_id, number=0, title=new.title.strip(),
+            description=new.description,
             type=new.type, risk_level=new.risk_level, status="new", requested_start=utc(new.requested_start),
             requested_end=utc(new.requested_end), implementation_plan=new.implementation_plan,
             rollback_plan=new.rollback_plan, requested_by=new.requested_by or ctx.actor,
@@ -863,7 +864,8 @@ class ItsmService:
         # Items that need no approval start approved (nothing to wait for).
         status = "pending_approval" if item.requires_approval else "approved"
         request = ServiceRequest(
-            id=new_id(), tenant_id=ctx.tenant_id, number=0, catalog_item_id=item.id, catalog_item_name=item.name,
+            id=ctx.resource_id("request"), tenant_id=ctx.tenant_id, number=0, catalog_item_id=item.id,
+            catalog_item_name=item.name,
             requested_by=requested_by or ctx.actor, status=status, details=dict(details), approvals=(),
             created_by=ctx.actor, fulfilled_by="", note="", version=1, created_at=at, updated_at=at,
             status_times={status: at},

@@ -273,6 +273,10 @@ def _like(q: str) -> str:
     return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+async def _stored(conn: AsyncConnection, table: sa.Table, row_id: str) -> bool:
+    return (await conn.execute(sa.select(table.c.id).where(table.c.id == row_id))).first() is not None
+
+
 def _key_clause(table: sa.Table, tenant_id: str, key: str, ref) -> Any:
     match = ref.match(key) if ref is not None else None
     if match:
@@ -296,16 +300,22 @@ class ItsmStore:
     # -- changes
 
     async def insert_change(self, change: Change, events: tuple[Event, ...]) -> Change:
+        """Insert a change. A change whose id is stored already (a retried create: its id derives from the same
+        Idempotency-Key) is not written again; the stored one is returned."""
         async with self.db.write() as conn:
-            change = replace(change, number=await self._next_number(conn, change.tenant_id, "CHG"))
-            await conn.execute(changes.insert().values(
-                id=change.id, tenant_id=change.tenant_id, number=change.number, type=change.type,
-                created_by=change.created_by, created_at=change.created_at, **_change_values(change)))
-            await self._replace_cis(conn, change, insert_only=True)
-            for event in events:
-                await self.events.stage_change(conn, event, change)
-            if change.conflicts:
-                await self._sync_mirrors(conn, change, ())
+            retried = await _stored(conn, changes, change.id)
+            if not retried:
+                change = replace(change, number=await self._next_number(conn, change.tenant_id, "CHG"))
+                await conn.execute(changes.insert().values(
+                    id=change.id, tenant_id=change.tenant_id, number=change.number, type=change.type,
+                    created_by=change.created_by, created_at=change.created_at, **_change_values(change)))
+                await self._replace_cis(conn, change, insert_only=True)
+                for event in events:
+                    await self.events.stage_change(conn, event, change)
+                if change.conflicts:
+                    await self._sync_mirrors(conn, change, ())
+        if retried:
+            return await self.get_change(change.tenant_id, change.id)
         self.events.committed()
         return change
 
@@ -486,14 +496,19 @@ class ItsmStore:
     # -- service requests
 
     async def insert_request(self, request: ServiceRequest, events: tuple[Event, ...]) -> ServiceRequest:
+        """Insert a service request, or return the stored one (a retried submit, as insert_change)."""
         async with self.db.write() as conn:
-            request = replace(request, number=await self._next_number(conn, request.tenant_id, "REQ"))
-            await conn.execute(service_requests.insert().values(
-                id=request.id, tenant_id=request.tenant_id, number=request.number,
-                catalog_item_id=request.catalog_item_id, catalog_item_name=request.catalog_item_name,
-                created_by=request.created_by, created_at=request.created_at, **_request_values(request)))
-            for event in events:
-                await self.events.stage_request(conn, event, request)
+            retried = await _stored(conn, service_requests, request.id)
+            if not retried:
+                request = replace(request, number=await self._next_number(conn, request.tenant_id, "REQ"))
+                await conn.execute(service_requests.insert().values(
+                    id=request.id, tenant_id=request.tenant_id, number=request.number,
+                    catalog_item_id=request.catalog_item_id, catalog_item_name=request.catalog_item_name,
+                    created_by=request.created_by, created_at=request.created_at, **_request_values(request)))
+                for event in events:
+                    await self.events.stage_request(conn, event, request)
+        if retried:
+            return await self.get_request(request.tenant_id, request.id)
         self.events.committed()
         return request
 

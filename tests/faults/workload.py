@@ -80,11 +80,11 @@ def _retryable(resp: api.Response) -> bool:
 
 class Workload:
     def __init__(self, client: api.TenantClient, tag: str, writers: list[Writer] | None = None,
-                 workers: int = 4) -> None:
+                 clients_per_writer: int = 1) -> None:
         self.client = client
         self.tag = tag  # unique per scenario: every marker starts with it
         self.writers = writers if writers is not None else default_writers()
-        self.workers = workers
+        self.clients_per_writer = clients_per_writer
         self.history: list[Op] = []
         self.attempts: Counter = Counter()  # outcome of every attempt: "201", "503", "connection", ...
         self.started = datetime.now(UTC)
@@ -118,15 +118,14 @@ class Workload:
             delay *= 2
 
     async def run(self) -> None:
-        """Until `stopping` is set: every worker runs the writers in turn."""
-        async def worker(offset: int) -> None:
-            order = self.writers[offset % len(self.writers):] + self.writers[:offset % len(self.writers)]
-            for writer in itertools.cycle(order):
-                if self.stopping.is_set():
-                    return
+        """Until `stopping` is set: each writer has its own clients (a fault that stalls one kind of write
+        does not stall the others)."""
+        async def client(writer: Writer) -> None:
+            while not self.stopping.is_set():
                 await writer.step(self)
+                await asyncio.sleep(0)  # a writer with nothing to do must not spin without yielding
 
-        await asyncio.gather(*(worker(i) for i in range(self.workers)))
+        await asyncio.gather(*(client(w) for w in self.writers for _ in range(self.clients_per_writer)))
 
     async def stop(self, finish_within: float = 60.0) -> None:
         """Stop starting operations; those in flight retry until acknowledged or `finish_within` passes."""
@@ -198,6 +197,7 @@ class IncidentTransitions(Writer):
 
     async def step(self, w: Workload) -> None:
         if not self.creates.open:
+            await asyncio.sleep(0.05)
             return
         incident_id, status = self.creates.open.popleft()
         target = NEXT_STATUS[status]
