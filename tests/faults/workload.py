@@ -54,6 +54,11 @@ class Op:
     acked: bool = False
     id: str = ""  # the server's id of what was written, once acknowledged
     extra: str = ""  # e.g. the status a transition moved to
+    attempts: list[str] = field(default_factory=list)  # the outcome of each attempt: "201", "503", "connection"
+    acked_at: float = 0.0  # time.monotonic() of the acknowledgement
+
+    def ack(self, resource_id: str = "") -> None:
+        self.acked, self.id, self.acked_at = True, resource_id or self.id, time.monotonic()
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Row:
     lost: int = 0
     duplicated: int = 0
     note: str = ""
+    examples: list[str] = field(default_factory=list)  # what was lost or doubled, with its attempts
 
 
 # -- the client ---------------------------------------------------------------------------------------------
@@ -80,11 +86,12 @@ def _retryable(resp: api.Response) -> bool:
 
 class Workload:
     def __init__(self, client: api.TenantClient, tag: str, writers: list[Writer] | None = None,
-                 clients_per_writer: int = 1) -> None:
+                 clients_per_writer: int = 1, pause: float = 0.05) -> None:
         self.client = client
         self.tag = tag  # unique per scenario: every marker starts with it
         self.writers = writers if writers is not None else default_writers()
         self.clients_per_writer = clients_per_writer
+        self.pause = pause
         self.history: list[Op] = []
         self.attempts: Counter = Counter()  # outcome of every attempt: "201", "503", "connection", ...
         self.started = datetime.now(UTC)
@@ -99,17 +106,22 @@ class Workload:
         self.history.append(op)
         return op
 
-    async def send(self, method: str, path: str, body: dict, idempotent: bool = True) -> api.Response | None:
-        """One logical request, retried until acknowledged, refused for good, or the give-up time."""
+    async def send(self, method: str, path: str, body: dict, idempotent: bool = True,
+                   trail: list[str] | None = None) -> api.Response | None:
+        """One logical request, retried until acknowledged, refused for good, or the give-up time. The outcome
+        of every attempt is appended to `trail` (an operation's history)."""
         headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotent and method == "POST" else {}
         delay = 0.1
         while True:
             try:
                 resp = await self.client.call(method, path, json=body, headers=headers, timeout=ATTEMPT_TIMEOUT)
-                self.attempts[str(resp.status)] += 1
+                outcome = str(resp.status)
             except (aiohttp.ClientError, TimeoutError) as exc:
-                self.attempts["timeout" if isinstance(exc, TimeoutError) else "connection"] += 1
+                outcome = "timeout" if isinstance(exc, TimeoutError) else "connection"
                 resp = None
+            self.attempts[outcome] += 1
+            if trail is not None:
+                trail.append(outcome)
             if resp is not None and (resp.status < 300 or not _retryable(resp)):
                 return resp
             if time.monotonic() > self.give_up_at:
@@ -123,7 +135,7 @@ class Workload:
         async def client(writer: Writer) -> None:
             while not self.stopping.is_set():
                 await writer.step(self)
-                await asyncio.sleep(0)  # a writer with nothing to do must not spin without yielding
+                await asyncio.sleep(self.pause)  # a steady load, not a flood: the checks read it all back
 
         await asyncio.gather(*(client(w) for w in self.writers for _ in range(self.clients_per_writer)))
 
@@ -173,9 +185,10 @@ class IncidentCreates(Writer):
     async def step(self, w: Workload) -> None:
         op = w.record(Op(self.name, w.marker("inc")))
         ci_ids = self.cis.acked[-1:]  # the incident service asks the CMDB for their blast radius
-        resp = await w.send("POST", "/api/incidents", {"title": op.key, "severity": "P3", "ci_ids": ci_ids})
+        resp = await w.send("POST", "/api/incidents", {"title": op.key, "severity": "P3", "ci_ids": ci_ids},
+                            trail=op.attempts)
         if resp is not None and resp.status == 201:
-            op.acked, op.id = True, resp.body["data"]["id"]
+            op.ack(resp.body["data"]["id"])
             self.open.append((op.id, "triggered"))
 
     async def stored(self, w: Workload) -> Counter:
@@ -203,9 +216,10 @@ class IncidentTransitions(Writer):
         target = NEXT_STATUS[status]
         op = w.record(Op(self.name, f"{incident_id}:{target}", id=incident_id, extra=target))
         # A retried PATCH after a lost answer finds the status already set: a no-op, answered 200.
-        resp = await w.send("PATCH", f"/api/incidents/{incident_id}", {"status": target}, idempotent=False)
+        resp = await w.send("PATCH", f"/api/incidents/{incident_id}", {"status": target}, idempotent=False,
+                            trail=op.attempts)
         if resp is not None and resp.status == 200 and resp.body["data"]["status"] == target:
-            op.acked = True
+            op.ack()
             if target in NEXT_STATUS:
                 self.creates.open.append((incident_id, target))
 
@@ -231,9 +245,9 @@ class CiCreates(Writer):
 
     async def step(self, w: Workload) -> None:
         op = w.record(Op(self.name, w.marker("ci")))
-        resp = await w.send("POST", "/api/cmdb/items", {"name": op.key, "class": "service"})
+        resp = await w.send("POST", "/api/cmdb/items", {"name": op.key, "class": "service"}, trail=op.attempts)
         if resp is not None and resp.status == 201:
-            op.acked, op.id = True, resp.body["data"]["id"]
+            op.ack(resp.body["data"]["id"])
             self.acked.append(op.id)
 
     async def stored(self, w: Workload) -> Counter:
@@ -251,9 +265,9 @@ class ChangeCreates(Writer):
         start = datetime.now(UTC) + timedelta(days=1)
         resp = await w.send("POST", "/api/itsm/changes", {
             "title": op.key, "requested_start": start.isoformat(),
-            "requested_end": (start + timedelta(hours=1)).isoformat()})
+            "requested_end": (start + timedelta(hours=1)).isoformat()}, trail=op.attempts)
         if resp is not None and resp.status == 201:
-            op.acked, op.id = True, resp.body["data"]["id"]
+            op.ack(resp.body["data"]["id"])
 
     async def stored(self, w: Workload) -> Counter:
         return Counter(i["title"] for i in await w.pages("/api/itsm/changes"))
@@ -271,12 +285,13 @@ class LogIngest(Writer):
     name = "telemetry.log"
 
     async def step(self, w: Workload) -> None:
-        ops = [w.record(Op(self.name, w.marker("log"))) for _ in range(LOG_BATCH)]
+        trail: list[str] = []  # one request for the batch: its records share the history
+        ops = [w.record(Op(self.name, w.marker("log"), attempts=trail)) for _ in range(LOG_BATCH)]
         resp = await w.send("POST", "/api/logs", {"logs": [
-            {"service": w.tag, "body": op.key, "level": "info"} for op in ops]})
+            {"service": w.tag, "body": op.key, "level": "info"} for op in ops]}, trail=trail)
         if resp is not None and resp.status == 202:
             for op in ops:
-                op.acked = True
+                op.ack()
 
     async def stored(self, w: Workload) -> Counter:
         found: Counter = Counter()
@@ -314,6 +329,8 @@ def count_rows(writer: Writer, ops: list[Op], stored: Counter) -> Row:
                 row.lost += 1
             elif n == 1:
                 row.found += 1
+        if n > 1 or (op.acked and n == 0):
+            row.examples.append(f"{op.key} found {n}x, acknowledged={op.acked}, attempts {op.attempts}")
     return row
 
 
@@ -381,6 +398,8 @@ def event_row(writers: list[Writer], history: list[Op], facts: Counter, resent: 
         row.found += n == 1
         row.lost += n == 0
         row.duplicated += n > 1
+        if n != 1:
+            row.examples.append(f"{expected} published {n}x (under distinct ids), attempts {op.attempts}")
     return row
 
 
@@ -410,7 +429,11 @@ class Outcome:
     fault: str
     rows: list[Row]
     attempts: Counter = field(default_factory=Counter)
-    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent loading, recovering, checking
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.phases.values())
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -422,8 +445,12 @@ def table(outcomes: list[Outcome]) -> str:
                           str(r.duplicated)))
         failed = sum(v for k, v in o.attempts.items() if not k.startswith("2"))
         lines.append(("", f"(attempts {sum(o.attempts.values())}, failed {failed}: "
-                          + ", ".join(f"{k}×{v}" for k, v in sorted(o.attempts.items()) if not k.startswith("2"))
-                          + f"; {o.seconds:.0f}s)", "", "", "", ""))
+                          + (", ".join(f"{k}×{v}" for k, v in sorted(o.attempts.items()) if not k.startswith("2"))
+                             or "none")
+                          + f"; {o.seconds:.0f}s: " + ", ".join(f"{k} {v:.0f}s" for k, v in o.phases.items())
+                          + ")", "", "", "", ""))
+        for r in o.rows:
+            lines += [("", f"({r.check}: {example})", "", "", "", "") for example in r.examples[:5]]
     widths = [max(len(line[i]) for line in lines if i < 2 or not line[1].startswith("(")) for i in range(6)]
     out = []
     for line in lines:
