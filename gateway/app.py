@@ -26,7 +26,7 @@ from gateway.idempotency import IdempotencyStore, guarded
 from gateway.identity import IdentityStore
 from vigil.runtime import context, grpcio, telemetry
 from vigil.runtime.db import Database
-from vigil.runtime.errors import FieldError, Forbidden, Unauthenticated, VigilError
+from vigil.runtime.errors import FieldError, Forbidden, Unauthenticated, VigilError, is_transient
 
 log = logging.getLogger("vigil.gateway")
 _tracer = trace.get_tracer("vigil.gateway")
@@ -92,7 +92,10 @@ async def error_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         return envelope.error(exc.status, "VALIDATION_ERROR" if exc.status < 500 else "ERROR", exc.reason)
-    except Exception:  # noqa: BLE001 - never a stack trace to the client
+    except Exception as exc:  # noqa: BLE001 - never a stack trace to the client
+        if is_transient(exc):  # e.g. the gateway's own database restarting: retry, nothing is wrong with the request
+            log.warning("%s %s: unavailable: %s: %s", request.method, request.path, type(exc).__name__, exc)
+            return envelope.error(503, "UNAVAILABLE", "temporarily unavailable; retry", headers={"Retry-After": "1"})
         log.exception("unhandled error on %s %s", request.method, request.path)
         return envelope.error(500, "ERROR", "internal error")
 

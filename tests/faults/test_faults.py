@@ -4,7 +4,7 @@ of what was acknowledged against what exists (tests/faults/workload.py).
 Faults, one per scenario, each on a fresh tenant of one shared embedded stack (SQLite files, its own Kafka
 broker, every process supervised) unless said otherwise:
 
-    kill -9 of each service and of the gateway      the supervisor restarts it
+    kill -9 of each service, the gateway, Kafka     the supervisor restarts it
     Kafka stopped and started again                 the outbox keeps events; ingest answers 503 meanwhile
     the incident SQLite file locked                 an outside writer holds it past the gRPC deadline
     observability killed between its ClickHouse     a failpoint crashes it there once; the ledger and the
@@ -133,7 +133,8 @@ async def slow_cmdb(stack: Stack) -> None:
 
 
 FAULTS: dict[str, Callable[[Stack], Awaitable[None]]] = {
-    **{f"kill -9 {name}": kill_9(name) for name in ("incident", "itsm", "cmdb", "observability", "ai", "gateway")},
+    **{f"kill -9 {name}": kill_9(name)
+       for name in ("incident", "itsm", "cmdb", "observability", "ai", "gateway", "kafka")},
     "kafka stop/start": bounce_kafka,
     "sqlite locked 12s": lock_incident_sqlite,
     "observability crash after insert": crash_observability_between_insert_and_commit,

@@ -99,6 +99,20 @@ _BY_GRPC_STATUS: dict[grpc.StatusCode, type[VigilError]] = {
 }
 
 
+def is_transient(exc: BaseException) -> bool:
+    """An infrastructure failure that a retry may not meet: the database unreachable, restarting or locked
+    (SQLAlchemy's OperationalError and InterfaceError, a connection the pool invalidated), a socket refused or
+    reset. Answered as Unavailable (503 with Retry-After), not as an internal error: nothing is wrong with the
+    request."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
 def trailing_metadata(err: VigilError) -> tuple[tuple[str, str], ...]:
     return (
         (CODE_KEY, err.code),

@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from vigil.runtime import context, failpoints, telemetry
-from vigil.runtime.errors import VigilError, trailing_metadata
+from vigil.runtime.errors import Unavailable, VigilError, is_transient, trailing_metadata
 
 log = logging.getLogger("vigil.grpc")
 _tracer = trace.get_tracer("vigil.grpc")
@@ -80,6 +80,11 @@ def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Awaitabl
                     ctx.set_trailing_metadata(trailing_metadata(err))
                     await ctx.abort(err.grpc_status, err.message)
         except Exception as exc:  # noqa: BLE001 - the log line must name every failure
+            if status == "OK" and is_transient(exc):
+                status = "UNAVAILABLE"
+                log.warning("%s: a dependency is unavailable: %s: %s", method, type(exc).__name__, exc)
+                ctx.set_trailing_metadata(trailing_metadata(Unavailable("")))
+                await ctx.abort(grpc.StatusCode.UNAVAILABLE, "a dependency of the service is unavailable; retry")
             if status == "OK":
                 status = "ERROR"
                 log.exception("unhandled error in %s", method)

@@ -1,0 +1,30 @@
+"""Which failures are transient (503 UNAVAILABLE with Retry-After) rather than internal errors (500)."""
+
+import sqlite3
+
+import pytest
+from sqlalchemy import exc as sa_exc
+
+from vigil.runtime.errors import is_transient
+
+
+@pytest.mark.parametrize("exc", [
+    sa_exc.OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")),
+    sa_exc.InterfaceError("SELECT 1", {}, Exception("connection is closed")),
+    sa_exc.DBAPIError("COMMIT", {}, Exception("terminating connection"), connection_invalidated=True),
+    ConnectionRefusedError(111, "Connection refused"),
+    ConnectionResetError(104, "Connection reset by peer"),
+    TimeoutError(),
+])
+def test_the_database_or_a_socket_away_is_transient(exc):
+    assert is_transient(exc)
+
+
+@pytest.mark.parametrize("exc", [
+    sa_exc.IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")),
+    sa_exc.ProgrammingError("SELECT", {}, Exception("no such column")),
+    ValueError("bug"),
+    KeyError("bug"),
+])
+def test_bugs_and_constraint_violations_are_not(exc):
+    assert not is_transient(exc)
