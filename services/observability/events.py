@@ -4,7 +4,7 @@ messages to the dead-letter topic.
 
 The telemetry topics carry CloudEvents in binary mode whose data is newline-delimited JSON rows already in the
 ClickHouse table's shape (the gateway normalises JSON batches and OTLP into them; see
-gateway/routes/telemetry.py). ClickHouse parses them natively, so the consumer touches no row in Python.
+gateway/ingest/rows.py). ClickHouse parses them natively, so the consumer touches no row in Python.
 
 No loss, no duplicates: a batch holds the messages of one partition, and before its INSERT the exact offset
 range is written to the `ingest_ledger` table. The INSERT carries a deduplication token derived from that
@@ -271,13 +271,9 @@ class TelemetryConsumer:
             batch.leave_out(await self._inserted_before(batch))
         if batch.blocks:
             await self._insert(batch)
-            await self._retrying(lambda: self.ch.insert_json_rows("ingest_event_ids", b"".join(
-                orjson.dumps({"Consumer": self.group_id, "Topic": batch.tp.topic, "Partition": batch.tp.partition,
-                              "EventId": event_id, "Offset": offset}) + b"\n"
-                for offset, event_id in zip(batch.offsets, batch.event_ids, strict=True) if event_id),
-                batch.token(self.group_id) + "/event-ids"))
             self.inserted_batches += 1
             self.inserted_rows += batch.rows
+            await self._remember_event_ids(batch)
         if self.after_insert is not None:
             self.after_insert(batch)
         await self.consumer.commit({batch.tp: batch.end + 1})
@@ -294,6 +290,15 @@ class TelemetryConsumer:
         if rows:
             log.info("leaving out %d telemetry messages already inserted under the same CloudEvent id", len(rows))
         return {r[0] for r in rows}
+
+    async def _remember_event_ids(self, batch: Batch) -> None:
+        """Record the inserted messages' CloudEvent ids (with a token of their own: a replay records nothing new)."""
+        rows = b"".join(orjson.dumps({"Consumer": self.group_id, "Topic": batch.tp.topic, "Partition": batch.tp.partition,
+                                      "EventId": event_id, "Offset": offset}) + b"\n"
+                        for offset, event_id in zip(batch.offsets, batch.event_ids, strict=True) if event_id)
+        if rows:
+            await self._retrying(lambda: self.ch.insert_json_rows("ingest_event_ids", rows,
+                                                                  batch.token(self.group_id) + "/event-ids"))
 
     async def _insert(self, batch: Batch) -> None:
         attempts = 0

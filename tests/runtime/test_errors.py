@@ -28,3 +28,15 @@ def test_the_database_or_a_socket_away_is_transient(exc):
 ])
 def test_bugs_and_constraint_violations_are_not(exc):
     assert not is_transient(exc)
+
+
+def test_an_upstream_down_says_when_to_retry():
+    import grpc
+    from grpc.aio import AioRpcError, Metadata
+
+    from vigil.runtime.errors import NotFound, Unavailable, from_rpc_error
+
+    assert Unavailable("x").retry_after == 1.0 and NotFound("y").retry_after is None
+    # A transport failure (no trailing metadata from a service): still Unavailable with its default.
+    down = from_rpc_error(AioRpcError(grpc.StatusCode.UNAVAILABLE, Metadata(), Metadata(), "connection refused"))
+    assert isinstance(down, Unavailable) and down.retry_after == 1.0
