@@ -70,7 +70,7 @@ class IdempotencyStore:
             raise ValidationFailed("this Idempotency-Key was used for a different request",
                                    [FieldError(HEADER, "already used for another path or body")])
         if row.status == 0:
-            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
+            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly", retry_after=1.0)
         headers = {REPLAYED: "true", **({"ETag": row.etag} if row.etag else {})}
         return web.Response(status=row.status, body=row.body, content_type=row.content_type, headers=headers)
 
