@@ -54,12 +54,15 @@ def _log_supervisor(log_dir: Path) -> None:
 
 def up(args: argparse.Namespace) -> int:
     from vigil.stack import Stack
-    from vigil.supervisor import running_supervisor
+    from vigil.supervisor import leftovers, running_supervisor, stop_pid
 
     data_dir = _data_dir()
     if (pid := running_supervisor(data_dir)) is not None:
         print(f"vigil up is already running for {data_dir} (pid {pid}); see `vigil status`", file=sys.stderr)
         return 1
+    for name, pid in leftovers(data_dir):
+        print(f"stopping {name} (pid {pid}): left running by a vigil up that did not stop", file=sys.stderr)
+        stop_pid(pid)
     _log_supervisor(data_dir / "logs")
     env: dict[str, str] = {}
     if not os.environ.get("VIGIL_OPERATOR_PASSWORD"):

@@ -264,6 +264,52 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
+def _process_state(pid: int) -> str:
+    """The state letter of /proc/<pid>/stat ('' when gone): a zombie ('Z') answers signals but is dead."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def _started_here(pid: int, name: str, data_dir: Path) -> bool:
+    """Whether pid is the `name` process of a Vigil on this data dir (its command line and environment say so)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if name == "kafka":  # the broker's log4j configuration lives in the data dir
+        return b"kafka.Kafka" in cmdline and any(str(data_dir).encode() in arg for arg in cmdline)
+    module = b"gateway" if name == "gateway" else f"services.{name}".encode()
+    return module in cmdline and f"VIGIL_DATA_DIR={data_dir}".encode() in environ
+
+
+def leftovers(data_dir: Path) -> list[tuple[str, int]]:
+    """Processes that a `vigil up` on this data dir started and left running when it died without stopping
+    them (kill -9, a crash): the pids of its state file that are still alive and still those processes."""
+    state = read_state(data_dir)
+    if state is None or running_supervisor(data_dir) is not None:
+        return []
+    return [(p["name"], p["pid"]) for p in state["processes"]
+            if p.get("pid") and _process_state(p["pid"]) not in ("", "Z")
+            and _started_here(p["pid"], p["name"], data_dir)]
+
+
+def stop_pid(pid: int, timeout: float = 15.0) -> None:
+    """SIGTERM a process that is not our child, wait for it to go, SIGKILL it if it does not."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _process_state(pid) in ("", "Z"):
+                return
+            time.sleep(0.1)
+
+
 def running_supervisor(data_dir: Path) -> int | None:
     """The pid of the `vigil up` supervising this data dir, if one runs."""
     state = read_state(data_dir)

@@ -97,3 +97,60 @@ def test_vigil_up_serves_and_stops_on_ctrl_c(tmp_path, kafka_bootstrap):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_vigil_up_stops_what_a_killed_vigil_up_left_running(tmp_path, kafka_bootstrap):
+    env = {
+        **os.environ,
+        "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        "VIGIL_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "VIGIL_TENANT_PORT": str(free_port()),
+        "VIGIL_CONTROL_PORT": str(free_port()),
+        **{f"VIGIL_{name.upper()}_ADDR": f"127.0.0.1:{free_port()}" for name in SERVICES},
+    }
+
+    def up() -> tuple[subprocess.Popen, str]:
+        proc = subprocess.Popen([sys.executable, "-m", "vigil.cli", "up"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        lines = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Press Ctrl-C to stop" in line:
+                break
+        return proc, "".join(lines)
+
+    def gone(pid: int) -> bool:  # exited (a zombie waiting for its reaper counts as gone)
+        try:
+            return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+
+    first, out = up()
+    second = None
+    left: dict[str, int] = {}
+    try:
+        assert "Press Ctrl-C to stop" in out, out
+        left = {p["name"]: p["pid"] for p in json.loads((tmp_path / "data" / "supervisor.json").read_text())["processes"]}
+        first.kill()  # vigil up dies without stopping its processes: they keep the ports
+        first.wait()
+        second, out = up()
+        assert "Press Ctrl-C to stop" in out, out  # the ports were freed
+        for name, pid in left.items():
+            assert f"stopping {name} (pid {pid}): left running" in out
+            assert gone(pid), name
+        second.send_signal(signal.SIGINT)
+        rest, _ = second.communicate(timeout=60)
+        assert second.returncode == 0 and "stopped." in rest
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        for pid in left.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
