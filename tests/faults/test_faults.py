@@ -90,7 +90,7 @@ def kill_9(name: str) -> Callable[[Stack], Awaitable[None]]:
 
 async def bounce_kafka(stack: Stack) -> None:
     await asyncio.to_thread(stack.stop_process, "kafka")
-    await asyncio.sleep(4.0)
+    await asyncio.sleep(2.0)
     await asyncio.to_thread(stack.start_process, "kafka")
 
 
@@ -125,7 +125,7 @@ async def slow_cmdb(stack: Stack) -> None:
     await asyncio.to_thread(stack.stop_process, "cmdb")
     await asyncio.to_thread(stack.start_process, "cmdb", {"VIGIL_FAILPOINTS": "cmdb.GetImpact=sleep(3)"})
     await asyncio.to_thread(stack.wait_healthy, ("cmdb",))
-    await asyncio.sleep(6.0)
+    await asyncio.sleep(4.0)
     await asyncio.to_thread(stack.stop_process, "cmdb")
     await asyncio.to_thread(stack.start_process, "cmdb")
     log = (stack.logs / "incident.log").read_text(errors="replace")
