@@ -174,8 +174,7 @@ async def test_a_retried_create_with_the_same_idempotency_key_returns_the_first_
     again = await item(cmdb, keyed, name="api")
     other = await item(cmdb, A, name="api")
     assert again == first and other.id != first.id
-    found, total = await cmdb.list_items(A, ItemQuery())
-    assert total == 2
+    assert (await cmdb.list_items(A, ItemQuery())).total == 2
     async with database.read() as conn:
         created = (await conn.execute(sa.select(outbox_table.c.key).where(
             outbox_table.c.event_type == "ci.created"))).scalars().all()
