@@ -40,3 +40,21 @@ def test_an_upstream_down_says_when_to_retry():
     # A transport failure (no trailing metadata from a service): still Unavailable with its default.
     down = from_rpc_error(AioRpcError(grpc.StatusCode.UNAVAILABLE, Metadata(), Metadata(), "connection refused"))
     assert isinstance(down, Unavailable) and down.retry_after == 1.0
+
+
+def test_a_driver_error_raised_unwrapped_is_transient_by_its_cause():
+    # What asyncpg raises through SQLAlchemy's adapter while PostgreSQL shuts down or restarts.
+    class DriverError(Exception):
+        pass
+
+    class CannotConnectNow(Exception):
+        sqlstate = "57P03"
+
+    try:
+        try:
+            raise CannotConnectNow("the database system is shutting down")
+        except CannotConnectNow as inner:
+            raise DriverError("the database system is shutting down") from inner
+    except DriverError as exc:
+        assert is_transient(exc)
+    assert not is_transient(DriverError("syntax error"))

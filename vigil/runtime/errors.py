@@ -119,17 +119,28 @@ _BY_GRPC_STATUS: dict[grpc.StatusCode, type[VigilError]] = {
 
 
 def is_transient(exc: BaseException) -> bool:
-    """An infrastructure failure that a retry may not meet: the database unreachable, restarting or locked
-    (SQLAlchemy's OperationalError and InterfaceError, a connection the pool invalidated), a socket refused or
-    reset. Answered as Unavailable (503 with Retry-After), not as an internal error: nothing is wrong with the
-    request."""
+    """An infrastructure failure that a retry may not meet: the database unreachable, restarting or locked, a
+    socket refused or reset. Answered as Unavailable (503 with Retry-After), not as an internal error: nothing
+    is wrong with the request. Recognised along the chain of causes: SQLAlchemy's OperationalError and
+    InterfaceError and an invalidated connection; a driver's PEP 249 OperationalError or InterfaceError (raised
+    unwrapped on some connection paths); a PostgreSQL SQLSTATE of class 08 (connection exception) or 57P
+    (shutting down, restarting); ConnectionError and TimeoutError."""
     from sqlalchemy import exc as sa_exc
 
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
-        return True
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, ConnectionError | TimeoutError)
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, sa_exc.OperationalError | sa_exc.InterfaceError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if type(cause).__name__ in ("OperationalError", "InterfaceError"):
+            return True
+        if str(getattr(cause, "sqlstate", "") or "").startswith(("08", "57P")):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def trailing_metadata(err: VigilError) -> tuple[tuple[str, str], ...]:
