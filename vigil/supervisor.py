@@ -372,7 +372,8 @@ def status_table(state: dict, health: list[str], now: float | None = None) -> st
         last = f"{p['last_exit']} ({format_duration(now - p['last_exit_at'])} ago)" if p["last_exit"] else ""
         rows.append((p["name"], str(p["pid"] or "-"), p["state"], h, str(p["restarts"]), up, last))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows)
+    return "\n".join(("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]).rstrip()
+                     for r in rows)
 
 
 def started_iso(ts: float) -> str:
