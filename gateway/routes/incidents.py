@@ -36,7 +36,8 @@ async def search_incidents(request: web.Request, body: Search) -> dict[str, Any]
     return listing(resp.items, resp.page, body)
 
 
-@routes.post("/api/incidents", summary="Create an incident", body=NewIncident, response=Incident, status=201)
+@routes.post("/api/incidents", summary="Create an incident", body=NewIncident, response=Incident, status=201,
+             quota="incidents_per_month")
 async def create_incident(request: web.Request, body: NewIncident) -> pb.Incident:
     return (await call(upstreams(request).incident.CreateIncident(to_proto(pb.CreateIncidentRequest, body)))).incident
 
