@@ -451,7 +451,7 @@ def table(outcomes: list[Outcome]) -> str:
                           + ")", "", "", "", ""))
         for r in o.rows:
             lines += [("", f"({r.check}: {example})", "", "", "", "") for example in r.examples[:5]]
-    widths = [max(len(line[i]) for line in lines if i < 2 or not line[1].startswith("(")) for i in range(6)]
+    widths = [max(len(line[i]) for line in lines if not line[1].startswith("(")) for i in range(6)]
     out = []
     for line in lines:
         if line[1].startswith("("):
