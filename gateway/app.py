@@ -148,7 +148,7 @@ class Runner:
                                 ("control", control_app, self.settings.control_port)):
             # Long query strings (many repeated filters, cursors) fit; beyond these the parser answers 400.
             runner = web.AppRunner(app, access_log=None, handle_signals=False, max_line_size=32768,
-                                   max_field_size=16384)
+                                   max_field_size=16384, shutdown_timeout=self.settings.drain_seconds)
             await runner.setup()
             site = web.TCPSite(runner, self.settings.host, port, reuse_address=True)
             await site.start()
@@ -160,19 +160,20 @@ class Runner:
         return self.ports
 
     async def stop(self) -> None:
+        """Drain: readiness off first, then both planes stop accepting and give in-flight requests up to
+        VIGIL_DRAIN_SECONDS to finish."""
+        if self.gateway:
+            self.gateway.draining = True
+        await asyncio.gather(*(runner.cleanup() for runner in self.runners))
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
-        for runner in self.runners:
-            await runner.cleanup()
         if self.gateway:
             await close(self.gateway)
 
 
 def main() -> None:
-    import asyncio
-
     import uvloop
 
     settings = GatewaySettings()

@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vigil.ai.v1 import ai_pb2_grpc
 from vigil.cmdb.v1 import cmdb_pb2_grpc
@@ -32,6 +33,15 @@ class Upstreams:
         self.cmdb = cmdb_pb2_grpc.CmdbServiceStub(self.channels["cmdb"])
         self.observability = observability_pb2_grpc.ObservabilityServiceStub(self.channels["observability"])
         self.ai = ai_pb2_grpc.AiServiceStub(self.channels["ai"])
+
+    async def serving(self, name: str, timeout: float = 0.5) -> bool:
+        """Whether the service answers SERVING on its standard health service, over the routes' own channel."""
+        try:
+            resp = await health_pb2_grpc.HealthStub(self.channels[name]).Check(health_pb2.HealthCheckRequest(),
+                                                                               timeout=timeout)
+        except grpc.aio.AioRpcError:
+            return False
+        return resp.status == health_pb2.HealthCheckResponse.SERVING
 
     async def close(self) -> None:
         for ch in self.channels.values():

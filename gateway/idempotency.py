@@ -4,20 +4,30 @@ The first request with a key claims it (a row marked pending); a concurrent requ
 until the first finishes; a request that fails (non-2xx) releases the key so the client can retry. A key
 reused for a different request (another path or body) is refused with 422 rather than replaying an answer
 to a question that was not asked.
+
+A failure does not say whether the write happened (a deadline passed, a service or this gateway died after
+the commit), so the retry must not write a second time: the key travels to the service in the call
+context, and a service derives the id of what it creates from it (CallContext.resource_id), so the retry
+finds the row of the first attempt and answers with it. For the same reason a claim whose gateway died
+before finishing it is not held for 24 h: after PENDING_LEASE the next request with the key takes it over.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from aiohttp import web
 
+from vigil.runtime import context
 from vigil.runtime.db import Database, dialect_insert
 from vigil.runtime.errors import Conflict, FieldError, ValidationFailed
 
 WINDOW = timedelta(hours=24)
+# Longer than any request may run (the upstream gRPC deadline is 10 s): an older pending claim was abandoned.
+PENDING_LEASE = timedelta(seconds=20)
 HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 
@@ -42,8 +52,9 @@ class IdempotencyStore:
     async def claim(self, scope: str, key: str, fingerprint: str) -> web.Response | None:
         """None: the key is ours, run the request. A response: replay it.
 
-        Claiming is one statement (insert, or take over a key whose 24 h are over), so of two first requests
-        with one key arriving together exactly one claims it and the other finds it pending."""
+        Claiming is one statement (insert, or take over a key whose 24 h are over or whose first request was
+        abandoned, pending past PENDING_LEASE), so of two requests with one key arriving together exactly one
+        claims it and the other finds it pending."""
         for _attempt in range(3):
             now = datetime.now(UTC)
             async with self.db.write() as conn:
@@ -53,7 +64,9 @@ class IdempotencyStore:
                     index_elements=[keys.c.scope, keys.c.key],
                     set_={"fingerprint": fingerprint, "status": 0, "content_type": "", "body": b"", "etag": "",
                           "created_at": now},
-                    where=keys.c.created_at < now - WINDOW,
+                    where=sa.or_(keys.c.created_at < now - WINDOW,
+                                 sa.and_(keys.c.status == 0, keys.c.fingerprint == fingerprint,
+                                         keys.c.created_at < now - PENDING_LEASE)),
                 ).returning(keys.c.key))).first()
                 if claimed is not None:
                     return None
@@ -62,12 +75,12 @@ class IdempotencyStore:
                 break
             # released by a failed first request in between: claim again
         else:
-            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
+            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly", retry_after=1.0)
         if row.fingerprint != fingerprint:
             raise ValidationFailed("this Idempotency-Key was used for a different request",
                                    [FieldError(HEADER, "already used for another path or body")])
         if row.status == 0:
-            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
+            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly", retry_after=1.0)
         headers = {REPLAYED: "true", **({"ETag": row.etag} if row.etag else {})}
         return web.Response(status=row.status, body=row.body, content_type=row.content_type, headers=headers)
 
@@ -91,11 +104,17 @@ async def guarded(store: IdempotencyStore, scope: str, request: web.Request, han
     replay = await store.claim(scope, key, fingerprint)
     if replay is not None:
         return replay
+    ctx = context.bound()
+    token = context.bind(replace(ctx, idempotency_key=hashlib.sha256(
+        f"{key}\n{fingerprint}".encode()).hexdigest()[:40])) if ctx is not None else None
     try:
         response = await handler(request)
     except BaseException:
         await store.release(scope, key)
         raise
+    finally:
+        if token is not None:
+            context.reset(token)
     if 200 <= response.status < 300 and isinstance(response, web.Response):
         await store.complete(scope, key, response)
     else:

@@ -43,7 +43,15 @@ from gateway.routing import READ_METHODS, Route, route_of
 from gateway.state import API_KEY_KEY, GATEWAY_KEY, PLANE_KEY, PRINCIPAL_KEY, RATE_KEY, Gateway, limits_of
 from vigil.runtime import context, telemetry
 from vigil.runtime.clock import new_id, now
-from vigil.runtime.errors import FieldError, Forbidden, RateLimited, Unauthenticated, Unavailable, VigilError
+from vigil.runtime.errors import (
+    FieldError,
+    Forbidden,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    VigilError,
+    is_transient,
+)
 
 log = logging.getLogger("vigil.gateway")
 _tracer = trace.get_tracer("vigil.gateway")
@@ -84,7 +92,10 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return envelope.error(exc.status, "VALIDATION_ERROR" if exc.status < 500 else "ERROR", exc.reason)
-    except Exception:  # noqa: BLE001 - never a stack trace to the client
+    except Exception as exc:  # noqa: BLE001 - never a stack trace to the client
+        if is_transient(exc):  # e.g. the gateway's own database restarting: retry, nothing is wrong with the request
+            log.warning("%s %s: unavailable: %s: %s", request.method, request.path, type(exc).__name__, exc)
+            return envelope.from_error(Unavailable("temporarily unavailable; retry"))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return envelope.error(500, "ERROR", "internal error")
 

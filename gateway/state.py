@@ -46,6 +46,8 @@ class Gateway:
     telemetry: TelemetryIngest | None = None
     # Alert intake: integration-key checks and the Kafka producer (gateway/ingest/alerts.py).
     alerts: AlertIntake | None = None
+    # Set on SIGTERM: /readyz answers 503 from then on while in-flight requests finish.
+    draining: bool = False
 
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)

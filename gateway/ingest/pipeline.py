@@ -18,7 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from vigil.runtime import topics
+from vigil.runtime import context, topics
 from vigil.runtime.cloudevents import CloudEvent
 from vigil.runtime.errors import RateLimited, Unavailable
 
@@ -92,21 +92,38 @@ class TelemetryIngest:
         return await self.publish(kind, tenant_id, rows) if rows else 0
 
     async def publish(self, kind: str, tenant_id: str, rows: list[bytes]) -> int:
-        """Send the rows as one or more messages and wait for the broker's acknowledgement of all of them."""
+        """Send the rows as one or more messages and wait for the broker's acknowledgement of all of them.
+        Under an Idempotency-Key each message's CloudEvent id derives from the key, so a retry of a request
+        whose answer was lost (but whose messages were written) is recognised by the consumer and inserted
+        once (services/observability/events.py)."""
         self.check_capacity()
         producer = await self._producer()
         topic = KIND_TOPIC[kind]
+        ctx = context.bound()
         futures = []
         try:
-            for chunk in _chunks(rows, MAX_MESSAGE_BYTES):
+            for n, chunk in enumerate(_chunks(rows, MAX_MESSAGE_BYTES)):
+                ids = {"id": ctx.resource_id(f"telemetry.{kind}.{n}")} if ctx and ctx.idempotency_key else {}
                 event = CloudEvent(type=f"telemetry.{kind}", source="vigil/gateway", tenant_id=tenant_id, data=chunk,
-                                   dataschema=ROW_SCHEMA, content_type=NDJSON)
+                                   dataschema=ROW_SCHEMA, content_type=NDJSON, **ids)
                 futures.append(await producer.send(topic, value=chunk, key=tenant_id.encode(), headers=event.headers()))
             await asyncio.gather(*futures)
         except Exception as exc:  # noqa: BLE001 - the broker did not take it: the client must retry
             log.warning("telemetry publish failed: %s: %s", type(exc).__name__, exc)
+            await self._discard(producer)
             raise Unavailable("the telemetry pipeline is unavailable; retry later") from exc
         return len(rows)
+
+    async def _discard(self, producer: AIOKafkaProducer) -> None:
+        """Start afresh on the next publish: after a broker restart an idempotent producer can be left with
+        sequence numbers the broker no longer accepts (OutOfOrderSequenceNumber on every send from then on)."""
+        async with self._start_lock:
+            if self.producer is producer:
+                self.producer = None
+        try:
+            await producer.stop()
+        except Exception:  # noqa: BLE001 - it is being thrown away
+            pass
 
     async def _watch_lag(self) -> None:
         admin: AIOKafkaAdminClient | None = None

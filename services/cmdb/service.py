@@ -330,10 +330,12 @@ class CmdbService:
 
     async def create_item(self, ctx: CallContext, new: NewItem) -> Item:
         _fail("invalid configuration item", _item_errors(replace(new, ref="")))
-        item = _materialise(ctx, new, now())
+        item = _materialise(ctx, new, now(), ctx.resource_id("ci"))
         async with self.graphs.writing(ctx.tenant_id) as graph:
-            item = await self.store.insert_item(item)
-            graph.add_item(item.id, item.cls, item.environment, item.criticality, item.name, item.owner, item.version)
+            item, created = await self.store.insert_item(item)
+            if created:
+                graph.add_item(item.id, item.cls, item.environment, item.criticality, item.name, item.owner,
+                               item.version)
         return item
 
     async def get_item(self, ctx: CallContext, ci_id: str) -> Item:

@@ -161,12 +161,17 @@ class CmdbStore:
         self.db = db
         self.events = events
 
-    async def insert_item(self, item: Item) -> Item:
+    async def insert_item(self, item: Item) -> tuple[Item, bool]:
+        """Insert an item; (the item, True). When its id is stored already (a retried create, the id derived
+        from the same Idempotency-Key): (the stored item, False), and nothing is written."""
         async with self.db.write() as conn:
+            stored = (await conn.execute(sa.select(items).where(items.c.id == item.id))).first()
+            if stored is not None:
+                return _row_to_item(stored), False
             await conn.execute(items.insert().values(_item_values(item)))
             await self.events.stage(conn, "ci.created", item.tenant_id, item.id, items=[item])
         self.events.committed()
-        return item
+        return item, True
 
     async def get_item(self, tenant_id: str, ci_id: str) -> Item | None:
         async with self.db.read() as conn:

@@ -274,7 +274,7 @@ class IncidentService:
         validate_new(new)
         at = now()
         incident = Incident(
-            id=new_id(), tenant_id=ctx.tenant_id, number=0, title=new.title.strip(),
+            id=ctx.resource_id("incident"), tenant_id=ctx.tenant_id, number=0, title=new.title.strip(),
             description=new.description, severity=new.severity, status=INITIAL_STATUS, source=new.source,
             ci_ids=tuple(dict.fromkeys(new.ci_ids)), assignee=new.assignee, labels=dict(new.labels),
             resolution_notes="", created_by=ctx.actor, resolved_by="", dedup_key=new.dedup_key, version=1,

@@ -214,7 +214,9 @@ class IncidentStore:
 
     async def insert(self, incident: Incident, entry: TimelineEntry) -> Incident:
         """Create an incident. Concurrent creates are group-committed: whatever arrives while a transaction
-        runs goes into the next one, so a burst costs a few transactions instead of one each."""
+        runs goes into the next one, so a burst costs a few transactions instead of one each. An incident
+        whose id is already stored (a retried create, its id derived from the same Idempotency-Key) is not
+        created again: the stored one is returned, with no new reference and no new event."""
         future = asyncio.get_running_loop().create_future()
         self._pending.append((incident, entry, current_traceparent(), future))
         if self._writer is None or self._writer.done():
@@ -231,13 +233,21 @@ class IncidentStore:
                     try:
                         [result] = await self._insert_batch([item])
                     except Exception as exc:  # noqa: BLE001
-                        _settle(item[3], exc)
+                        # Another replica may have inserted the same retried create meanwhile.
+                        stored = await self._stored(item[0])
+                        _settle(item[3], exc if stored is None else stored)
                     else:
                         _settle(item[3], result)
             else:
                 for item, result in zip(batch, results, strict=True):
                     _settle(item[3], result)
             self.events.committed()
+
+    async def _stored(self, incident: Incident) -> Incident | None:
+        try:
+            return await self.get(incident.tenant_id, incident.id)
+        except Exception:  # noqa: BLE001 - the database is what failed; report the original error
+            return None
 
     async def _insert_batch(self, batch: list[tuple[Incident, TimelineEntry, str, asyncio.Future]]) -> list[Incident]:
         async with self.db.write() as conn:
@@ -246,17 +256,28 @@ class IncidentStore:
     async def insert_in(self, conn: AsyncConnection, batch: list[tuple[Incident, TimelineEntry, str]]) -> list[Incident]:
         """Insert incidents in the caller's transaction: gap-free references reserved per tenant, CI links, the
         created timeline entry and the incident.created event of each (the alert processor creates incidents
-        in its own batch transaction through this)."""
+        in its own batch transaction through this). An id that is already stored (a retried create whose id
+        came from its idempotency key) is answered with the stored incident, not inserted again."""
+        ids = list({incident.id for incident, *_ in batch})
+        done: dict[str, Incident] = {}  # id -> the stored or just created incident
+        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            found = await conn.execute(sa.select(incidents).where(incidents.c.id.in_(chunk)))
+            done.update((row.id, _row_to_incident(row)) for row in found)
+        new, seen = [], set(done)
+        for item in batch:  # in arrival order: references follow it
+            if item[0].id not in seen:
+                seen.add(item[0].id)
+                new.append(item)
         counts: dict[str, int] = {}
-        for incident, *_ in batch:
+        for incident, *_ in new:
             counts[incident.tenant_id] = counts.get(incident.tenant_id, 0) + 1
         next_number = {t: await self._reserve_numbers(conn, t, n) for t, n in counts.items()}
-        created, rows, cis, entries, events = [], [], [], [], []
-        for incident, entry, traceparent in batch:
+        rows, cis, entries, events = [], [], [], []
+        for incident, entry, traceparent in new:
             number = next_number[incident.tenant_id]
             next_number[incident.tenant_id] += 1
             incident = replace(incident, number=number)
-            created.append(incident)
+            done[incident.id] = incident
             rows.append({"id": incident.id, "tenant_id": incident.tenant_id, "number": number,
                          "created_by": incident.created_by, "created_at": incident.created_at,
                          **_incident_values(incident)})
@@ -264,14 +285,13 @@ class IncidentStore:
                        for ci in incident.ci_ids)
             entries.append(_timeline_values(incident.tenant_id, entry, 100))
             events.append(self.events.row("incident.created", incident, traceparent=traceparent))
-        if not rows:
-            return created
-        await conn.execute(incidents.insert(), rows)
-        if cis:
-            await conn.execute(incident_cis.insert(), cis)
-        await conn.execute(timeline.insert(), entries)
-        await self.events.stage(conn, events)
-        return created
+        if rows:
+            await conn.execute(incidents.insert(), rows)
+            if cis:
+                await conn.execute(incident_cis.insert(), cis)
+            await conn.execute(timeline.insert(), entries)
+            await self.events.stage(conn, events)
+        return [done[incident.id] for incident, *_ in batch]
 
     async def _replace_cis(self, conn: AsyncConnection, incident: Incident) -> None:
         await conn.execute(incident_cis.delete().where(

@@ -8,11 +8,19 @@ gateway/ingest/rows.py). ClickHouse parses them natively, so the consumer touche
 
 No loss, no duplicates: a batch holds the messages of one partition, and before its INSERT the exact offset
 range is written to the `ingest_ledger` table. The INSERT carries a deduplication token derived from that
-range. A crash after the INSERT but before the offset commit restarts from the committed offset; the ledger
-says where the interrupted batch ended, the consumer rebuilds exactly that batch, and ClickHouse drops the
-repeated block by its token. A crash before the INSERT re-inserts from scratch. While ClickHouse is down the
-consumer retries the same batch (and stops reading), the lag grows in Kafka, and the gateway's backpressure
-turns new ingest away once the lag passes its bound.
+range. A crash after the INSERT but before the offset commit restarts from the committed offset; every new
+batch first asks the ledger whether a batch was planned from its first offset before, and if so ends exactly
+where that one ended, so it carries the same token and ClickHouse drops the repeated block. (The question is
+asked when the batch starts, in the consumer's own loop: asked from the rebalance callback instead, it raced
+the first records of the new assignment and a replay could be missed.) A crash before the INSERT re-inserts
+from scratch. While ClickHouse is down the consumer retries the same batch (and stops reading), the lag grows
+in Kafka, and the gateway's backpressure turns new ingest away once the lag passes its bound.
+
+A client that retries an ingest whose answer it never got (a timeout, a gateway restart) with the same
+Idempotency-Key may publish the same rows twice; the gateway then gives both messages the same CloudEvent id
+(derived from the key). The consumer leaves out of a batch every message whose id it inserted before at an
+earlier offset of the partition (`ingest_event_ids`, kept a day), and records the batch's ids after its
+INSERT, with a token of their own, so a replayed batch leaves out exactly what its first attempt left out.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
@@ -52,6 +61,7 @@ class RowBatch:
     tenant_id: str
     rows: bytes
     count: int
+    event_id: str = ""
 
 
 def process(headers: Sequence[tuple[str, bytes]] | None, value: bytes | None) -> RowBatch | None:
@@ -67,7 +77,7 @@ def process(headers: Sequence[tuple[str, bytes]] | None, value: bytes | None) ->
     if table is None or not tenant or h.get("content-type") != NDJSON or not value or not value.strip():
         return None
     rows = value if value.endswith(b"\n") else value + b"\n"
-    return RowBatch(table=table, tenant_id=tenant, rows=rows, count=rows.count(b"\n"))
+    return RowBatch(table=table, tenant_id=tenant, rows=rows, count=rows.count(b"\n"), event_id=h.get("ce_id", ""))
 
 
 @dataclass
@@ -78,6 +88,7 @@ class Batch:
     end: int = -1
     blocks: list[bytes] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)  # offsets of the messages in blocks (for the poison path)
+    event_ids: list[str] = field(default_factory=list)  # CloudEvent ids of the messages in blocks
     rows: int = 0
     size: int = 0
     opened: float = field(default_factory=time.monotonic)
@@ -87,9 +98,23 @@ class Batch:
     def add(self, offset: int, batch: RowBatch) -> None:
         self.blocks.append(batch.rows)
         self.offsets.append(offset)
+        self.event_ids.append(batch.event_id)
         self.rows += batch.count
         self.size += len(batch.rows)
         self.end = offset
+
+    def leave_out(self, event_ids: set[str]) -> None:
+        """Drop the messages with these ids, and every repeat of an id within the batch."""
+        kept = []
+        for item in zip(self.blocks, self.offsets, self.event_ids, strict=True):
+            if item[2] and item[2] in event_ids:
+                continue
+            if item[2]:
+                event_ids.add(item[2])
+            kept.append(item)
+        self.blocks, self.offsets, self.event_ids = (list(x) for x in zip(*kept, strict=True)) if kept else ([], [], [])
+        self.rows = sum(b.count(b"\n") for b in self.blocks)
+        self.size = sum(len(b) for b in self.blocks)
 
     def token(self, consumer: str) -> str:
         return f"{consumer}/{self.tp.topic}/{self.tp.partition}/{self.start}-{self.end}"
@@ -103,7 +128,7 @@ class _Rebalance(ConsumerRebalanceListener):
         await self.owner.flush_all()
 
     async def on_partitions_assigned(self, assigned):
-        await self.owner.load_replays(assigned)
+        """Nothing to prepare: each batch asks the ledger when it starts (see planned_end)."""
 
 
 class TelemetryConsumer:
@@ -122,7 +147,6 @@ class TelemetryConsumer:
         self.producer_factory = producer_factory
         self.dead_letter_topic = dead_letter_topic
         self.batches: dict[TopicPartition, Batch] = {}
-        self.replays: dict[TopicPartition, tuple[int, int]] = {}
         self.inserted_rows = 0
         self.inserted_batches = 0
         self.dead_lettered = 0
@@ -174,7 +198,6 @@ class TelemetryConsumer:
                 backoff = min(backoff * 2, 5.0)
             finally:
                 self.batches.clear()
-                self.replays.clear()
                 try:
                     await self.consumer.stop()
                 except Exception:  # noqa: BLE001
@@ -191,29 +214,23 @@ class TelemetryConsumer:
 
     # -- batching
 
-    async def load_replays(self, assigned) -> None:
-        """For each assigned partition: did a batch starting at the committed offset get planned before?"""
-        assert self.consumer is not None
-        self.replays.clear()
-        for tp in assigned:
-            committed = await self.consumer.committed(tp)
-            if committed is None:
-                continue
-            rows = await self.ch.query(
-                "SELECT max(EndOffset) FROM ingest_ledger FINAL WHERE Consumer = {c:String} AND Topic = {t:String} "
-                "AND Partition = {p:UInt32} AND StartOffset = {s:UInt64} HAVING count() > 0",
-                {"c": self.group_id, "t": tp.topic, "p": tp.partition, "s": committed})
-            if rows:
-                self.replays[tp] = (committed, int(rows[0][0]))
-                log.info("replaying %s[%d] offsets %d-%d with their original dedup token", tp.topic,
-                         tp.partition, committed, int(rows[0][0]))
+    async def planned_end(self, tp: TopicPartition, start: int) -> int | None:
+        """Where a batch planned before from this offset ended (it was inserted, or not, but not committed)."""
+        rows = await self.ch.query(
+            "SELECT max(EndOffset) FROM ingest_ledger FINAL WHERE Consumer = {c:String} AND Topic = {t:String} "
+            "AND Partition = {p:UInt32} AND StartOffset = {s:UInt64} HAVING count() > 0",
+            {"c": self.group_id, "t": tp.topic, "p": tp.partition, "s": start})
+        if not rows:
+            return None
+        log.info("replaying %s[%d] offsets %d-%d with their original dedup token", tp.topic, tp.partition, start,
+                 int(rows[0][0]))
+        return int(rows[0][0])
 
     async def _add(self, tp: TopicPartition, msg) -> None:
         batch = self.batches.get(tp)
         if batch is None:
-            replay = self.replays.pop(tp, None)
             batch = self.batches[tp] = Batch(tp=tp, table="", start=msg.offset,
-                                             replay_end=replay[1] if replay and replay[0] == msg.offset else None)
+                                             replay_end=await self.planned_end(tp, msg.offset))
         rows = process(msg.headers, msg.value)
         if rows is None:
             await self._dead_letter(msg, "not a telemetry row batch")
@@ -251,12 +268,37 @@ class TelemetryConsumer:
                 "({c:String}, {t:String}, {p:UInt32}, {s:UInt64}, {e:UInt64})",
                 {"c": self.group_id, "t": batch.tp.topic, "p": batch.tp.partition, "s": batch.start,
                  "e": batch.end}))
+            batch.leave_out(await self._inserted_before(batch))
+        if batch.blocks:
             await self._insert(batch)
             self.inserted_batches += 1
             self.inserted_rows += batch.rows
+            await self._remember_event_ids(batch)
         if self.after_insert is not None:
             self.after_insert(batch)
         await self.consumer.commit({batch.tp: batch.end + 1})
+
+    async def _inserted_before(self, batch: Batch) -> set[str]:
+        """The batch's CloudEvent ids already inserted from an earlier offset of its partition."""
+        ids = sorted({i for i in batch.event_ids if i})
+        if not ids:
+            return set()
+        rows = await self._retrying(lambda: self.ch.query(
+            "SELECT EventId FROM ingest_event_ids WHERE Consumer = {c:String} AND Topic = {t:String} "
+            "AND Partition = {p:UInt32} AND Offset < {s:UInt64} AND EventId IN {ids:Array(String)}",
+            {"c": self.group_id, "t": batch.tp.topic, "p": batch.tp.partition, "s": batch.start, "ids": ids}))
+        if rows:
+            log.info("leaving out %d telemetry messages already inserted under the same CloudEvent id", len(rows))
+        return {r[0] for r in rows}
+
+    async def _remember_event_ids(self, batch: Batch) -> None:
+        """Record the inserted messages' CloudEvent ids (with a token of their own: a replay records nothing new)."""
+        rows = b"".join(orjson.dumps({"Consumer": self.group_id, "Topic": batch.tp.topic, "Partition": batch.tp.partition,
+                                      "EventId": event_id, "Offset": offset}) + b"\n"
+                        for offset, event_id in zip(batch.offsets, batch.event_ids, strict=True) if event_id)
+        if rows:
+            await self._retrying(lambda: self.ch.insert_json_rows("ingest_event_ids", rows,
+                                                                  batch.token(self.group_id) + "/event-ids"))
 
     async def _insert(self, batch: Batch) -> None:
         attempts = 0
@@ -291,12 +333,11 @@ class TelemetryConsumer:
                     batch.rows -= block.count(b"\n")
                     break
 
-    async def _retrying(self, fn) -> None:
+    async def _retrying(self, fn):
         backoff = 0.2
         while True:
             try:
-                await fn()
-                return
+                return await fn()
             except (OperationalError, DatabaseError) as exc:
                 log.warning("clickhouse: %s; retrying", str(exc)[:300])
                 await asyncio.sleep(backoff)

@@ -10,7 +10,7 @@ from services.observability.handlers import FULL_NAME, ObservabilityHandlers
 from services.observability.service import ObservabilityService
 from services.observability.store import ClickHouse, TelemetryStore, metadata, migrate
 from vigil.observability.v1 import observability_pb2_grpc
-from vigil.runtime import bus
+from vigil.runtime import bus, failpoints
 from vigil.runtime.service import ServiceRuntime, serve
 
 NAME = "observability"
@@ -36,6 +36,7 @@ async def build(settings: ObservabilitySettings) -> ServiceRuntime:
         max_rows=settings.telemetry_batch_rows, max_bytes=settings.telemetry_batch_bytes,
         max_seconds=settings.telemetry_batch_seconds,
         producer_factory=lambda: bus.producer(settings.kafka_bootstrap, client_id="vigil-observability-dlq"))
+    consumer.after_insert = failpoints.hook("observability.after_insert")
     runtime.consumers.append(consumer)  # started and stopped with the runtime, like every consumer
     runtime.grpc.add(observability_pb2_grpc.add_ObservabilityServiceServicer_to_server,
                      ObservabilityHandlers(ObservabilityService(TelemetryStore(ch))), FULL_NAME)

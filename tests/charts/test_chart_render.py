@@ -75,7 +75,8 @@ def test_gateway_has_both_ports_and_http_probes(render, scenario: str) -> None:
     assert env["VIGIL_TENANT_PORT"]["value"] == "8080"
     assert env["VIGIL_CONTROL_PORT"]["value"] == "8081"
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "tenant"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "tenant"}
+    # Its own readiness only: one service down must not take every gateway pod out of the Service.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz?exclude=upstreams", "port": "tenant"}
     service = service_of(objects, "gateway")
     assert {p["port"] for p in service["spec"]["ports"]} == set(GATEWAY_PORTS.values())
 
@@ -179,9 +180,43 @@ def test_ha_scenario_replicas_and_budgets(render) -> None:
     budgets = by_kind(objects, "PodDisruptionBudget")
     assert set(budgets) == set(deployments)
     for name, budget in budgets.items():
-        assert budget["spec"]["minAvailable"] == 2
+        # The incident service overrides the default budget; the others take podDisruptionBudget.maxUnavailable.
+        expected = {"minAvailable": 2} if component(budget) == "incident" else {"maxUnavailable": 1}
+        assert {k: v for k, v in budget["spec"].items() if k != "selector"} == expected, name
         assert budget["spec"]["selector"] == deployments[name]["spec"]["selector"]
+
+
+def test_budgets_only_for_processes_with_two_or_more_replicas(render) -> None:
+    # A budget over a single pod would block every node drain: one replica gets none.
     assert by_kind(render("default"), "PodDisruptionBudget") == {}
+    objects = render("default", "--set", "services.cmdb.replicas=2")
+    budgets = by_kind(objects, "PodDisruptionBudget")
+    assert list(budgets) == ["vigil-cmdb"]
+    assert budgets["vigil-cmdb"]["spec"]["maxUnavailable"] == 1
+    off = render("default", "--set", "services.cmdb.replicas=2", "--set", "podDisruptionBudget.enabled=false")
+    assert by_kind(off, "PodDisruptionBudget") == {}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_rolling_restarts_drain_before_the_process_stops(render, scenario: str) -> None:
+    objects = render(scenario)
+    values = yaml.safe_load((CHART / "ci" / f"{scenario}-values.yaml").read_text())
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["gracefulShutdown"]
+    shutdown = {**defaults, **values.get("gracefulShutdown", {})}
+    (configmap,) = by_kind(objects, "ConfigMap").values()
+    assert configmap["data"]["VIGIL_DRAIN_SECONDS"] == str(shutdown["drainSeconds"])
+    for name, deployment in by_kind(objects, "Deployment").items():
+        # A new pod is ready before an old one goes.
+        assert deployment["spec"]["strategy"] == {
+            "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}}, name
+        pod = deployment["spec"]["template"]["spec"]
+        container = container_of(deployment)
+        # Endpoints drop the pod during the preStop sleep; only then SIGTERM starts the drain.
+        assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(shutdown["preStopSeconds"])]
+        # Kubernetes kills the pod only after the sleep and the whole drain.
+        assert pod["terminationGracePeriodSeconds"] > shutdown["preStopSeconds"] + shutdown["drainSeconds"], name
+        # Readiness is what turns off first on SIGTERM (gRPC health NOT_SERVING, gateway /readyz 503).
+        assert "grpc" in container["readinessProbe"] or "/readyz" in container["readinessProbe"]["httpGet"]["path"]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -222,7 +257,9 @@ def test_rendered_objects_match_kubernetes_schemas(render, scenario: str) -> Non
     "services.gateway.ports.admin=9000",
     "config.logFormat=text",
     "image.registry=example.com",
-    "podDisruptionBudget.maxUnavailable=1",
+    "podDisruptionBudget.minAvailable=1",
+    "services.incident.podDisruptionBudget.maxUnavaliable=1",
+    "gracefulShutdown.grace=1",
     "migrations.image=other",
 ])
 def test_schema_refuses_unknown_keys(helm, setting: str) -> None:
@@ -233,7 +270,10 @@ def test_schema_refuses_unknown_keys(helm, setting: str) -> None:
 
 
 @pytest.mark.parametrize("setting", ["services.incident.ports.grpc=70000", "config.logLevel=LOUD",
-                                     "services.ai.replicas=-1", "gatewayServiceType=Ingress"])
+                                     "services.ai.replicas=-1", "gatewayServiceType=Ingress",
+                                     "gracefulShutdown.drainSeconds=-1", "podDisruptionBudget.maxUnavailable=0",
+                                     "services.itsm.podDisruptionBudget.minAvailable=1,"
+                                     "services.itsm.podDisruptionBudget.maxUnavailable=1"])
 def test_schema_refuses_bad_types_and_ranges(helm, setting: str) -> None:
     out = helm("template", "vigil", str(CHART), "--kube-version", KUBE_VERSION,
                "-f", str(CHART / "ci" / "default-values.yaml"), "--set", setting, check=False)
@@ -248,7 +288,8 @@ def test_schema_refuses_bad_types_and_ranges(helm, setting: str) -> None:
     (["database.url=sqlite+aiosqlite:///tmp/x.db"], "must be a\n    postgresql+asyncpg:// URL"),
     (["clickhouse.url="], "vigil: clickhouse.url"),
     (["llm.baseUrl=http://llm:8000/v1"], "vigil: llm.model"),
-    (["podDisruptionBudget.enabled=true"], "vigil: services.incident.replicas"),
+    (["services.incident.replicas=2", "services.incident.podDisruptionBudget.minAvailable=2"],
+     "vigil: services.incident.podDisruptionBudget.minAvailable"),
 ])
 def test_validate_values_refuses_impossible_combinations(helm, settings: list[str], message: str) -> None:
     args = [a for s in settings for a in ("--set", s)]

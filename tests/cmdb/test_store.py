@@ -168,6 +168,19 @@ async def test_events_are_staged_with_each_write(cmdb, store):
     assert types == ["ci.created", "ci.created", "ci.related", "ci.updated", "ci.unrelated", "ci.deleted"]
 
 
+async def test_a_retried_create_with_the_same_idempotency_key_returns_the_first_item(cmdb, database):
+    keyed = CallContext(tenant_id="tenant-a", actor="alice@a", role="responder", idempotency_key="k1")
+    first = await item(cmdb, keyed, name="api")
+    again = await item(cmdb, keyed, name="api")
+    other = await item(cmdb, A, name="api")
+    assert again == first and other.id != first.id
+    assert (await cmdb.list_items(A, ItemQuery())).total == 2
+    async with database.read() as conn:
+        created = (await conn.execute(sa.select(outbox_table.c.key).where(
+            outbox_table.c.event_type == "ci.created"))).scalars().all()
+    assert sorted(created) == sorted([first.id, other.id])
+
+
 async def test_text_search_folds_every_alphabet(cmdb):
     async def create_item(name: str, owner: str) -> None:
         await cmdb.create_item(A, NewItem(name=name, cls="service", owner=owner))

@@ -1,6 +1,7 @@
 """The gateway's HTTP contract: envelope, validation with named fields, auth, roles, tenancy, concurrency."""
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -237,3 +238,32 @@ async def test_idempotency_key_is_per_tenant(gateway_env, acme):
     theirs = await other["responder"].post("/api/incidents", {"title": "a", "severity": "P1"}, headers=key)
     assert mine.status == theirs.status == 201
     assert mine.data["id"] != theirs.data["id"] and "Idempotent-Replayed" not in theirs.headers
+
+
+async def test_a_claim_abandoned_by_a_dead_gateway_is_taken_over_and_the_retry_writes_nothing_twice(
+        gateway_env, acme):
+    from gateway.idempotency import PENDING_LEASE, keys
+
+    client = acme["responder"]
+    key = {"Idempotency-Key": "lost-answer"}
+    body = {"title": "DB down", "severity": "P1"}
+    first = await client.post("/api/incidents", body, headers=key)
+    assert first.status == 201
+    # What a gateway killed after the service committed leaves behind: the claim still pending.
+    db = gateway_env["runner"].gateway.db
+
+    async def pending(age) -> None:
+        async with db.write() as conn:
+            await conn.execute(keys.update().where(keys.c.key == "lost-answer").values(
+                status=0, body=b"", created_at=datetime.now(UTC) - age))
+
+    await pending(timedelta(seconds=1))
+    assert_error(await client.post("/api/incidents", body, headers=key), 409, "CONFLICT")  # still in its lease
+    await pending(PENDING_LEASE + timedelta(seconds=1))
+    retried = await client.post("/api/incidents", body, headers=key)
+    # Taken over and run again; the service derives the incident's id from the key: the same incident.
+    assert retried.status == 201 and "Idempotent-Replayed" not in retried.headers
+    assert retried.data["id"] == first.data["id"] and retried.data["reference"] == first.data["reference"]
+    assert (await client.get("/api/incidents")).data["total"] == 1
+    replayed = await client.post("/api/incidents", body, headers=key)
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.data["id"] == first.data["id"]

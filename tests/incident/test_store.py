@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -126,6 +127,28 @@ async def test_failed_change_stages_no_event(incidents, database):
     async with database.read() as conn:
         count = (await conn.execute(sa.select(sa.func.count()).select_from(outbox_table))).scalar_one()
     assert count == 1
+
+
+async def test_a_retried_create_with_the_same_idempotency_key_returns_the_first_incident(incidents, database):
+    # The gateway passes a digest of the client's Idempotency-Key: a create retried after its answer was lost
+    # (deadline, crash after the commit) must find the incident of the first attempt, not make a second one.
+    keyed = CallContext(tenant_id="tenant-a", actor="alice@a", role="responder", idempotency_key="k1")
+    first = await create(incidents, keyed, title="first")
+    again = await create(incidents, keyed, title="first")
+    # Concurrent retries land in one group-commit batch with other creates: still one incident each.
+    burst = await asyncio.gather(create(incidents, keyed, title="first"), create(incidents, A, title="other"),
+                                 create(incidents, replace(keyed, idempotency_key="k2"), title="second"),
+                                 create(incidents, replace(keyed, idempotency_key="k2"), title="second"))
+    assert again == first and burst[0] == first
+    assert burst[2].id == burst[3].id != first.id
+    assert sorted(i.number for i in {i.id: i for i in [first, *burst]}.values()) == [1, 2, 3]
+    # Another tenant with the same key is another incident.
+    other_tenant = await create(incidents, replace(keyed, tenant_id="tenant-b"), title="first")
+    assert other_tenant.id != first.id and other_tenant.number == 1
+    async with database.read() as conn:
+        created = (await conn.execute(sa.select(outbox_table.c.key).where(
+            outbox_table.c.event_type == "incident.created"))).scalars().all()
+    assert sorted(created) == sorted({first.id, burst[1].id, burst[2].id, other_tenant.id})
 
 
 async def test_text_search_folds_every_alphabet(incidents):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -243,6 +244,18 @@ async def test_migrations_go_down_and_up_again(db):
     async with db.read() as conn:
         tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
     assert {"changes", "change_cis", "catalog_items", "service_requests", "blackouts"} <= tables
+
+
+async def test_a_retried_create_or_submit_with_the_same_idempotency_key_writes_once(svc, db):
+    keyed = replace(ALICE, idempotency_key="k1")
+    first = await svc.create_change(keyed, new_change())
+    again = await svc.create_change(keyed, new_change())
+    assert again.id == first.id and again.reference == first.reference == "CHG-00000001"
+    laptop = await svc.create_catalog_item(CAROL, "Laptop", "", "hardware", True, "it-desk")
+    request = await svc.submit_request(replace(ALICE, idempotency_key="k2"), laptop.id, "", {})
+    assert (await svc.submit_request(replace(ALICE, idempotency_key="k2"), laptop.id, "", {})).id == request.id
+    assert (await svc.create_change(ALICE, new_change(ci_ids=("ci-other",)))).reference == "CHG-00000002"
+    assert await events(db) == ["change.created", "request.submitted", "change.created"]
 
 
 async def test_text_search_folds_every_alphabet(svc):

@@ -111,6 +111,37 @@ async def test_crash_after_insert_before_commit_does_not_duplicate(clickhouse, k
         await second.stop()
 
 
+async def test_a_message_published_again_under_the_same_cloudevent_id_is_inserted_once(
+        clickhouse, kafka_bootstrap, names):
+    # A client retried an ingest whose answer it never got, with the same Idempotency-Key: the gateway
+    # published the same rows again under the same CloudEvent id.
+    await bus.ensure_topics(kafka_bootstrap, [names["topic"]], partitions=1)
+    tenant, run = names["tenant"], names["run"]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+
+    async def send(event_id: str, start: int) -> None:
+        rows, headers = message(tenant, run, start, 100)
+        headers = [(k, event_id.encode() if k == "ce_id" else v) for k, v in headers]
+        await producer.send_and_wait(names["topic"], value=rows, key=tenant.encode(), headers=headers)
+
+    c = consumer(clickhouse, kafka_bootstrap, names["group"], names["topic"])
+    c.start()
+    try:
+        await send("event-a", 0)
+        assert await wait_count(clickhouse, tenant, 100) == (100, 100)
+        await send("event-a", 0)  # in a later batch than the first copy
+        await send("event-b", 100)
+        await send("event-c", 200)
+        await send("event-c", 200)  # in the same batch as the first copy
+        await wait_count(clickhouse, tenant, 300)
+        await asyncio.sleep(1.0)
+        assert await counts(clickhouse, tenant) == (300, 300)
+    finally:
+        await c.stop()
+        await producer.stop()
+
+
 async def test_crash_before_insert_loses_nothing(clickhouse, kafka_bootstrap, names):
     await bus.ensure_topics(kafka_bootstrap, [names["topic"]], partitions=1)
     await produce(kafka_bootstrap, names["topic"], names["tenant"], names["run"], messages=6, per=100)
@@ -141,10 +172,11 @@ async def test_poison_goes_to_the_dead_letter_topic(clickhouse, kafka_bootstrap,
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     good, headers = message(names["tenant"], names["run"], 0, 10)
-    bad_rows = good.replace(b'"SeverityNumber":9', b'"SeverityNumber":"not a number"')
+    bad, bad_headers = message(names["tenant"], names["run"], 0, 10)  # another event: its own CloudEvent id
+    bad_rows = bad.replace(b'"SeverityNumber":9', b'"SeverityNumber":"not a number"')
     try:
         await producer.send_and_wait(topic, value=b"not telemetry", headers=[("ce_type", b"x")])
-        await producer.send_and_wait(topic, value=bad_rows, headers=headers)
+        await producer.send_and_wait(topic, value=bad_rows, headers=bad_headers)
         await producer.send_and_wait(topic, value=good, headers=headers)
     finally:
         await producer.stop()

@@ -300,7 +300,6 @@ async def test_backpressure_then_catch_up_without_loss(stack_factory):
     async with aiohttp.ClientSession() as session:
         clients = await api.tenant(session, tenant_base, control_base, roles=("responder",))
         writer = clients["responder"]
-        env = stack.base_env()
         stack.stop_process("observability")
         accepted = 0
         refused = None
@@ -317,9 +316,8 @@ async def test_backpressure_then_catch_up_without_loss(stack_factory):
         assert refused.status == 429 and refused.body["code"] == "RATE_LIMIT"
         assert int(refused.headers["Retry-After"]) >= 1
         assert accepted >= 50
-        stack._spawn("observability", "services.observability",
-                     {**env, "VIGIL_GRPC_PORT": str(stack.ports["observability"])})
-        await stack._wait_services(60)
+        await asyncio.to_thread(stack.start_process, "observability")
+        await asyncio.to_thread(stack.wait_healthy, ("observability",))
 
         async def all_there():
             seen = 0

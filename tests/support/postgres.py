@@ -34,6 +34,7 @@ class PostgresServer:
     admin_url: str  # asyncpg URL of the maintenance database
     data_dir: Path | None = None
     _process_user: str | None = None
+    _start_cmd: list[str] | None = None
 
     def url_for(self, database: str) -> str:
         return self.admin_url.rsplit("/", 1)[0] + f"/{database}"
@@ -50,6 +51,15 @@ class PostgresServer:
         finally:
             await conn.close()
         return self.url_for(name)
+
+    def restart(self, down_seconds: float = 2.0, mode: str = "immediate") -> None:
+        """Stop the server (`immediate`: as if it crashed, recovery from the WAL at start), stay down
+        `down_seconds`, start it again on the same port (fault tests). Only for the server started here."""
+        if self.data_dir is None or self._start_cmd is None:
+            raise RuntimeError("cannot restart an external PostgreSQL server (VIGIL_TEST_POSTGRES_URL)")
+        _run([str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"], self._process_user)
+        time.sleep(down_seconds)
+        _run(self._start_cmd, self._process_user)
 
     def stop(self) -> None:
         if self.data_dir is None:
@@ -81,9 +91,10 @@ def start() -> PostgresServer:
           "--no-sync"], user)
     port = free_port()
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "pg.log"), "-w", "start"], user)
+    start_cmd = [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "pg.log"), "-w", "start"]
+    _run(start_cmd, user)
     server = PostgresServer(admin_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres", data_dir=data,
-                            _process_user=user)
+                            _process_user=user, _start_cmd=start_cmd)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if subprocess.run([str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],

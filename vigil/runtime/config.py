@@ -33,6 +33,9 @@ class CommonSettings(BaseSettings):
     log_json: bool = True
     # OpenTelemetry: spans are exported when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTel variables).
     self_telemetry: bool = False
+    # On SIGTERM a process turns its readiness off, stops taking new requests and gives the ones in flight
+    # this long to finish before it exits (keep it below Kubernetes' terminationGracePeriodSeconds).
+    drain_seconds: float = Field(default=10.0, ge=0)
 
 
 class ServiceSettings(CommonSettings):
@@ -44,7 +47,6 @@ class ServiceSettings(CommonSettings):
     # SQLAlchemy async URL. Empty: a SQLite file per service in data_dir. A PostgreSQL URL: the service keeps
     # its tables in its own schema (vigil_<service>) of that database.
     database_url: str = ""
-    grpc_grace_seconds: float = 5.0
     outbox_poll_seconds: float = 0.5
     # Addresses of the other services (host:port), for services that ask each other.
     incident_addr: str = f"127.0.0.1:{SERVICE_PORTS['incident']}"

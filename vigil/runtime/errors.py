@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import grpc
 
@@ -38,7 +39,8 @@ class VigilError(Exception):
     code = "ERROR"
     http_status = 500
     grpc_status = grpc.StatusCode.INTERNAL
-    default_retry_after: float | None = None
+    # A ClassVar, not a dataclass field: a field would be set to None by __init__ and hide the subclasses' values.
+    default_retry_after: ClassVar[float | None] = None
 
     def __post_init__(self) -> None:
         if self.retry_after is None:
@@ -114,6 +116,31 @@ _BY_GRPC_STATUS: dict[grpc.StatusCode, type[VigilError]] = {
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: Unavailable,
 }
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An infrastructure failure that a retry may not meet: the database unreachable, restarting or locked, a
+    socket refused or reset. Answered as Unavailable (503 with Retry-After), not as an internal error: nothing
+    is wrong with the request. Recognised along the chain of causes: SQLAlchemy's OperationalError and
+    InterfaceError and an invalidated connection; a driver's PEP 249 OperationalError or InterfaceError (raised
+    unwrapped on some connection paths); a PostgreSQL SQLSTATE of class 08 (connection exception) or 57P
+    (shutting down, restarting); ConnectionError and TimeoutError."""
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, sa_exc.OperationalError | sa_exc.InterfaceError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if type(cause).__name__ in ("OperationalError", "InterfaceError"):
+            return True
+        if str(getattr(cause, "sqlstate", "") or "").startswith(("08", "57P")):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def trailing_metadata(err: VigilError) -> tuple[tuple[str, str], ...]:

@@ -20,8 +20,8 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from vigil.runtime import context, telemetry
-from vigil.runtime.errors import VigilError, trailing_metadata
+from vigil.runtime import context, failpoints, telemetry
+from vigil.runtime.errors import Unavailable, VigilError, is_transient, trailing_metadata
 
 log = logging.getLogger("vigil.grpc")
 _tracer = trace.get_tracer("vigil.grpc")
@@ -81,6 +81,11 @@ async def _serving(method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[
                 ctx.set_trailing_metadata(trailing_metadata(err))
                 await ctx.abort(err.grpc_status, err.message)
     except Exception as exc:  # noqa: BLE001 - the log line must name every failure
+        if status == "OK" and is_transient(exc):  # the database restarting or locked: retry, not a bug
+            status = "UNAVAILABLE"
+            log.warning("%s: a dependency is unavailable: %s: %s", method, type(exc).__name__, exc)
+            ctx.set_trailing_metadata(trailing_metadata(Unavailable("")))
+            await ctx.abort(grpc.StatusCode.UNAVAILABLE, "a dependency of the service is unavailable; retry")
         if status == "OK":
             status = "ERROR"
             log.exception("unhandled error in %s", method)
@@ -100,11 +105,21 @@ def _reset(token: contextvars.Token) -> None:
         pass  # a stream closed from another context (its task was cancelled): the binding dies with that context
 
 
+def failpoint_name(method: str) -> str:
+    """`/vigil.cmdb.v1.CmdbService/GetImpact` -> `cmdb.GetImpact` (see vigil.runtime.failpoints)."""
+    package, _, rpc = method.lstrip("/").partition("/")
+    parts = package.split(".")
+    return f"{parts[1] if len(parts) > 2 else package}.{rpc}"
+
+
 def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Any]):
+    point = failpoint_name(method)
     if inspect.isasyncgenfunction(inner):
         # A streaming handler written as an async generator: the whole stream runs inside the call's context.
         async def stream(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with _serving(method, ctx):
+                if failpoints.ACTIVE:
+                    await failpoints.ahit(point)
                 async for response in inner(request, ctx):
                     yield response
 
@@ -113,6 +128,8 @@ def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Any]):
     # A unary handler, or a streaming one that writes with `ctx.write`.
     async def call(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
         async with _serving(method, ctx):
+            if failpoints.ACTIVE:
+                await failpoints.ahit(point)
             return await inner(request, ctx)
 
     return call
@@ -145,6 +162,8 @@ class GrpcServer:
         return self.port
 
     async def stop(self, grace: float) -> None:
+        """Drain: health turns NOT_SERVING first (readiness probes and the gateway's /readyz see it), then
+        the server refuses new calls and gives those in flight `grace` seconds before cancelling them."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
 
@@ -201,10 +220,17 @@ def _outgoing(details: grpc.aio.ClientCallDetails, default_deadline: float) -> g
 
 
 def channel(address: str, extra_options: Iterable[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+    """A client channel. Calls fail fast while the server is down (wait_for_ready stays off: the caller
+    answers 503 at once instead of holding the request until the deadline), and the channel tries to
+    reconnect at least every second (gRPC's default backoff grows to 120 s, which would keep a restarted
+    service unreachable long after it is back)."""
     options = [
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.enable_retries", 1),
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1_000),
         *extra_options,
     ]
     return grpc.aio.insecure_channel(address, options=options, interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()])

@@ -118,26 +118,34 @@ class KafkaBroker:
         path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.data_dir / "log4j2.properties").write_text(LOG4J2.format(log=self.data_dir / "kafka.log"))
         if not (logs / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # as Kafka's own Uuid: a leading '-' would read as an option
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(path),
                                       "--ignore-formatted"), check=True, capture_output=True)
         return path
 
     def start(self, timeout: float = 60.0) -> KafkaBroker:
+        self.launch()
+        self.wait_ready(timeout)
+        return self
+
+    def launch(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start the broker process and return at once (start() also waits until it answers)."""
         fetch()
         props = self.configure()
         out = open(self.data_dir / "kafka.stdout", "ab")  # noqa: SIM115 - owned by the child for its life
+        env = {**os.environ, **extra_env} if extra_env else None
         self.process = subprocess.Popen(self._java("kafka.Kafka", str(props)), stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        self.wait_ready(timeout)
-        return self
+                                        start_new_session=True, env=env)
+        return self.process
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"kafka exited with {self.process.returncode}; see {self.data_dir}/kafka.log")
-            if _broker_answers(self.port):
+            if broker_answers(self.port):
                 return
             time.sleep(0.2)
         raise TimeoutError(f"kafka not ready on port {self.port} after {timeout}s; see {self.data_dir}/kafka.log")
@@ -159,7 +167,7 @@ class KafkaBroker:
             self.process.wait()
 
 
-def _broker_answers(port: int) -> bool:
+def broker_answers(port: int) -> bool:
     """True when the broker answers an ApiVersions request (the port alone opens before it is ready)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:

@@ -55,7 +55,7 @@ class ServiceRuntime:
         return port
 
     async def stop(self) -> None:
-        await self.grpc.stop(self.settings.grpc_grace_seconds)
+        await self.grpc.stop(self.settings.drain_seconds)
         for c in self.consumers:
             await c.stop()
         self.relay.stop()

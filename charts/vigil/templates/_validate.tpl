@@ -8,8 +8,8 @@ Refused:
     migration Job.
   - no clickhouse.url and no existingSecret: observability needs a ClickHouse server in cluster mode.
   - llm.baseUrl without llm.model.
-  - podDisruptionBudget.enabled with a service at replicas < 2: minAvailable would block every drain.
-  - podDisruptionBudget.minAvailable >= the replicas of a service: same.
+  - a process's podDisruptionBudget.minAvailable >= its replicas (2 or more, so a budget is rendered): the
+    budget would block every node drain.
 */}}
 {{- define "vigil.validateValues" -}}
 {{- $messages := list }}
@@ -60,12 +60,12 @@ vigil: llm.model
 
 {{- define "vigil.validateValues.pdb" -}}
 {{- if .Values.podDisruptionBudget.enabled -}}
-{{- $min := int .Values.podDisruptionBudget.minAvailable -}}
 {{- range $name, $svc := .Values.services -}}
-{{- if le (int $svc.replicas) $min }}
-vigil: services.{{ $name }}.replicas
-    podDisruptionBudget.enabled with minAvailable {{ $min }} needs more than {{ $min }} replicas of {{ $name }}
-    (it has {{ $svc.replicas }}): the budget would block every node drain.
+{{- $budget := $svc.podDisruptionBudget | default dict -}}
+{{- if and (ge (int $svc.replicas) 2) (hasKey $budget "minAvailable") (ge (int $budget.minAvailable) (int $svc.replicas)) }}
+vigil: services.{{ $name }}.podDisruptionBudget.minAvailable
+    minAvailable {{ $budget.minAvailable }} over {{ $svc.replicas }} replicas of {{ $name }} would block every
+    node drain: keep it below the replicas (or use maxUnavailable).
 {{- end -}}
 {{- end -}}
 {{- end -}}

@@ -38,7 +38,7 @@ from services.itsm.service.common import (
     require_writer,
 )
 from vigil.runtime.clock import as_utc as utc
-from vigil.runtime.clock import new_id, now
+from vigil.runtime.clock import now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Conflict as ConflictError
 from vigil.runtime.errors import (
@@ -494,8 +494,8 @@ class ChangesService:
         assert new.requested_start is not None and new.requested_end is not None
         at = now()
         change = Change(
-            id=new_id(), tenant_id=ctx.tenant_id, number=0, title=new.title.strip(), description=new.description,
-            type=new.type, risk_level=new.risk_level, status="new", requested_start=utc(new.requested_start),
+            id=ctx.resource_id("change"), tenant_id=ctx.tenant_id, number=0, title=new.title.strip(),
+            description=new.description, type=new.type, risk_level=new.risk_level, status="new", requested_start=utc(new.requested_start),
             requested_end=utc(new.requested_end), implementation_plan=new.implementation_plan,
             rollback_plan=new.rollback_plan, requested_by=new.requested_by or ctx.actor,
             ci_ids=tuple(dict.fromkeys(new.ci_ids)), created_by=ctx.actor, version=1, created_at=at,

@@ -23,7 +23,7 @@ from services.itsm.service.common import (
     is_key,
     require_writer,
 )
-from vigil.runtime.clock import new_id, now
+from vigil.runtime.clock import now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import FieldError, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from vigil.runtime.search import Filter, Listing
@@ -149,7 +149,8 @@ class RequestsService:
         # Items that need no approval start approved (nothing to wait for).
         status = "pending_approval" if item.requires_approval else "approved"
         request = ServiceRequest(
-            id=new_id(), tenant_id=ctx.tenant_id, number=0, catalog_item_id=item.id, catalog_item_name=item.name,
+            id=ctx.resource_id("request"), tenant_id=ctx.tenant_id, number=0, catalog_item_id=item.id,
+            catalog_item_name=item.name,
             requested_by=requested_by or ctx.actor, status=status, details=dict(details), approvals=(),
             created_by=ctx.actor, fulfilled_by="", note="", version=1, created_at=at, updated_at=at,
             status_times={status: at},

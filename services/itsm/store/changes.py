@@ -44,6 +44,7 @@ from services.itsm.store.common import (
     key_clause,
     metadata,
     next_number,
+    stored,
     times,
     times_json,
 )
@@ -214,17 +215,22 @@ class ChangesStore:
     events: ItsmEvents
 
     async def insert_change(self, change: Change, decide: Callable[[Surroundings], Outcome]) -> Change:
+        """Insert a change; one whose id is stored already (a retried create) is returned as it is."""
         async with self.db.write(serialise=conflict_lock(change.tenant_id)) as conn:
-            outcome = decide(await self._surroundings(conn, change))
-            change = replace(outcome.entity, number=await next_number(conn, change.tenant_id, "CHG"))
-            await conn.execute(changes.insert().values(
-                id=change.id, tenant_id=change.tenant_id, number=change.number, type=change.type,
-                created_by=change.created_by, created_at=change.created_at, **change_values(change)))
-            await self._replace_cis(conn, change, insert_only=True)
-            for event in outcome.events:
-                await self.events.stage_change(conn, event, change)
-            if change.conflicts:
-                await self._sync_mirrors(conn, change, ())
+            retried = await stored(conn, changes, change.id)
+            if not retried:
+                outcome = decide(await self._surroundings(conn, change))
+                change = replace(outcome.entity, number=await next_number(conn, change.tenant_id, "CHG"))
+                await conn.execute(changes.insert().values(
+                    id=change.id, tenant_id=change.tenant_id, number=change.number, type=change.type,
+                    created_by=change.created_by, created_at=change.created_at, **change_values(change)))
+                await self._replace_cis(conn, change, insert_only=True)
+                for event in outcome.events:
+                    await self.events.stage_change(conn, event, change)
+                if change.conflicts:
+                    await self._sync_mirrors(conn, change, ())
+        if retried:
+            return await self.get_change(change.tenant_id, change.id)
         self.events.committed()
         return change
 

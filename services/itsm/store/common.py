@@ -34,6 +34,12 @@ def conflict_lock(tenant_id: str) -> str:
     return f"changes/{tenant_id}"
 
 
+async def stored(conn: AsyncConnection, table: sa.Table, row_id: str) -> bool:
+    """Whether a row with this id exists: a create retried after a lost answer (its id derived from the same
+    Idempotency-Key) writes nothing and answers with what its first attempt wrote."""
+    return (await conn.execute(sa.select(table.c.id).where(table.c.id == row_id))).first() is not None
+
+
 async def next_number(conn: AsyncConnection, tenant_id: str, kind: str) -> int:
     """The next reference number of a kind (CHG, REQ) for a tenant: a counter row advanced in the insert's
     transaction, so numbers are gap-free and never reused."""

@@ -18,6 +18,7 @@ from services.itsm.store.common import (
     key_clause,
     metadata,
     next_number,
+    stored,
     times,
     times_json,
 )
@@ -106,14 +107,19 @@ class RequestsStore:
     events: ItsmEvents
 
     async def insert_request(self, request: ServiceRequest, events: tuple[Event, ...]) -> ServiceRequest:
+        """Insert a service request; one whose id is stored already (a retried submit) is returned as it is."""
         async with self.db.write() as conn:
-            request = replace(request, number=await next_number(conn, request.tenant_id, "REQ"))
-            await conn.execute(service_requests.insert().values(
-                id=request.id, tenant_id=request.tenant_id, number=request.number,
-                catalog_item_id=request.catalog_item_id, catalog_item_name=request.catalog_item_name,
-                created_by=request.created_by, created_at=request.created_at, **_request_values(request)))
-            for event in events:
-                await self.events.stage_request(conn, event, request)
+            retried = await stored(conn, service_requests, request.id)
+            if not retried:
+                request = replace(request, number=await next_number(conn, request.tenant_id, "REQ"))
+                await conn.execute(service_requests.insert().values(
+                    id=request.id, tenant_id=request.tenant_id, number=request.number,
+                    catalog_item_id=request.catalog_item_id, catalog_item_name=request.catalog_item_name,
+                    created_by=request.created_by, created_at=request.created_at, **_request_values(request)))
+                for event in events:
+                    await self.events.stage_request(conn, event, request)
+        if retried:
+            return await self.get_request(request.tenant_id, request.id)
         self.events.committed()
         return request
 
