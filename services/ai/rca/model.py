@@ -154,3 +154,26 @@ class RcaResult:
     error: str = ""
     feedback_correct: int = 0
     feedback_incorrect: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str
+    reference: str
+    title: str
+    severity: str
+    ci_ids: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    incident: Incident
+    at: datetime
+    window: Window
+    baseline: Window
+    hood: Neighbourhood
+    signals: list[Signal]
+    changes: list[ChangeRecord]
+    resolution_ns: int
+    gaps: list[str]

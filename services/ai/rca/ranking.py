@@ -153,7 +153,8 @@ def confidence(score: float, runner_up: float) -> tuple[float, str]:
 
 
 def rank(hood: Neighbourhood, signals: list[Signal], changes: list[ChangeRecord], incident_ns: int,
-         resolution_ns: int, params: RankingParams = RankingParams()) -> Ranking:
+         resolution_ns: int, params: RankingParams | None = None) -> Ranking:
+    params = params or RankingParams()
     theta = params.anomaly_threshold
     by_ci: dict[str, list[Signal]] = defaultdict(list)
     for s in signals:
