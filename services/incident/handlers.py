@@ -96,3 +96,7 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
     async def GetTimeline(self, request, _ctx):
         entries = await self.service.timeline(context.current(), request.id)
         return incident_pb2.GetTimelineResponse(entries=[timeline_to_proto(e) for e in entries])
+
+    async def AddNote(self, request, _ctx):
+        entry = await self.service.add_note(context.current(), request.id, request.message)
+        return incident_pb2.AddNoteResponse(entry=timeline_to_proto(entry))

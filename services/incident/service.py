@@ -124,6 +124,7 @@ class Store(Protocol):
     async def list(self, tenant_id: str, query: ListQuery) -> tuple[list[Incident], int]: ...
     async def mutate(self, tenant_id: str, key: str, decide, expected_version: int) -> Incident: ...
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]: ...
+    async def append(self, tenant_id: str, entry: TimelineEntry) -> bool: ...
 
 
 def is_incident_key(key: str) -> bool:
@@ -310,6 +311,16 @@ class IncidentService:
     async def timeline(self, ctx: CallContext, key: str) -> list[TimelineEntry]:
         incident = await self.get(ctx, key)
         return await self.store.timeline(ctx.tenant_id, incident.id)
+
+    async def add_note(self, ctx: CallContext, key: str, message: str) -> TimelineEntry:
+        if not message.strip() or len(message) > 5_000:
+            raise ValidationFailed("invalid note", [FieldError("message", "1 to 5000 characters")])
+        incident = await self.get(ctx, key)
+        entry = TimelineEntry(id=new_id(), incident_id=incident.id, kind="note", actor=ctx.actor, at=now(),
+                              message=message.strip())
+        if not await self.store.append(ctx.tenant_id, entry):
+            raise NotFound(f"incident {key} not found")
+        return entry
 
     @staticmethod
     def _check_key(key: str) -> None:
