@@ -4,7 +4,9 @@ for runbook_run.*)."""
 
 from __future__ import annotations
 
+from services.ai.protos import rca_to_proto
 from services.ai.rca.model import RcaResult
+from services.ai.runbooks.convert import run_to_proto
 from vigil.ai.v1 import ai_pb2
 from vigil.common.v1 import common_pb2
 from vigil.runtime import topics
@@ -26,8 +28,6 @@ class AiEvents:
         self.outbox = outbox
 
     def rca(self, event_type: str, result: RcaResult) -> dict:
-        from services.ai.handlers import rca_to_proto
-
         payload = ai_pb2.RcaEvent(envelope=_envelope(result.tenant_id, result.requested_by),
                                   result=rca_to_proto(result))
         return self.outbox.event_row(
@@ -35,8 +35,6 @@ class AiEvents:
             payload=payload.SerializeToString(), dataschema=RCA_SCHEMA, subject=result.id)
 
     def run(self, event_type: str, run, step_index: int = -1, actor: str = "") -> dict:
-        from services.ai.handlers import run_to_proto
-
         payload = ai_pb2.RunbookRunEvent(envelope=_envelope(run.tenant_id, actor), run=run_to_proto(run),
                                          step_index=step_index)
         return self.outbox.event_row(

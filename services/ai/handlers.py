@@ -2,111 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from google.protobuf import json_format
-from google.protobuf.struct_pb2 import Struct
-from google.protobuf.timestamp_pb2 import Timestamp
-
-from services.ai.rca.model import RcaResult, Window
+from services.ai.protos import from_struct, from_ts, rca_to_proto, settings_to_proto, ts, window_from_proto
 from services.ai.rca.service import RcaService
+from services.ai.runbooks.convert import content_from_proto, run_to_proto, runbook_to_proto
+from services.ai.runbooks.service import RunbookService
 from services.ai.store import SettingsStore
-from services.ai.tenant_settings import TenantAiSettings, apply
+from services.ai.tenant_settings import apply
 from vigil.ai.v1 import ai_pb2, ai_pb2_grpc
 from vigil.common.v1 import common_pb2
 from vigil.runtime import context
-from vigil.runtime.clock import as_utc, now
+from vigil.runtime.clock import now
 
 FULL_NAME = ai_pb2.DESCRIPTOR.services_by_name["AiService"].full_name
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return as_utc(value).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
-def struct(value: dict[str, Any] | None) -> Struct:
-    out = Struct()
-    if value:
-        out.update(jsonable(value))
-    return out
-
-
-def from_struct(value: Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(value)
-
-
-def ts(value: datetime | str | None) -> Timestamp | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    out = Timestamp()
-    out.FromDatetime(as_utc(value))
-    return out
-
-
-def from_ts(value: Timestamp, present: bool) -> datetime | None:
-    return as_utc(value.ToDatetime()) if present else None
-
-
-def window_to_proto(w: Window | None) -> ai_pb2.TimeWindow | None:
-    return ai_pb2.TimeWindow(start=ts(w.start), end=ts(w.end)) if w else None
-
-
-def window_from_proto(msg: ai_pb2.RunRcaRequest, name: str) -> Window | None:
-    if not msg.HasField(name):
-        return None
-    w = getattr(msg, name)
-    return Window(as_utc(w.start.ToDatetime()), as_utc(w.end.ToDatetime()))
-
-
-def rca_to_proto(r: RcaResult) -> ai_pb2.RcaResult:
-    msg = ai_pb2.RcaResult(
-        id=r.id, incident_id=r.incident_id, incident_reference=r.incident_reference, status=r.status, mode=r.mode,
-        outcome=r.outcome, summary=r.summary, narrative_status=r.narrative_status, llm_error=r.llm_error,
-        candidates_considered=r.candidates_considered, gaps=list(r.gaps), trigger=r.trigger,
-        requested_by=r.requested_by, duration_ms=r.duration_ms, error=r.error,
-        feedback=ai_pb2.FeedbackSummary(correct=r.feedback_correct, incorrect=r.feedback_incorrect),
-        created_at=ts(r.created_at), completed_at=ts(r.completed_at), symptom_onset=ts(r.symptom_onset),
-        window=window_to_proto(r.window), baseline=window_to_proto(r.baseline),
-        causes=[ai_pb2.RcaCause(
-            rank=c.rank, ci_id=c.ci_id, ci_name=c.ci_name, service=c.service, score=c.score,
-            confidence=c.confidence, confidence_label=c.confidence_label, hypothesis=c.hypothesis,
-            explanation=c.explanation, evidence_ids=list(c.evidence_ids), onset=ts(c.onset), factors=c.factors)
-            for c in r.causes],
-        evidence=[ai_pb2.Evidence(
-            id=e.id, kind=e.kind, ci_id=e.ci_id, ci_name=e.ci_name, service=e.service, title=e.title,
-            detail=struct(e.detail), source_url=e.source_url, strength=e.strength, onset=ts(e.onset))
-            for e in r.evidence],
-        narrative=[ai_pb2.NarrativeSentence(text=s.text, evidence_ids=list(s.evidence_ids)) for s in r.narrative],
-        dropped_claims=[ai_pb2.DroppedClaim(text=d.text, reason=d.reason, evidence_ids=list(d.evidence_ids))
-                        for d in r.dropped_claims])
-    return msg
-
-
-def settings_to_proto(s: TenantAiSettings) -> ai_pb2.AiSettings:
-    return ai_pb2.AiSettings(auto_rca_severities=list(s.auto_rca_severities), llm_enabled=s.llm_enabled,
-                             runbook_blast_radius_approval=s.runbook_blast_radius_approval, version=s.version,
-                             updated_by=s.updated_by, updated_at=ts(s.updated_at))
-
-
-def run_to_proto(run) -> ai_pb2.RunbookRun:
-    from services.ai.runbooks.convert import run_to_proto as convert
-
-    return convert(run)
-
-
 class AiHandlers(ai_pb2_grpc.AiServiceServicer):
-    def __init__(self, rca: RcaService, settings: SettingsStore, runbooks=None, copilot=None) -> None:
+    def __init__(self, rca: RcaService, settings: SettingsStore, runbooks: RunbookService, copilot=None) -> None:
         self.rca = rca
         self.settings = settings
         self.runbooks = runbooks
@@ -160,3 +71,61 @@ class AiHandlers(ai_pb2_grpc.AiServiceServicer):
             ctx.tenant_id, lambda current: apply(current, changes, request.expected_version, ctx.actor, ctx.role,
                                   now()))
         return ai_pb2.UpdateSettingsResponse(settings=settings_to_proto(updated))
+
+    # -- runbooks
+
+    async def GenerateRunbook(self, request, _ctx):
+        rb = await self.runbooks.generate(context.current(), request.incident_id, request.description,
+                                          request.rca_summary)
+        return ai_pb2.GenerateRunbookResponse(runbook=runbook_to_proto(rb))
+
+    async def CreateRunbook(self, request, _ctx):
+        rb = await self.runbooks.create(context.current(), content_from_proto(request.content),
+                                        request.status or "draft")
+        return ai_pb2.CreateRunbookResponse(runbook=runbook_to_proto(rb))
+
+    async def GetRunbook(self, request, _ctx):
+        rb = await self.runbooks.get(context.current(), request.id, request.version)
+        return ai_pb2.GetRunbookResponse(runbook=runbook_to_proto(rb))
+
+    async def ListRunbooks(self, request, _ctx):
+        limit, offset = request.page.limit or 50, request.page.offset
+        items, total = await self.runbooks.list(context.current(), tuple(request.status), request.q, request.tag,
+                                                limit, offset)
+        return ai_pb2.ListRunbooksResponse(items=[runbook_to_proto(r) for r in items],
+                                           page=common_pb2.PageInfo(total=total, limit=limit, offset=offset))
+
+    async def UpdateRunbook(self, request, _ctx):
+        rb = await self.runbooks.update(context.current(), request.id, tuple(request.update_mask),
+                                        content_from_proto(request.content), request.status,
+                                        request.expected_version)
+        return ai_pb2.UpdateRunbookResponse(runbook=runbook_to_proto(rb))
+
+    async def DeleteRunbook(self, request, _ctx):
+        await self.runbooks.delete(context.current(), request.id)
+        return ai_pb2.DeleteRunbookResponse()
+
+    async def ExecuteRunbook(self, request, _ctx):
+        run = await self.runbooks.execute(context.current(), request.runbook_id, request.incident_id,
+                                          request.dry_run, from_struct(request.parameters))
+        return ai_pb2.ExecuteRunbookResponse(run=run_to_proto(run))
+
+    async def GetRunbookRun(self, request, _ctx):
+        return ai_pb2.GetRunbookRunResponse(run=run_to_proto(await self.runbooks.get_run(context.current(),
+                                                                                          request.id)))
+
+    async def ListRunbookRuns(self, request, _ctx):
+        limit, offset = request.page.limit or 50, request.page.offset
+        items, total = await self.runbooks.list_runs(context.current(), request.incident_id, request.runbook_id,
+                                                     tuple(request.status), limit, offset)
+        return ai_pb2.ListRunbookRunsResponse(items=[run_to_proto(r) for r in items],
+                                              page=common_pb2.PageInfo(total=total, limit=limit, offset=offset))
+
+    async def DecideRunbookStep(self, request, _ctx):
+        run = await self.runbooks.decide(context.current(), request.run_id, request.decision, request.comment,
+                                         request.step_id)
+        return ai_pb2.DecideRunbookStepResponse(run=run_to_proto(run))
+
+    async def CancelRunbookRun(self, request, _ctx):
+        return ai_pb2.CancelRunbookRunResponse(run=run_to_proto(await self.runbooks.cancel(context.current(),
+                                                                                            request.id)))

@@ -14,6 +14,10 @@ from services.ai.rca.gather import Gatherer
 from services.ai.rca.narrative import Narrator
 from services.ai.rca.service import RcaService
 from services.ai.rca.store import RcaStore
+from services.ai.runbooks.actions import AddressPolicy, HttpCaller, VigilActions
+from services.ai.runbooks.engine import Engine
+from services.ai.runbooks.service import RunbookService
+from services.ai.runbooks.store import RunbookStore
 from services.ai.store import SettingsStore, metadata
 from vigil.ai.v1 import ai_pb2_grpc
 from vigil.runtime import topics
@@ -33,12 +37,19 @@ async def build(settings: AiSettings) -> ServiceRuntime:
     rca = RcaService(Gatherer(clients, settings.rca_lookback_minutes, settings.rca_baseline_hours),
                      RcaStore(runtime.db, runtime.outbox), events, tenant_settings,
                      Narrator(llm) if llm else None, settings.rca_llm_wait_seconds)
+    engine = Engine(RunbookStore(runtime.db, runtime.outbox), events,
+                    HttpCaller(AddressPolicy(settings.runbook_http_allow_private, settings.runbook_http_allowed_hosts)),
+                    VigilActions(clients))
+    runbooks = RunbookService(engine.store, engine, events, clients, tenant_settings, rca.store, llm)
     runtime.consumer(topics=[topics.INCIDENT_EVENTS], group="auto-rca", handler=IncidentCreated(rca),
                      types=IncidentCreated.TYPES)
-    runtime.grpc.add(ai_pb2_grpc.add_AiServiceServicer_to_server, AiHandlers(rca, tenant_settings), FULL_NAME)
+    runtime.grpc.add(ai_pb2_grpc.add_AiServiceServicer_to_server, AiHandlers(rca, tenant_settings, runbooks),
+                     FULL_NAME)
 
     runtime.worker("auto-rca", rca.work)
     runtime.worker("narratives", rca.resume_narratives)
+    runtime.worker("runbook-runs", engine.work)
+    runtime.on_stop(engine.close)
     runtime.on_stop(rca.close)
     runtime.on_stop(clients.close)
     if llm is not None:
