@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from services.ai.protos import from_struct, from_ts, rca_to_proto, settings_to_proto, ts, window_from_proto
+from services.ai.copilot.service import Copilot
+from services.ai.protos import (
+    answer_to_proto,
+    from_struct,
+    from_ts,
+    rca_to_proto,
+    settings_to_proto,
+    ts,
+    window_from_proto,
+)
 from services.ai.rca.service import RcaService
 from services.ai.runbooks.convert import content_from_proto, run_to_proto, runbook_to_proto
 from services.ai.runbooks.service import RunbookService
@@ -17,7 +26,7 @@ FULL_NAME = ai_pb2.DESCRIPTOR.services_by_name["AiService"].full_name
 
 
 class AiHandlers(ai_pb2_grpc.AiServiceServicer):
-    def __init__(self, rca: RcaService, settings: SettingsStore, runbooks: RunbookService, copilot=None) -> None:
+    def __init__(self, rca: RcaService, settings: SettingsStore, runbooks: RunbookService, copilot: Copilot) -> None:
         self.rca = rca
         self.settings = settings
         self.runbooks = runbooks
@@ -129,3 +138,9 @@ class AiHandlers(ai_pb2_grpc.AiServiceServicer):
     async def CancelRunbookRun(self, request, _ctx):
         return ai_pb2.CancelRunbookRunResponse(run=run_to_proto(await self.runbooks.cancel(context.current(),
                                                                                             request.id)))
+
+    # -- copilot
+
+    async def CopilotQuery(self, request, _ctx):
+        answer = await self.copilot.ask(context.current(), request.query, request.persona)
+        return answer_to_proto(answer)

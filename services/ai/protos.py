@@ -91,3 +91,18 @@ def settings_to_proto(s: TenantAiSettings) -> ai_pb2.AiSettings:
     return ai_pb2.AiSettings(auto_rca_severities=list(s.auto_rca_severities), llm_enabled=s.llm_enabled,
                              runbook_blast_radius_approval=s.runbook_blast_radius_approval, version=s.version,
                              updated_by=s.updated_by, updated_at=ts(s.updated_at))
+
+
+def citation_to_proto(c) -> ai_pb2.Citation:
+    return ai_pb2.Citation(id=c.id, kind=c.kind, title=c.title[:300], url=c.url)
+
+
+def tool_call_to_proto(t) -> ai_pb2.ToolCall:
+    return ai_pb2.ToolCall(name=t.name, arguments=struct(t.arguments), ok=t.ok, summary=t.summary[:500])
+
+
+def answer_to_proto(a) -> ai_pb2.CopilotQueryResponse:
+    return ai_pb2.CopilotQueryResponse(
+        answer=a.answer, mode=a.mode, persona=a.persona, citations=[citation_to_proto(c) for c in a.citations],
+        tool_calls=[tool_call_to_proto(t) for t in a.tool_calls], understood=a.understood, llm_error=a.llm_error,
+        dropped_citations=a.dropped_citations)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from services.ai.clients import Clients
 from services.ai.config import AiSettings
+from services.ai.copilot.service import Copilot
+from services.ai.copilot.tools import Tools
 from services.ai.events import AiEvents, IncidentCreated
 from services.ai.handlers import FULL_NAME, AiHandlers
 from services.ai.llm import Llm
@@ -41,9 +43,10 @@ async def build(settings: AiSettings) -> ServiceRuntime:
                     HttpCaller(AddressPolicy(settings.runbook_http_allow_private, settings.runbook_http_allowed_hosts)),
                     VigilActions(clients))
     runbooks = RunbookService(engine.store, engine, events, clients, tenant_settings, rca.store, llm)
+    copilot = Copilot(Tools(clients, rca.store), tenant_settings, llm, settings.copilot_max_steps)
     runtime.consumer(topics=[topics.INCIDENT_EVENTS], group="auto-rca", handler=IncidentCreated(rca),
                      types=IncidentCreated.TYPES)
-    runtime.grpc.add(ai_pb2_grpc.add_AiServiceServicer_to_server, AiHandlers(rca, tenant_settings, runbooks),
+    runtime.grpc.add(ai_pb2_grpc.add_AiServiceServicer_to_server, AiHandlers(rca, tenant_settings, runbooks, copilot),
                      FULL_NAME)
 
     runtime.worker("auto-rca", rca.work)
