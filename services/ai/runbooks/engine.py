@@ -21,7 +21,7 @@ from typing import Any
 from services.ai.events import AiEvents
 from services.ai.runbooks import runs as machine
 from services.ai.runbooks.actions import HttpCaller, StepFailed, VigilActions
-from services.ai.runbooks.library import render
+from services.ai.runbooks.library import render_step
 from services.ai.runbooks.model import ACTING_KINDS, IN_PROGRESS, Run
 from services.ai.runbooks.store import RunbookStore
 from vigil.runtime.clock import as_utc, new_id, now
@@ -110,9 +110,7 @@ class Engine:
             return run, False
         if step.status != "pending":
             return run, False
-        rendered = render(step.config, scope(run), url=False)
-        if "url" in step.config:
-            rendered["url"] = render(step.config["url"], scope(run), url=True)
+        rendered = render_step(step.config, scope(run))
         lease = lease_for(step.kind, rendered)
         claimed = await self._move(tenant_id, run_id, lambda r: (
             machine.claim(r, now(), rendered, self.executor, lease), []) if unchanged(r) else None)

@@ -235,3 +235,11 @@ def render(value: Any, scope: dict[str, Any], *, url: bool = False, missing: str
         return quote(text, safe="") if url and m.start() > 0 else text
 
     return PLACEHOLDER.sub(one, value)
+
+
+def render_step(config: dict[str, Any], scope: dict[str, Any], missing: str | None = None) -> dict[str, Any]:
+    """A step's configuration with its placeholders filled (the URL of an http step percent-encoded)."""
+    rendered = render(config, scope, missing=missing)
+    if "url" in config:
+        rendered["url"] = render(config["url"], scope, url=True, missing=missing)
+    return rendered

@@ -192,7 +192,7 @@ class RunbookService:
         if dry_run:
             plan_scope = scope(run)
             return replace(run, status=DRY_RUN, steps=tuple(replace(
-                s, status="planned", rendered=library.render(s.config, plan_scope, missing="<{} at run time>"))
+                s, status="planned", rendered=library.render_step(s.config, plan_scope, missing="<{} at run time>"))
                 for s in run.steps))
         if check.decision == "refused":
             raise Conflict("the run is refused: " + "; ".join(check.reasons),
