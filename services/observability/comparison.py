@@ -119,8 +119,8 @@ def validate(query: Comparison) -> None:
         errors.append(FieldError("services", "each service name has 1 to 256 characters"))
     check_window(errors, query.window, "from", "to", MAX_WINDOW_NS)
     check_window(errors, query.baseline, "baseline_from", "baseline_to", MAX_BASELINE_NS)
-    if query.baseline.end_ns > query.window.start_ns > 0:
-        errors.append(FieldError("baseline_to", "must be at or before from: the baseline is what came before"))
+    if query.baseline.start_ns < query.window.end_ns and query.window.start_ns < query.baseline.end_ns:
+        errors.append(FieldError("baseline_to", "the baseline must not overlap the window"))
     if query.step_seconds and query.step_seconds not in STEPS:
         errors.append(FieldError("step_seconds", "unknown step"))
     if not 1 <= query.limit <= MAX_LIMIT:

@@ -52,7 +52,7 @@ class ComparisonQueries:
         sql.add(f"ServiceName IN {sql.param(list(query.services), 'Array(String)')}")
         step = sql.param(query.step_seconds, "UInt32")
         bucket = f"toUnixTimestamp(toStartOfInterval({column}, toIntervalSecond({step})))"
-        return bucket, f"{column} < fromUnixTimestamp64Nano({b1})"
+        return bucket, f"({column} >= fromUnixTimestamp64Nano({b0}) AND {column} < fromUnixTimestamp64Nano({b1}))"
 
     async def series(self, tenant_id: str, query: Comparison) -> list[SeriesProfile]:
         sql = Sql(tenant_id)

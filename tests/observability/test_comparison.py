@@ -124,7 +124,7 @@ async def test_scoped_to_the_tenant_and_validated(comparison, tenant_id):
     assert choose_step(WINDOW) == 30 and choose_step(TimeRange(0, 6 * 3600 * NS)) == 600
     bad = [
         (Comparison((), WINDOW, BASE), "services"),
-        (Comparison(("api",), WINDOW, TimeRange(T0, T0 + 130 * MIN)), "baseline_to"),
+        (Comparison(("api",), WINDOW, TimeRange(T0, T0 + 130 * MIN)), "baseline_to"),  # overlaps the window
         (Comparison(("api",), WINDOW, TimeRange(T0 - 40 * 86400 * NS, T0)), "baseline_to"),
         (Comparison(("api",), WINDOW, BASE, step_seconds=7), "step_seconds"),
         (Comparison(("api",), TimeRange(WINDOW.end_ns, WINDOW.start_ns), BASE), "to"),
@@ -133,3 +133,12 @@ async def test_scoped_to_the_tenant_and_validated(comparison, tenant_id):
         with pytest.raises(ValidationFailed) as err:
             await comparison.compare(CallContext(tenant_id), query)
         assert field in {f.field for f in err.value.fields}, (query, err.value.fields)
+
+
+async def test_a_baseline_may_come_after_the_window(comparison, tenant_id):
+    # A known-good period need not precede the window (e.g. normal data recorded later).
+    window, later = TimeRange(T0, T0 + 30 * MIN), TimeRange(T0 + 30 * MIN, T0 + 120 * MIN)
+    found = await comparison.compare(CallContext(tenant_id), Comparison(("api",), window, later, step_seconds=60))
+    pay = next(s for s in found.series if s.labels.get("route") == "/pay")
+    assert pay.baseline.count == 90 and [t for t, _ in pay.points] == [T0 + i * MIN for i in range(30)]
+    assert pay.baseline.median == statistics.median(_baseline_value(i) for i in range(30, 120))

@@ -42,9 +42,8 @@ def validate_windows(window: Window | None, baseline: Window | None) -> None:
             errors.append(FieldError(f"{name}.end", f"must be after {name}.start"))
         elif (w.end - w.start).total_seconds() > days * 86400:
             errors.append(FieldError(f"{name}.end", f"the {name} may span at most {days} days"))
-    if window and baseline and baseline.end > window.start:
-        errors.append(FieldError("baseline.end", "must be at or before window.start: the baseline is what came "
-                                                 "before"))
+    if window and baseline and baseline.start < window.end and window.start < baseline.end:
+        errors.append(FieldError("baseline.end", "the baseline must not overlap the window"))
     if errors:
         raise ValidationFailed("invalid analysis request", errors)
 
