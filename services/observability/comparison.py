@@ -7,6 +7,7 @@ normal noise an anomaly, or the reverse)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -140,8 +141,8 @@ class WindowComparison:
         step = choose_step(query.window, query.step_seconds)
         query = Comparison(query.services, query.window, query.baseline, step, query.limit)
         baseline_steps = max(1, (query.baseline.end_ns - query.baseline.start_ns) // (step * NS))
-        return ComparisonResult(
-            step_seconds=step, baseline_steps=baseline_steps,
-            series=await self.store.series(ctx.tenant_id, query),
-            operations=await self.store.operations(ctx.tenant_id, query),
-            log_templates=await self.store.log_templates(ctx.tenant_id, query, TEMPLATE_RULES))
+        series, operations, templates = await asyncio.gather(
+            self.store.series(ctx.tenant_id, query), self.store.operations(ctx.tenant_id, query),
+            self.store.log_templates(ctx.tenant_id, query, TEMPLATE_RULES))
+        return ComparisonResult(step_seconds=step, baseline_steps=baseline_steps, series=series,
+                                operations=operations, log_templates=templates)

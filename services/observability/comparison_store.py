@@ -4,6 +4,7 @@ error-log template in one pass. Every value is a bound parameter, as in store.py
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,31 +56,40 @@ class ComparisonQueries:
         return bucket, f"({column} >= fromUnixTimestamp64Nano({b0}) AND {column} < fromUnixTimestamp64Nano({b1}))"
 
     async def series(self, tenant_id: str, query: Comparison) -> list[SeriesProfile]:
+        """Gauges and delta sums in one query; cumulative sums (which need each step's predecessor, a window
+        function, so a sort) in another that reads only them."""
+        plain, counters = await asyncio.gather(self._series(tenant_id, query, cumulative=False),
+                                               self._series(tenant_id, query, cumulative=True))
+        return (plain + counters)[: query.limit]
+
+    async def _series(self, tenant_id: str, query: Comparison, *, cumulative: bool) -> list[SeriesProfile]:
         sql = Sql(tenant_id)
         bucket, inb = self._ranges(sql, query, "TimeUnix")
-        sql.add("MetricType IN ('gauge', 'sum')")
+        sql.add("MetricType = 'sum' AND AggregationTemporality = 2" if cumulative else
+                "(MetricType = 'gauge' OR (MetricType = 'sum' AND AggregationTemporality = 1))")
         step = sql.param(query.step_seconds, "UInt32")
         services = sql.param(list(query.services), "Array(String)")
-        # 1: per series and step: a gauge's average, a delta sum's total, a cumulative sum's last value.
+        # 1: per series and step (grouped along the table's sort key): a gauge's average, a delta sum's total,
+        # a cumulative sum's last value.
         per_step = (
-            f"SELECT MetricName AS metric, SeriesId AS sid, any(ServiceName) AS svc, any(MetricType) AS mtype, "
-            f"any(AggregationTemporality) AS temporality, {bucket} AS t, max({inb}) AS inb, "
-            "if(mtype = 'gauge', avg(Value), if(temporality = 1, sum(Value), argMax(Value, TimeUnix))) AS raw "
-            f"FROM otel_metrics WHERE {sql.clause} GROUP BY metric, sid, t")
-        # 2: a cumulative sum becomes its increase per step (a reset counts from zero; a gap is averaged).
-        w = "OVER (PARTITION BY metric, sid ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"
-        increases = (
-            f"SELECT metric, sid, svc, mtype, temporality, t, inb, if(mtype = 'sum' AND temporality = 2, "
-            f"if(row_number() {w} = 1, nan, if(raw >= lagInFrame(raw) {w}, raw - lagInFrame(raw) {w}, raw) "
-            f"* {step} / greatest(t - lagInFrame(t) {w}, {step})), raw) AS v FROM ({per_step})")
+            f"SELECT MetricName AS metric, ServiceName AS svc, SeriesId AS sid, any(MetricType) AS mtype, "
+            f"{bucket} AS t, max({inb}) AS inb, "
+            + ("argMax(Value, TimeUnix)" if cumulative else "if(mtype = 'gauge', avg(Value), sum(Value))")
+            + f" AS v FROM otel_metrics WHERE {sql.clause} GROUP BY metric, svc, sid, t")
+        if cumulative:
+            # 2: the increase per step (a reset counts from zero; a gap is averaged over its steps).
+            w = "OVER (PARTITION BY metric, svc, sid ORDER BY t ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"
+            per_step = (
+                f"SELECT metric, svc, sid, mtype, t, inb, if(row_number() {w} = 1, nan, "
+                f"if(v >= lagInFrame(v) {w}, v - lagInFrame(v) {w}, v) * {step} / "
+                f"greatest(t - lagInFrame(t) {w}, {step})) AS v FROM ({per_step})")
         labels = ("SELECT MetricName AS metric, SeriesId AS sid, any(Attributes) AS attrs FROM otel_metric_series "
                   f"WHERE TenantId = {{tenant:String}} AND ServiceName IN {services} GROUP BY metric, sid")
         rows = await self.ch.query(
-            f"SELECT metric, any(svc), any(mtype), any(attrs), {_STATS}, "
-            "arraySort(groupArrayIf((t, v), NOT inb)) "
-            f"FROM ({increases}) AS s ANY LEFT JOIN ({labels}) AS l USING (metric, sid) "
-            "WHERE NOT isNaN(v) GROUP BY metric, sid HAVING countIf(NOT inb) > 0 "
-            f"ORDER BY metric, sid LIMIT {sql.param(query.limit, 'UInt32')}", sql.params)
+            f"SELECT metric, svc, any(mtype), any(attrs), {_STATS}, arraySort(groupArrayIf((t, v), NOT inb)) "
+            f"FROM ({per_step}) AS s ANY LEFT JOIN ({labels}) AS l USING (metric, sid) "
+            "WHERE NOT isNaN(v) GROUP BY metric, svc, sid HAVING countIf(NOT inb) > 0 "
+            f"ORDER BY metric, svc, sid LIMIT {sql.param(query.limit, 'UInt32')}", sql.params)
         return [SeriesProfile(metric_name=r[0], service=r[1], metric_type=r[2], labels=dict(r[3] or {}),
                               baseline=_stats(r[4:11]),
                               points=[(int(t) * NS, _num(v)) for t, v in r[11]]) for r in rows]
