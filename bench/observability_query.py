@@ -62,11 +62,13 @@ async def raw_insert(ch: ClickHouse, total: int = 1_000_000, batch: int = 200_00
 async def generate(ch: ClickHouse, rows: int) -> None:
     day_start = time.time_ns() // NS - 86400
     await ch.command(f"""
-        INSERT INTO otel_logs (TenantId, Timestamp, TraceId, SpanId, SeverityText, SeverityNumber, ServiceName, Body,
-                               ResourceAttributes, LogAttributes, RetentionDays)
+        INSERT INTO otel_logs (TenantId, Timestamp, RecordId, TraceId, SpanId, SeverityText, SeverityNumber,
+                               ServiceName, Body, ResourceAttributes, LogAttributes, RetentionDays)
         SELECT concat('bench-t', toString(number % {TENANTS})),
                fromUnixTimestamp64Nano(toInt64(({day_start} + intDiv(number * 86400, {rows})) * 1000000000
                                                + number % 1000000000)),
+               -- as the gateway assigns it: a random prefix per 1000-record request and the record's index
+               bitOr(bitShiftLeft(cityHash64(intDiv(number, 1000)) % 17592186044416, 20), number % 1000),
                lower(hex(cityHash64(number, 1))) || lower(hex(cityHash64(number, 2))),
                lower(hex(cityHash64(number, 3))),
                ['INFO', 'INFO', 'INFO', 'INFO', 'INFO', 'INFO', 'DEBUG', 'WARN', 'WARN', 'ERROR'][number % 10 + 1],

@@ -42,6 +42,7 @@ from gateway.routes.telemetry import (
     ingest,
     log_row,
     metric_row,
+    record_ids,
     refusing,
     severity_number,
     severity_text,
@@ -155,6 +156,7 @@ def _ts(*candidates: int) -> int:
 
 
 def log_rows(req: ExportLogsServiceRequest, tenant: str, retention: int) -> list[bytes]:
+    ids = record_ids()
     rows = []
     for rl in req.resource_logs:
         resource = attrs(rl.resource.attributes)
@@ -167,7 +169,7 @@ def log_rows(req: ExportLogsServiceRequest, tenant: str, retention: int) -> list
                     severity=severity_text(r.severity_text, number), severity_no=number, body=any_text(r.body),
                     trace_id=r.trace_id.hex(), span_id=r.span_id.hex(), flags=r.flags, attributes=attrs(r.attributes),
                     resource=resource, scope_name=sl.scope.name, scope_version=sl.scope.version,
-                    resource_schema_url=rl.schema_url, scope_schema_url=sl.schema_url))
+                    resource_schema_url=rl.schema_url, scope_schema_url=sl.schema_url, record_id=next(ids)))
     return rows
 
 

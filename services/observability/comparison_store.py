@@ -16,9 +16,11 @@ from services.observability.comparison import (
     OperationStep,
     SeriesProfile,
 )
-from services.observability.service import NS, level_of
+from services.observability.service import NS
 from services.observability.store import ClickHouse, Sql
+from vigil.levels import level_of
 
+INSTANCE_KEYS = ("service.instance.id", "host.name", "k8s.pod.name")
 # Robust statistics of the per-step values `v` over the rows flagged `inb` (in the baseline).
 _STATS = ("countIf(inb) AS n, quantileExactIf(0.5)(v, inb) AS med, "
           "arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x - med), groupArrayIf(v, inb))) AS mad, "
@@ -83,7 +85,10 @@ class ComparisonQueries:
                 f"SELECT metric, svc, sid, mtype, t, inb, if(row_number() {w} = 1, nan, "
                 f"if(v >= lagInFrame(v) {w}, v - lagInFrame(v) {w}, v) * {step} / "
                 f"greatest(t - lagInFrame(t) {w}, {step})) AS v FROM ({per_step})")
-        labels = ("SELECT MetricName AS metric, SeriesId AS sid, any(Attributes) AS attrs FROM otel_metric_series "
+        # A series' labels: its point attributes, and the resource attributes that tell replicas apart.
+        instance = sql.param(list(INSTANCE_KEYS), "Array(String)")
+        labels = ("SELECT MetricName AS metric, SeriesId AS sid, mapUpdate(any(Attributes), mapFilter((k, v) -> "
+                  f"has({instance}, k), any(ResourceAttributes))) AS attrs FROM otel_metric_series "
                   f"WHERE TenantId = {{tenant:String}} AND ServiceName IN {services} GROUP BY metric, sid")
         rows = await self.ch.query(
             f"SELECT metric, svc, any(mtype), any(attrs), {_STATS}, arraySort(groupArrayIf((t, v), NOT inb)) "

@@ -109,7 +109,8 @@ class ObservabilityHandlers(observability_pb2_grpc.ObservabilityServiceServicer)
                 last_seen=ts(c.last_ns), sample=c.sample, sample_trace_id=c.sample_trace_id, level=c.level)
                 for c in found.error_clusters],
             metric_anomalies=[pb.MetricAnomaly(
-                metric_name=a.metric_name, service=a.service, labels=a.labels, baseline_mean=a.baseline_mean,
+                metric_name=a.metric_name, service=a.service, labels=a.labels, resource=a.resource,
+                baseline_mean=a.baseline_mean,
                 baseline_stddev=a.baseline_stddev, observed=a.observed,
                 z_score=a.z_score if a.z_score != float("inf") else 1e9, at=ts(a.at_ns))
                 for a in found.metric_anomalies],

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -13,12 +15,11 @@ from typing import Protocol
 
 import orjson
 
+from vigil import levels
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
 
 NS = 1_000_000_000
-# OTel severity numbers: each level owns four numbers (TRACE 1-4 ... FATAL 21-24).
-LEVELS: dict[str, int] = {"trace": 0, "debug": 1, "info": 2, "warn": 3, "error": 4, "fatal": 5}
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_WINDOW_NS = 31 * 86400 * NS  # one query reads at most a month of partitions
@@ -37,12 +38,6 @@ Z_THRESHOLD = 3.0
 MIN_BASELINE_POINTS = 5
 
 
-def level_of(severity_number: int) -> str:
-    if severity_number <= 0:
-        return ""
-    return list(LEVELS)[min((severity_number - 1) // 4, 5)]
-
-
 @dataclass(frozen=True, slots=True)
 class TimeRange:
     start_ns: int
@@ -51,10 +46,13 @@ class TimeRange:
 
 @dataclass(frozen=True, slots=True)
 class LogCursor:
-    """Keyset position in a newest-first list: rows at `ts_ns` already returned (`skip`), older ones not yet."""
+    """A position in the newest-first order of logs, (Timestamp, RecordId) descending: the next page holds the
+    rows after it. RecordId is unique per row, so the order is total; the window is the first page's, so the
+    pages of one listing never drift as time passes."""
 
+    window: TimeRange
     ts_ns: int
-    skip: int
+    record_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +69,7 @@ class LogQuery:
 @dataclass(frozen=True, slots=True)
 class LogRecord:
     ts_ns: int
+    record_id: int
     service: str
     level: str
     severity_number: int
@@ -117,8 +116,15 @@ class MetricResult:
 
 @dataclass(frozen=True, slots=True)
 class TraceCursor:
+    """A position in the newest-first order of traces, (start descending, trace id ascending), the first page's
+    window, and its snapshot: the newest insert block of spans the first page read. A trace is an aggregate of
+    spans, and a span arriving later can move a trace's start; later pages read only the spans the first page
+    could see, so every trace keeps the place it had."""
+
+    window: TimeRange
     start_ns: int
     trace_id: str
+    snapshot: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +136,7 @@ class TraceQuery:
     status: str = ""
     limit: int = DEFAULT_LIMIT
     cursor: TraceCursor | None = None
+    snapshot: int = 0  # read only spans of insert blocks up to this one (0: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +201,7 @@ class SeriesStats:
     metric_name: str
     service: str
     labels: dict[str, str]
+    resource: dict[str, str]
     baseline_mean: float
     baseline_stddev: float
     baseline_points: int
@@ -208,6 +216,7 @@ class MetricAnomaly:
     metric_name: str
     service: str
     labels: dict[str, str]
+    resource: dict[str, str]  # tells the replicas of one service apart
     baseline_mean: float
     baseline_stddev: float
     observed: float
@@ -236,6 +245,7 @@ class Store(Protocol):
     async def logs(self, tenant_id: str, query: LogQuery) -> list[LogRecord]: ...
     async def metric_kind(self, tenant_id: str, query: MetricQuery) -> tuple[str, int]: ...
     async def metrics(self, tenant_id: str, query: MetricQuery, metric_type: str) -> list[Series]: ...
+    async def trace_snapshot(self, tenant_id: str, window: TimeRange) -> int: ...
     async def traces(self, tenant_id: str, query: TraceQuery) -> list[TraceSummary]: ...
     async def trace_spans(self, tenant_id: str, trace_id: str) -> list[Span]: ...
     async def error_clusters(self, tenant_id: str, query: AnomalyQuery,
@@ -276,8 +286,9 @@ def validate_logs(query: LogQuery) -> None:
     check_window(errors, query.window, "from", "to")
     _check_limit(errors, query.limit)
     for level in query.levels:
-        if level not in LEVELS:
-            errors.append(FieldError("level", f"unknown level {level!r}; one of {', '.join(LEVELS)}"))
+        if not levels.level_name(level):
+            errors.append(FieldError("level", f"unknown level {level[:32]!r}; one of {', '.join(levels.LEVELS)} "
+                                              "or an alias such as warning, err, critical (see the docs)"))
     if len(query.services) > 50:
         errors.append(FieldError("service", "at most 50 services"))
     for s in query.services:
@@ -377,47 +388,77 @@ def format_step(seconds: int) -> str:
 
 
 # -- cursors --------------------------------------------------------------------------------------------------
+# A cursor is a position in a total order (keyset), never a count of rows to skip, so rows ingested while a
+# client pages neither repeat nor hide rows it has not seen yet. It is opaque: base64 of a JSON array and a
+# checksum, so a damaged or edited cursor is refused (422 on `cursor`). The checksum is no secret and needs
+# none: a cursor only positions a query that is scoped to the caller's tenant anyway.
+
+_CURSOR_CHECK = 8
+_UINT64 = 2**64
+
+
+def _checksum(payload: bytes) -> bytes:
+    return hashlib.blake2b(payload, digest_size=_CURSOR_CHECK, person=b"vigil-cursor").digest()
 
 
 def encode_cursor(kind: str, values: list) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([kind, *values])).decode().rstrip("=")
+    payload = orjson.dumps([kind, *values])
+    return base64.urlsafe_b64encode(payload + _checksum(payload)).decode().rstrip("=")
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed("invalid cursor", [FieldError("cursor", "is not a cursor this query issued")])
 
 
 def decode_cursor(kind: str, cursor: str) -> list:
     try:
-        raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raw = None
-    if not isinstance(raw, list) or not raw or raw[0] != kind:
-        raise ValidationFailed("invalid cursor", [FieldError("cursor", "is not a cursor this query issued")])
-    return raw[1:]
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise _bad_cursor() from None
+    payload, check = raw[:-_CURSOR_CHECK], raw[-_CURSOR_CHECK:]
+    if len(raw) <= _CURSOR_CHECK or not hmac.compare_digest(check, _checksum(payload)):
+        raise _bad_cursor()
+    try:
+        values = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise _bad_cursor() from None
+    if not isinstance(values, list) or not values or values[0] != kind:
+        raise _bad_cursor()
+    return values[1:]
+
+
+def _naturals(values: list, count: int) -> bool:
+    return all(type(v) is int and 0 <= v < _UINT64 for v in values[:count])
 
 
 def log_cursor(cursor: str) -> LogCursor | None:
     if not cursor:
         return None
     values = decode_cursor("logs", cursor)
-    if len(values) != 2 or not all(isinstance(v, int) and v >= 0 for v in values):
-        raise ValidationFailed("invalid cursor", [FieldError("cursor", "is not a cursor this query issued")])
-    return LogCursor(values[0], values[1])
+    if len(values) != 4 or not _naturals(values, 4) or values[0] >= values[1]:
+        raise _bad_cursor()
+    return LogCursor(TimeRange(values[0], values[1]), values[2], values[3])
 
 
 def trace_cursor(cursor: str) -> TraceCursor | None:
     if not cursor:
         return None
     values = decode_cursor("traces", cursor)
-    if len(values) != 2 or not isinstance(values[0], int) or not isinstance(values[1], str) \
-            or not TRACE_ID.match(values[1]):
-        raise ValidationFailed("invalid cursor", [FieldError("cursor", "is not a cursor this query issued")])
-    return TraceCursor(values[0], values[1])
+    if len(values) != 5 or not _naturals(values, 3) or values[0] >= values[1] or not isinstance(values[3], str) \
+            or not TRACE_ID.match(values[3]) or type(values[4]) is not int or not 0 <= values[4] < _UINT64:
+        raise _bad_cursor()
+    return TraceCursor(TimeRange(values[0], values[1]), values[2], values[3], values[4])
 
 
 def next_log_cursor(query: LogQuery, page: list[LogRecord]) -> str:
-    last = page[-1].ts_ns
-    same = sum(1 for r in page if r.ts_ns == last)
-    if query.cursor is not None and query.cursor.ts_ns == last:
-        same += query.cursor.skip
-    return encode_cursor("logs", [last, same])
+    last = page[-1]
+    return encode_cursor("logs", [query.window.start_ns, query.window.end_ns, last.ts_ns, last.record_id])
+
+
+def next_trace_cursor(query: TraceQuery, page: list[TraceSummary]) -> str:
+    last = page[-1]
+    return encode_cursor("traces", [query.window.start_ns, query.window.end_ns, last.start_ns, last.trace_id,
+                                    query.snapshot])
 
 
 # -- histograms, templates, anomalies -------------------------------------------------------------------------
@@ -478,8 +519,8 @@ def metric_anomalies(stats: list[SeriesStats], limit: int) -> list[MetricAnomaly
         else:
             z = math.inf if deviation > 1e-9 * max(1.0, abs(s.baseline_mean)) else 0.0
         if z >= Z_THRESHOLD:
-            found.append(MetricAnomaly(s.metric_name, s.service, s.labels, s.baseline_mean, s.baseline_stddev,
-                                       observed, z, at))
+            found.append(MetricAnomaly(s.metric_name, s.service, s.labels, s.resource, s.baseline_mean,
+                                       s.baseline_stddev, observed, z, at))
     found.sort(key=lambda a: (-a.z_score, a.metric_name, a.service))
     return found[:limit]
 
@@ -502,6 +543,8 @@ class ObservabilityService:
         self.store = store
 
     async def logs(self, ctx: CallContext, query: LogQuery) -> tuple[list[LogRecord], str]:
+        if query.cursor is not None:
+            query = replace(query, window=query.cursor.window)  # a cursor continues the listing that issued it
         validate_logs(query)
         rows = await self.store.logs(ctx.tenant_id, replace(query, limit=query.limit + 1))
         page = rows[: query.limit]
@@ -518,13 +561,16 @@ class ObservabilityService:
         return MetricResult(query.metric_name, metric_type, query.aggregation, query.step_seconds, series)
 
     async def traces(self, ctx: CallContext, query: TraceQuery) -> tuple[list[TraceSummary], str]:
+        if query.cursor is not None:
+            query = replace(query, window=query.cursor.window, snapshot=query.cursor.snapshot)
         validate_traces(query)
+        if query.cursor is None:
+            # Taken before the page is read: every span of a block up to it is already visible to this page
+            # and to every later one, and the spans of later blocks are left out of all of them.
+            query = replace(query, snapshot=await self.store.trace_snapshot(ctx.tenant_id, query.window))
         rows = await self.store.traces(ctx.tenant_id, replace(query, limit=query.limit + 1))
         page = rows[: query.limit]
-        cursor = ""
-        if len(rows) > query.limit and page:
-            cursor = encode_cursor("traces", [page[-1].start_ns, page[-1].trace_id])
-        return page, cursor
+        return page, next_trace_cursor(query, page) if len(rows) > query.limit and page else ""
 
     async def trace(self, ctx: CallContext, trace_id: str) -> tuple[list[Span], int]:
         trace_id = trace_id.lower()

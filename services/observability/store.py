@@ -39,11 +39,12 @@ from services.observability.service import (
     Series,
     SeriesStats,
     Span,
+    TimeRange,
     TraceQuery,
     TraceSummary,
     histogram_quantile,
-    level_of,
 )
+from vigil import levels
 from vigil.runtime import outbox
 
 log = logging.getLogger("vigil.observability.store")
@@ -202,15 +203,24 @@ def _window(sql: Sql, column: str, start_ns: int, end_ns: int, seconds_column: s
     sql.add(f"{column} < fromUnixTimestamp64Nano({sql.param(end_ns, 'Int64')})")
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+# Unicode case folding for text search, the same expression as the BodySearch column (migration 0009): full case
+# folding, and the Turkish dotless i and dotted capital I (folded to i + a combining dot) read as a plain i.
+FOLD = "replaceAll(translateUTF8(caseFoldUTF8({}), '\\xC4\\xB1', 'i'), 'i\\xCC\\x87', 'i')"
+
+
+def _contains(sql: Sql, column: str, text: str) -> str:
+    """`column` (already folded) contains `text` folded the same way; LIKE wildcards in the text are literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{column} LIKE {FOLD.format(sql.param(f'%{escaped}%', 'String'))}"
 
 
 def _label_expr(sql: Sql, label: str) -> str:
+    """A label of a series in the series index: `service` is the service name; any other name is the point
+    attribute of that name, or else the resource attribute (`host.name`, `service.instance.id`, ...)."""
     if label == SERVICE_LABEL:
         return "ServiceName"
-    return f"Attributes[{sql.param(label, 'String')}]"
+    name = sql.param(label, "String")
+    return f"if(mapContains(Attributes, {name}), Attributes[{name}], ResourceAttributes[{name}])"
 
 
 _SERIES_AGG = {"sum": "sum", "avg": "avg", "max": "max", "min": "min", "count": "count"}
@@ -228,28 +238,27 @@ class TelemetryStore:
         if query.services:
             sql.add(f"ServiceName IN {sql.param(list(query.services), 'Array(String)')}")
         if query.levels:
-            from services.observability.service import LEVELS
-
-            sql.add(f"intDiv(SeverityNumber - 1, 4) IN {sql.param([LEVELS[x] for x in query.levels], 'Array(UInt8)')}")
+            bands = sorted({levels.LEVELS.index(levels.level_name(x)) for x in query.levels})
+            sql.add(f"intDiv(SeverityNumber - 1, 4) IN {sql.param(bands, 'Array(UInt8)')}")
             sql.add("SeverityNumber > 0")
         if query.q:
-            sql.add(f"lower(Body) LIKE {sql.param(_like_pattern(query.q), 'String')}")
+            sql.add(_contains(sql, "BodySearch", query.q))
         if query.trace_id:
             sql.add(f"TraceId = {sql.param(query.trace_id, 'String')}")
-        offset = 0
         if query.cursor is not None:
-            sql.add(f"Timestamp <= fromUnixTimestamp64Nano({sql.param(query.cursor.ts_ns, 'Int64')})")
-            offset = query.cursor.skip
+            # Keyset: the rows after the cursor's (Timestamp, RecordId) in the descending order.
+            at = sql.param(query.cursor.ts_ns, "Int64")
+            sql.add(f"TimestampTime <= toDateTime(intDiv({at}, 1000000000))")
+            sql.add(f"Timestamp <= fromUnixTimestamp64Nano({at})")
+            sql.add(f"(Timestamp < fromUnixTimestamp64Nano({at}) OR RecordId < {sql.param(query.cursor.record_id, 'UInt64')})")
         rows = await self.ch.query(
-            "SELECT toUnixTimestamp64Nano(Timestamp), ServiceName, SeverityText, SeverityNumber, Body, TraceId, "
-            "SpanId, LogAttributes, ResourceAttributes, ScopeName FROM otel_logs WHERE " + sql.clause +
-            # A stable order among equal timestamps, so the cursor's skip count means the same rows next time.
-            " ORDER BY Timestamp DESC, cityHash64(ServiceName, SpanId, Body) "
-            f"LIMIT {sql.param(query.limit, 'UInt32')} OFFSET {sql.param(offset, 'UInt64')}",
-            sql.params)
-        return [LogRecord(ts_ns=int(r[0]), service=r[1], level=level_of(int(r[3])) or r[2].lower(),
-                          severity_number=int(r[3]), body=r[4], trace_id=r[5], span_id=r[6],
-                          attributes=dict(r[7]), resource=dict(r[8]), scope_name=r[9]) for r in rows]
+            "SELECT toUnixTimestamp64Nano(Timestamp), RecordId, ServiceName, SeverityText, SeverityNumber, Body, "
+            "TraceId, SpanId, LogAttributes, ResourceAttributes, ScopeName FROM otel_logs WHERE " + sql.clause +
+            f" ORDER BY Timestamp DESC, RecordId DESC LIMIT {sql.param(query.limit, 'UInt32')}", sql.params)
+        return [LogRecord(ts_ns=int(r[0]), record_id=int(r[1]), service=r[2],
+                          level=levels.level_of(int(r[4])) or r[3].lower(), severity_number=int(r[4]), body=r[5],
+                          trace_id=r[6], span_id=r[7], attributes=dict(r[8]), resource=dict(r[9]), scope_name=r[10])
+                for r in rows]
 
     # -- metrics
 
@@ -335,13 +344,25 @@ class TelemetryStore:
 
     # -- traces
 
+    async def trace_snapshot(self, tenant_id: str, window: TimeRange) -> int:
+        """The newest insert block holding spans of the tenant in the window. Block numbers are persisted per
+        row (enable_block_number_column) and handed out in commit order, so a later insert has a higher one."""
+        sql = Sql(tenant_id)
+        _window(sql, "Timestamp", window.start_ns, window.end_ns)
+        rows = await self.ch.query(f"SELECT max(_block_number) FROM otel_traces WHERE {sql.clause}", sql.params)
+        return int(rows[0][0]) if rows else 0
+
     async def traces(self, tenant_id: str, query: TraceQuery) -> list[TraceSummary]:
         sql = Sql(tenant_id)
         _window(sql, "Timestamp", query.window.start_ns, query.window.end_ns)
+        if query.snapshot:
+            sql.add(f"_block_number <= {sql.param(query.snapshot, 'UInt64')}")
         if query.service or query.operation:
             inner = Sql(tenant_id)
             inner._n = 1000  # distinct parameter names in the subquery
             _window(inner, "Timestamp", query.window.start_ns, query.window.end_ns)
+            if query.snapshot:
+                inner.add(f"_block_number <= {inner.param(query.snapshot, 'UInt64')}")
             if query.service:
                 inner.add(f"ServiceName = {inner.param(query.service, 'String')}")
             if query.operation:
@@ -419,7 +440,7 @@ class TelemetryStore:
             f"FROM otel_logs WHERE {sql.clause} GROUP BY ServiceName, tpl ORDER BY n DESC, ServiceName, tpl "
             f"LIMIT {sql.param(query.limit, 'UInt32')}", sql.params)
         return [ErrorCluster(service=r[0], template=r[1], count=int(r[2]), first_ns=int(r[3]), last_ns=int(r[4]),
-                             sample=r[5], sample_trace_id=r[6], level=level_of(int(r[7]))) for r in rows]
+                             sample=r[5], sample_trace_id=r[6], level=levels.level_of(int(r[7]))) for r in rows]
 
     async def series_stats(self, tenant_id: str, query: AnomalyQuery) -> list[SeriesStats]:
         sql = Sql(tenant_id)
@@ -429,15 +450,16 @@ class TelemetryStore:
         sql.add("(MetricType = 'gauge' OR (MetricType = 'sum' AND AggregationTemporality = 1))")
         split = f"fromUnixTimestamp64Nano({sql.param(query.window.start_ns, 'Int64')})"
         rows = await self.ch.query(
-            f"SELECT MetricName, ServiceName, any(Attributes), avgIf(Value, TimeUnix < {split}), "
+            f"SELECT MetricName, ServiceName, any(Attributes), any(ResourceAttributes), avgIf(Value, TimeUnix < {split}), "
             f"stddevPopIf(Value, TimeUnix < {split}), countIf(TimeUnix < {split}), "
             f"maxIf(Value, TimeUnix >= {split}), argMaxIf(toUnixTimestamp64Nano(TimeUnix), Value, TimeUnix >= {split}), "
             f"minIf(Value, TimeUnix >= {split}), argMinIf(toUnixTimestamp64Nano(TimeUnix), Value, TimeUnix >= {split}) "
             f"FROM otel_metrics WHERE {sql.clause} GROUP BY MetricName, ServiceName, SeriesId "
             f"HAVING countIf(TimeUnix >= {split}) > 0 LIMIT 10000", sql.params)
-        return [SeriesStats(metric_name=r[0], service=r[1], labels=dict(r[2]), baseline_mean=_num(r[3]),
-                            baseline_stddev=_num(r[4]), baseline_points=int(r[5]), window_max=_num(r[6]),
-                            window_max_ns=int(r[7]), window_min=_num(r[8]), window_min_ns=int(r[9])) for r in rows]
+        return [SeriesStats(metric_name=r[0], service=r[1], labels=dict(r[2]), resource=dict(r[3]),
+                            baseline_mean=_num(r[4]), baseline_stddev=_num(r[5]), baseline_points=int(r[6]),
+                            window_max=_num(r[7]), window_max_ns=int(r[8]), window_min=_num(r[9]),
+                            window_min_ns=int(r[10])) for r in rows]
 
     async def error_operations(self, tenant_id: str, query: AnomalyQuery) -> list[ErrorOperation]:
         sql = Sql(tenant_id)

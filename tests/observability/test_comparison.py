@@ -142,3 +142,16 @@ async def test_a_baseline_may_come_after_the_window(comparison, tenant_id):
     pay = next(s for s in found.series if s.labels.get("route") == "/pay")
     assert pay.baseline.count == 90 and [t for t, _ in pay.points] == [T0 + i * MIN for i in range(30)]
     assert pay.baseline.median == statistics.median(_baseline_value(i) for i in range(30, 120))
+
+
+async def test_replicas_are_separate_series(clickhouse, tenant_id):
+    rows = b"".join(metric_row(tenant_id, 3650, name="cpu", type_="gauge", ts_ns=T0 + i * MIN, service="web",
+                               value=float(i % 3) + (50 if pod == "b" and i >= 140 else 0),
+                               resource={"service.instance.id": pod, "cloud.region": "eu"})
+                    for i in range(150) for pod in ("a", "b"))
+    await clickhouse.insert_json_rows("otel_metrics", rows, f"{tenant_id}-replicas")
+    found = await WindowComparison(ComparisonQueries(clickhouse)).compare(
+        CallContext(tenant_id), Comparison(("web",), WINDOW, BASE, step_seconds=60))
+    by_pod = {s.labels["service.instance.id"]: s for s in found.series}
+    assert set(by_pod) == {"a", "b"} and "cloud.region" not in by_pod["a"].labels
+    assert max(v for _, v in by_pod["b"].points) > 50 > max(v for _, v in by_pod["a"].points)

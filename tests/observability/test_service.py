@@ -3,10 +3,15 @@ and refuse forgeries, quantiles interpolate like Prometheus, templates fold ids 
 
 from __future__ import annotations
 
+import base64
+import re
+
+import orjson
 import pytest
 
 from services.observability import service as svc
 from services.observability.service import NS, LogQuery, Matcher, MetricQuery, TimeRange, TraceQuery
+from vigil import levels
 from vigil.runtime.errors import ValidationFailed
 
 HOUR = 3600 * NS
@@ -66,19 +71,51 @@ def test_trace_queries_are_validated():
         svc.validate_trace_id("' OR 1=1 --")
 
 
-def test_cursors_round_trip_and_refuse_forgeries():
-    page = [svc.LogRecord(NOW - i // 2, "s", "info", 9, "b", "", "", {}, {}, "") for i in range(4)]
-    query = LogQuery(TimeRange(NOW - HOUR, NOW))
-    cursor = svc.log_cursor(svc.next_log_cursor(query, page))
-    assert cursor == svc.LogCursor(NOW - 1, 2)
-    # A further page at the same timestamp adds up the rows already returned there.
-    again = svc.next_log_cursor(LogQuery(TimeRange(NOW - HOUR, NOW), cursor=cursor), page[2:])
-    assert svc.log_cursor(again) == svc.LogCursor(NOW - 1, 4)
-    for bad in ("nope", svc.encode_cursor("traces", [1, "a" * 32]), svc.encode_cursor("logs", [-1, 0]),
-                svc.encode_cursor("logs", ["x", 0])):
+def test_cursors_are_keyset_positions_that_refuse_forgeries():
+    window = TimeRange(NOW - HOUR, NOW)
+    page = [svc.LogRecord(NOW - i // 2, 2**63 + i, "s", "info", 9, "b", "", "", {}, {}, "") for i in range(4)]
+    cursor = svc.log_cursor(svc.next_log_cursor(LogQuery(window), page))
+    # the position of the last row in (Timestamp, RecordId) order, and the first page's window: never a count
+    assert cursor == svc.LogCursor(window, NOW - 1, 2**63 + 3)
+    traces = [svc.TraceSummary("ab" * 16, "api", "GET /", NOW - 5, 10, 1, 0, ("api",))]
+    token = svc.next_trace_cursor(TraceQuery(window, snapshot=42), traces)
+    assert svc.trace_cursor(token) == svc.TraceCursor(window, NOW - 5, "ab" * 16, 42)
+
+    valid = svc.next_log_cursor(LogQuery(window), page)
+    raw = bytearray(base64.urlsafe_b64decode(valid + "=" * (-len(valid) % 4)))
+    raw[12] ^= 1  # one flipped bit inside the payload
+    edited = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    unsigned = base64.urlsafe_b64encode(orjson.dumps(["logs", 0, 1, 5, 5])).decode()
+    for bad in ("nope", "", "====", edited, unsigned, token, svc.encode_cursor("logs", [1, 2, -1, 0]),
+                svc.encode_cursor("logs", [2, 1, 1, 0]), svc.encode_cursor("logs", ["x", 2, 1, 0]),
+                svc.encode_cursor("logs", [1, 2, 3, -5]), svc.encode_cursor("logs", [1, 2, 3])):
+        if not bad:
+            assert svc.log_cursor(bad) is None  # no cursor: the first page
+            continue
         with pytest.raises(ValidationFailed) as exc:
             svc.log_cursor(bad)
-        assert fields(exc) == {"cursor"}
+        assert fields(exc) == {"cursor"}, bad
+    with pytest.raises(ValidationFailed):
+        svc.trace_cursor(valid)  # a log cursor is no trace cursor
+
+
+@pytest.mark.parametrize(("name", "level", "number"), [
+    ("warning", "warn", 13), ("WARN", "warn", 13), ("Warning", "warn", 13), ("err", "error", 17),
+    ("critical", "fatal", 21), ("crit", "fatal", 21), ("panic", "fatal", 21), ("emergency", "fatal", 21),
+    ("information", "info", 9), ("notice", "info", 10), ("INFO2", "info", 10), ("verbose", "trace", 1),
+    ("dbg", "debug", 5), ("fatal4", "fatal", 24), ("loud", "", 0), ("info5", "", 0),
+])
+def test_one_level_vocabulary(name, level, number):
+    assert levels.severity_number(name) == number
+    assert levels.level_name(name) == level
+    assert (re.fullmatch(levels.PATTERN, name) is not None) == bool(level)  # what the JSON ingest schema accepts
+    if level:
+        svc.validate_logs(LogQuery(TimeRange(NOW - HOUR, NOW), levels=(name,)))  # the query side takes it too
+        assert levels.level_of(number) == level and levels.short_name(number).lower().startswith(level)
+    else:
+        with pytest.raises(ValidationFailed) as exc:
+            svc.validate_logs(LogQuery(TimeRange(NOW - HOUR, NOW), levels=(name,)))
+        assert fields(exc) == {"level"}
 
 
 def test_histogram_quantile_interpolates_within_the_bucket():
@@ -97,7 +134,7 @@ def test_templates_fold_variable_parts():
 
 def test_metric_anomalies_need_a_baseline_and_a_deviation():
     def stats(mean, sd, n, hi, lo=0.0):
-        return svc.SeriesStats("m", "s", {}, mean, sd, n, hi, 5, lo, 6)
+        return svc.SeriesStats("m", "s", {}, {"host.name": "a"}, mean, sd, n, hi, 5, lo, 6)
 
     found = svc.metric_anomalies([stats(10, 1, 30, 25), stats(10, 1, 30, 11, 9), stats(10, 1, 2, 99),
                                   stats(10, 0, 30, 10, 10), stats(10, 0, 30, 12, 10)], limit=10)

@@ -3,6 +3,8 @@ bound parameters, and the schema's per-plan retention."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -135,3 +137,175 @@ async def test_rows_expire_by_their_plan_retention(clickhouse, tenant_id):
     await clickhouse.command("OPTIMIZE TABLE otel_logs FINAL")  # TTL is applied when parts merge
     left = await clickhouse.query("SELECT Body FROM otel_logs WHERE TenantId = {t:String}", {"t": tenant_id})
     assert [r[0] for r in left] == ["kept 7 days"]  # each row expires by the retention its plan stamped
+
+
+# -- series identity: replicas of one service are separate series ----------------------------------------------
+
+REPLICAS = ({"service.name": "api", "service.instance.id": "pod-a", "host.name": "node-1"},
+            {"service.name": "api", "service.instance.id": "pod-b", "host.name": "node-2"})
+
+
+async def _metrics(ch: st.ClickHouse, tenant: str, points: list[dict]) -> None:
+    await ch.insert_json_rows("otel_metrics", b"".join(metric_row(tenant, 7, service="api", **p) for p in points),
+                              f"{tenant}-{time.time_ns()}")
+
+
+async def test_replicas_are_separate_series_for_every_aggregation(clickhouse, tenant_id):
+    step = 60 * NS
+    start = (time.time_ns() // step) * step - 10 * step
+    # a gauge: pod-a 10, pod-b 20, in the same step (resource attribute keys in another order for pod-b)
+    await _metrics(clickhouse, tenant_id, [
+        {"name": "queue_depth", "type_": "gauge", "ts_ns": start + 5 * NS, "value": 10.0, "resource": REPLICAS[0],
+         "attributes": {"queue": "orders"}},
+        {"name": "queue_depth", "type_": "gauge", "ts_ns": start + 7 * NS, "value": 20.0,
+         "resource": dict(reversed(list(REPLICAS[1].items()))), "attributes": {"queue": "orders"}},
+        {"name": "queue_depth", "type_": "gauge", "ts_ns": start + 9 * NS, "value": 21.0,  # same series as above
+         "resource": REPLICAS[1], "attributes": {"queue": "orders"}}])
+    # cumulative counters: pod-a 10 then 20, pod-b 1 then 2, interleaved in time, both started before the window
+    counters = [(0, 10.0, 0), (0, 1.0, 1), (1, 20.0, 0), (1, 2.0, 1)]
+    await _metrics(clickhouse, tenant_id, [
+        {"name": "reqs", "type_": "sum", "ts_ns": start + s * step + (r + 1) * NS, "value": v,
+         "start_ns": start - step, "temporality": 2, "monotonic": True, "resource": REPLICAS[r],
+         "attributes": {"route": "/"}} for s, v, r in counters])
+    service = ObservabilityService(st.TelemetryStore(clickhouse))
+    ctx = CallContext(tenant_id)
+    window = TimeRange(start, start + 2 * step)
+
+    async def last(metric: str, aggregation: str, **kw) -> dict[tuple, float]:
+        result = await service.metrics(ctx, MetricQuery(metric, window, 60, aggregation, **kw))
+        return {tuple(s.labels.values()): s.points[-1][1] for s in result.series}
+
+    expected = {"sum": 31.0, "avg": 15.5, "min": 10.0, "max": 21.0, "count": 2.0}  # pod-b: 20 then 21, one series
+    for aggregation, value in expected.items():
+        assert await last("queue_depth", aggregation) == {(): value}, aggregation
+    assert await last("reqs", "sum") == {(): 22.0}
+    rate = await service.metrics(ctx, MetricQuery("reqs", window, 60, "rate"))
+    # no reset invented between the replicas: increases are 0 in the first step, then 10 + 1
+    assert [round(v * 60, 6) for _, v in rate.series[0].points] == [0.0, 11.0]
+    # group by a resource attribute; a point attribute and `service` resolve as before
+    assert await last("queue_depth", "max", group_by=("host.name",)) == {("node-1",): 10.0, ("node-2",): 21.0}
+    assert await last("queue_depth", "sum", group_by=("service", "queue")) == {("api", "orders"): 31.0}
+    assert await last("queue_depth", "sum", matchers=(Matcher("service.instance.id", "=", "pod-a"),)) == {(): 10.0}
+    assert await last("reqs", "sum", matchers=(Matcher("host.name", "=~", "node-[2-9]"),)) == {(): 2.0}
+
+
+async def test_a_point_attribute_wins_over_a_resource_attribute_of_the_same_name(clickhouse, tenant_id):
+    now = (time.time_ns() // (60 * NS)) * 60 * NS
+    await _metrics(clickhouse, tenant_id, [
+        {"name": "temp", "type_": "gauge", "ts_ns": now - 30 * NS, "value": 1.0, "resource": {"zone": "r-zone"},
+         "attributes": {"zone": "p-zone"}},
+        {"name": "temp", "type_": "gauge", "ts_ns": now - 30 * NS, "value": 2.0, "resource": {"zone": "other"}}])
+    service = ObservabilityService(st.TelemetryStore(clickhouse))
+    result = await service.metrics(CallContext(tenant_id), MetricQuery("temp", TimeRange(now - 60 * NS, now), 60, "sum",
+                                                                       group_by=("zone",)))
+    assert {s.labels["zone"]: s.points[0][1] for s in result.series} == {"p-zone": 1.0, "other": 2.0}
+
+
+async def test_anomaly_baselines_are_per_replica(clickhouse, tenant_id):
+    now = time.time_ns()
+    # pod-a steady at 10 then 500; pod-b steady at 100 the whole time. Merged, neither would stand out the same way.
+    points = [{"name": "lat", "type_": "gauge", "ts_ns": now - (120 - i) * 60 * NS,
+               "value": (500.0 if i >= 110 else 10.0 + i % 3) if r == 0 else 100.0 + i % 3, "resource": REPLICAS[r]}
+              for i in range(120) for r in (0, 1)]
+    await _metrics(clickhouse, tenant_id, points)
+    service = ObservabilityService(st.TelemetryStore(clickhouse))
+    found = await service.anomalies(CallContext(tenant_id), AnomalyQuery(TimeRange(now - 15 * 60 * NS, now + NS)))
+    assert [(a.observed, a.resource.get("host.name")) for a in found.metric_anomalies] == [(500.0, "node-1")]
+
+
+async def test_points_stored_before_the_identity_change_keep_their_series(clickhouse, tenant_id):
+    """Migration 0006 changes the SeriesId expression only for new points; what it does to old ones is
+    documented: they keep the id they were stored with."""
+    now = time.time_ns()
+    await _metrics(clickhouse, tenant_id, [{"name": "g", "type_": "gauge", "ts_ns": now, "value": 1.0,
+                                            "resource": REPLICAS[0], "attributes": {"k": "v"}}])
+    old, new = (await clickhouse.query(
+        "SELECT SeriesId, cityHash64(ServiceName, Attributes) FROM otel_metrics WHERE TenantId = {t:String}",
+        {"t": tenant_id}))[0]
+    assert old != new  # stored with the resource in its identity, not the old (service, attributes) hash
+    default = (await clickhouse.query("SELECT default_expression FROM system.columns WHERE table = 'otel_metrics' "
+                                      "AND name = 'SeriesId' AND database = currentDatabase()"))[0][0]
+    assert "ResourceAttributes" in default and "ScopeName" in default
+
+
+# -- text search: Unicode case folding on both sides -------------------------------------------------------------
+
+
+BODIES = ["Fehler: Überlauf im Puffer 7", "ΟΔΟΣ ΚΛΕΙΣΤΗ", "Ошибка соединения с базой", "İSTANBUL şubesi kapalı",
+          "ıstanbul lower dotless", "Straße gesperrt", "100% done_now", "plain ascii DECLINED"]
+
+
+@pytest.mark.parametrize(("q", "found"), [
+    ("Überlauf", [0]), ("ÜBERLAUF", [0]), ("überlauf", [0]), ("puffer", [0]),
+    ("οδος", [1]), ("ΟΔΟΣ", [1]), ("Οδός", []), ("κλειστη", [1]),  # accents are not folded away, case is
+    ("ОШИБКА", [2]), ("соединения", [2]), ("БАЗОЙ", [2]),
+    ("istanbul", [3, 4]), ("İstanbul", [3, 4]), ("ISTANBUL", [3, 4]), ("ıstanbul", [3, 4]), ("ŞUBESI", [3]),
+    ("STRASSE", [5]), ("straße", [5]),
+    ("100%", [6]), ("%", [6]), ("_", [6]), ("0% d", [6]), ("e_n", [6]), ("declined", [7]), ("x%y", []),
+])
+async def test_log_search_folds_unicode_case_on_both_sides(clickhouse, tenant_id, q, found):
+    now = time.time_ns()
+    rows = b"".join(log_row(tenant_id, 7, ts_ns=now - i * NS, service="api", severity="INFO", severity_no=9, body=b)
+                    for i, b in enumerate(BODIES))
+    await clickhouse.insert_json_rows("otel_logs", rows, f"{tenant_id}-unicode")
+    service = ObservabilityService(st.TelemetryStore(clickhouse))
+    page, _ = await service.logs(CallContext(tenant_id), LogQuery(TimeRange(now - HOUR, now + NS), q=q))
+    assert sorted(BODIES.index(r.body) for r in page) == found
+
+
+async def test_log_level_filter_takes_aliases(clickhouse, tenant_id):
+    now = time.time_ns()
+    levels = [("WARNING", 13), ("WARN", 14), ("CRIT", 21), ("ERR", 17), ("INFO", 9), ("NOTICE", 10), ("", 0)]
+    rows = b"".join(log_row(tenant_id, 7, ts_ns=now - i * NS, service="api", severity=t, severity_no=n,
+                            body=f"{t} {n}") for i, (t, n) in enumerate(levels))
+    await clickhouse.insert_json_rows("otel_logs", rows, f"{tenant_id}-levels")
+    service = ObservabilityService(st.TelemetryStore(clickhouse))
+    ctx = CallContext(tenant_id)
+
+    async def bodies(*names: str) -> set[str]:
+        page, _ = await service.logs(ctx, LogQuery(TimeRange(now - HOUR, now + NS), levels=names))
+        return {r.body for r in page}
+
+    assert await bodies("warning") == await bodies("warn") == {"WARNING 13", "WARN 14"}
+    assert await bodies("critical") == await bodies("FATAL") == {"CRIT 21"}
+    assert await bodies("err", "emergency") == {"ERR 17", "CRIT 21"}
+    assert await bodies("information") == {"INFO 9", "NOTICE 10"}
+    page, _ = await service.logs(ctx, LogQuery(TimeRange(now - HOUR, now + NS), q="warning"))
+    assert [(r.level, r.severity_number) for r in page] == [("warn", 13)]
+
+
+BACKFILL = """
+import asyncio, sys, time
+from pathlib import Path
+from services.observability import store as st
+
+async def main(tmp):
+    ch = st.ClickHouse(f"chdb://{tmp / 'ch'}")
+    old = tmp / "old"
+    old.mkdir()
+    for number, _name, path in st.migration_files():
+        if number <= 6:
+            (old / path.name).write_text(path.read_text())
+    await st.migrate(ch, old)
+    row = (b'{"TenantId": "t", "Timestamp": %d, "ServiceName": "api", "SeverityNumber": 9, '
+           b'"Body": "\\u00dcberlauf"}\\n' % (time.time_ns() // 10**9))
+    await ch.insert_json_rows("otel_logs", row * 2, "before")
+    await st.migrate(ch)
+    first = await ch.query("SELECT RecordId, BodySearch FROM otel_logs WHERE TenantId = 't' ORDER BY RecordId")
+    await ch.command("OPTIMIZE TABLE otel_logs FINAL")
+    again = await ch.query("SELECT RecordId, BodySearch FROM otel_logs WHERE TenantId = 't' ORDER BY RecordId")
+    print(len({r[0] for r in first}), sorted({r[1] for r in first}), again == first)
+    await ch.close()
+
+asyncio.run(main(Path(sys.argv[1])))
+"""
+
+
+def test_rows_stored_before_the_paging_and_search_migrations_are_backfilled(tmp_path):
+    """A store migrated up to 0006 holds two byte-identical log rows; migrating to the head gives each its own
+    RecordId, stored (the same after a merge), and a folded search body. In a process of its own: chDB opens one
+    engine path per process."""
+    out = subprocess.run([sys.executable, "-c", BACKFILL, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[0] == "2 ['überlauf'] True"

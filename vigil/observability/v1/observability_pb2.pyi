@@ -299,8 +299,15 @@ class ErrorCluster(_message.Message):
     def __init__(self, service: _Optional[str] = ..., template: _Optional[str] = ..., count: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sample: _Optional[str] = ..., sample_trace_id: _Optional[str] = ..., level: _Optional[str] = ...) -> None: ...
 
 class MetricAnomaly(_message.Message):
-    __slots__ = ("metric_name", "service", "labels", "baseline_mean", "baseline_stddev", "observed", "z_score", "at")
+    __slots__ = ("metric_name", "service", "labels", "baseline_mean", "baseline_stddev", "observed", "z_score", "at", "resource")
     class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class ResourceEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -315,6 +322,7 @@ class MetricAnomaly(_message.Message):
     OBSERVED_FIELD_NUMBER: _ClassVar[int]
     Z_SCORE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
     metric_name: str
     service: str
     labels: _containers.ScalarMap[str, str]
@@ -323,7 +331,8 @@ class MetricAnomaly(_message.Message):
     observed: float
     z_score: float
     at: _timestamp_pb2.Timestamp
-    def __init__(self, metric_name: _Optional[str] = ..., service: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., baseline_mean: _Optional[float] = ..., baseline_stddev: _Optional[float] = ..., observed: _Optional[float] = ..., z_score: _Optional[float] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    resource: _containers.ScalarMap[str, str]
+    def __init__(self, metric_name: _Optional[str] = ..., service: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., baseline_mean: _Optional[float] = ..., baseline_stddev: _Optional[float] = ..., observed: _Optional[float] = ..., z_score: _Optional[float] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resource: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ErrorOperation(_message.Message):
     __slots__ = ("service", "operation", "error_count", "span_count", "sample_status_message", "sample_trace_id")
