@@ -19,8 +19,8 @@ come from). Each candidate is scored from its signals (see signals.py) and from 
 - **changes**: an implemented change on the candidate that began shortly before its onset multiplies its score by
   up to 1 + `change_bonus` (halved every `change_half_life`); a change long before counts for nothing. A CI
   with no telemetry at all but a change just before the symptom counts as anomalous from the change's start,
-  with strength `unobserved_change_score` x the change's weight (a suspect, and an explanation of what depends
-  on it).
+  with strength `unobserved_change_score` x the change's weight: a suspect, and an explanation of what depends
+  on it in proportion to the change's weight (how recent it is).
 - **topology**: a mild preference for the nearer of two otherwise equal candidates (`depth_decay` per hop).
 
 A cause is named when its score reaches `name_threshold`, or `quiet_symptom_threshold` when the incident's
@@ -208,6 +208,9 @@ def rank(hood: Neighbourhood, signals: list[Signal], changes: list[ChangeRecord]
         explained = 0.0
         for d in deps:
             if d != c and anomalous(d) and onset[d] <= onset[c]:
+                if not by_ci[d]:  # an unobserved dependency changed just before: explained as recent as it is
+                    explained = max(explained, peak[d] / params.unobserved_change_score)
+                    continue
                 ratio = params.earlier_dependency_ratio if onset[d] < onset[c] else 1.0
                 explained = max(explained, min(1.0, ratio * peak[d] / peak[c]))
         root = 1 - params.explain_weight * explained
