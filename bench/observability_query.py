@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gateway.routes.telemetry import log_row  # noqa: E402
+from gateway.ingest.rows import log_row  # noqa: E402
 from services.observability.service import (  # noqa: E402
     NS,
     LogQuery,

@@ -1,9 +1,11 @@
-"""Authentication and authorization, declared per route.
+"""Who is calling: the Principal, the JWTs both planes issue, and the role rule.
 
 Tokens are HS256 JWTs (PyJWT) with issuer, audience (`vigil-tenant` or `vigil-control`), expiry, subject
 (email), role and, on the tenant plane, the tenant id (`tid`). A tenant-plane call must send `x-tenant-id`
 equal to the token's tenant; the tenant must exist and be active. Roles: viewer < responder < admin; a
-viewer never mutates (any non-GET is refused whatever the route declares).
+viewer never mutates (any non-GET is refused whatever the route declares). Every credential (a JWT session
+today, API keys and integration keys later) becomes one `Principal`; the middleware in gateway/middleware.py
+checks it against the route's declaration.
 """
 
 from __future__ import annotations
@@ -11,41 +13,41 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import jwt
 
+from gateway.scopes import ROLE_SCOPES, Scope
+from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Forbidden, Unauthenticated
 
 TENANT_AUDIENCE = "vigil-tenant"
 CONTROL_AUDIENCE = "vigil-control"
 ROLE_RANK = {"viewer": 0, "responder": 1, "admin": 2}
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PrincipalKind = Literal["user", "operator", "api_key", "integration"]
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    email: str
+    """The authenticated caller. `actor` is what timelines and the audit log record (a user's email, an API key's
+    id); `scopes` are the API-key scopes it holds (a user's session holds its role's, see gateway/scopes.py)."""
+
+    actor: str
     role: str
     tenant_id: str = ""
+    kind: PrincipalKind = "user"
+    scopes: frozenset[Scope] = field(default=frozenset(), compare=False)
 
+    def __post_init__(self) -> None:
+        if not self.scopes and self.kind in ("user", "operator"):
+            object.__setattr__(self, "scopes", ROLE_SCOPES.get(self.role, frozenset()))
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """What a route needs: `public` (no token), `tenant` (tenant-plane user), `operator` (control plane)."""
-
-    auth: str = "tenant"
-    role: str = "viewer"
-
-
-def policy(auth: str = "tenant", role: str = "viewer") -> Callable:
-    def mark(handler: Callable[..., Awaitable]) -> Callable[..., Awaitable]:
-        handler.vigil_policy = Policy(auth, role)  # type: ignore[attr-defined]
-        return handler
-
-    return mark
+    def call_context(self, request_id: str = "") -> CallContext:
+        """What the services see of this caller (gRPC metadata)."""
+        return CallContext(tenant_id=self.tenant_id, actor=self.actor, role=self.role, request_id=request_id)
 
 
 def load_secret(configured: str, data_dir: Path) -> str:
@@ -78,7 +80,7 @@ class Tokens:
 
     def issue(self, principal: Principal, audience: str) -> str:
         now = int(time.time())
-        claims = {"iss": self.issuer, "aud": audience, "sub": principal.email, "role": principal.role,
+        claims = {"iss": self.issuer, "aud": audience, "sub": principal.actor, "role": principal.role,
                   "iat": now, "nbf": now, "exp": now + self.ttl_seconds, "jti": uuid.uuid4().hex}
         if principal.tenant_id:
             claims["tid"] = principal.tenant_id
@@ -105,7 +107,8 @@ class Tokens:
         role = claims.get("role", "")
         if audience == TENANT_AUDIENCE and (role not in ROLE_RANK or not claims.get("tid")):
             raise Unauthenticated("invalid token: no tenant role")
-        return Principal(email=claims["sub"], role=role, tenant_id=claims.get("tid", "")), float(claims["exp"])
+        kind: PrincipalKind = "operator" if audience == CONTROL_AUDIENCE else "user"
+        return Principal(actor=claims["sub"], role=role, tenant_id=claims.get("tid", ""), kind=kind), float(claims["exp"])
 
 
 def bearer(header: str | None) -> str:

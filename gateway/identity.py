@@ -11,7 +11,7 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -66,10 +66,6 @@ class Tenant:
     created_at: datetime
     updated_at: datetime
 
-    def as_json(self) -> dict:
-        return {"id": self.id, "name": self.name, "status": self.status, "plan": self.plan,
-                "created_at": _iso(self.created_at), "updated_at": _iso(self.updated_at)}
-
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -80,15 +76,6 @@ class User:
     disabled: bool
     created_at: datetime
     password_hash: str = ""
-
-    def as_json(self) -> dict:
-        return {"id": self.id, "tenant_id": self.tenant_id, "email": self.email, "role": self.role,
-                "disabled": self.disabled, "created_at": _iso(self.created_at)}
-
-
-def _iso(value: datetime) -> str:
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # scrypt parameters (RFC 7914 recommends N=2^14, r=8, p=1 for interactive logins).
@@ -149,7 +136,7 @@ class IdentityStore:
             exists = (await conn.execute(sa.select(tenants.c.id).where(tenants.c.id == tenant.id))).first()
             if exists:
                 raise Conflict(f"tenant {tenant.id} already exists", [FieldError("id", "already exists")])
-            await conn.execute(tenants.insert().values(**tenant.as_json() | {"created_at": now, "updated_at": now}))
+            await conn.execute(tenants.insert().values(**asdict(tenant)))
         self._status_cache.pop(tenant.id, None)
         return tenant
 

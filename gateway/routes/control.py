@@ -3,135 +3,102 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from aiohttp import web
-from pydantic import Field
 
-from gateway import auth, envelope
-from gateway.app import gw
-from gateway.validation import Body, body, paging, refuse_unknown_query
-from vigil.runtime.errors import Unauthenticated
+from gateway import auth
+from gateway.identity import Tenant as TenantRow
+from gateway.identity import User as UserRow
+from gateway.routing import Routes
+from gateway.schemas.common import Page, page, whole
+from gateway.schemas.identity import (
+    ByTenant,
+    ByTenantUser,
+    NewTenant,
+    NewUser,
+    OperatorLogin,
+    OperatorToken,
+    Tenant,
+    TenantQuery,
+    TenantUpdate,
+    User,
+    UserUpdate,
+)
+from gateway.state import gw
+from vigil.runtime.errors import Conflict, Unauthenticated
 
-
-class OperatorLogin(Body):
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=1, max_length=256)
-
-
-class NewTenant(Body):
-    name: str = Field(min_length=1, max_length=200)
-    id: str | None = Field(default=None, max_length=63)
-    plan: str = "free"
-
-
-class TenantUpdate(Body):
-    name: str | None = Field(default=None, max_length=200)
-    plan: str | None = None
-    status: str | None = None
-
-
-class NewUser(Body):
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=8, max_length=256)
-    role: str
+routes = Routes("control", tags=("tenants",), scopes="tenants")
 
 
-class UserUpdate(Body):
-    role: str | None = None
-    disabled: bool | None = None
-    password: str | None = Field(default=None, min_length=8, max_length=256)
-
-
-@auth.policy("public")
-async def operator_token(request: web.Request) -> web.Response:
-    req = await body(request, OperatorLogin)
+@routes.post("/api/auth/token", summary="Operator sign-in", auth="public", tags=("auth",), body=OperatorLogin,
+             response=OperatorToken, errors=(Unauthenticated,))
+async def operator_sign_in(request: web.Request, body: OperatorLogin) -> dict[str, Any]:
     g = gw(request)
     expected = g.settings.operator_password.get_secret_value()
     if not expected:
         raise Unauthenticated("operator sign-in is disabled: VIGIL_OPERATOR_PASSWORD is not set")
-    if not (hmac.compare_digest(req.email.lower(), g.settings.operator_email.lower())
-            and hmac.compare_digest(req.password.encode(), expected.encode())):
+    if not (hmac.compare_digest(body.email.lower(), g.settings.operator_email.lower())
+            and hmac.compare_digest(body.password.encode(), expected.encode())):
         raise Unauthenticated("invalid email or password")
-    principal = auth.Principal(email=g.settings.operator_email, role="operator")
-    return envelope.ok({
-        "token": g.control_tokens.issue(principal, auth.CONTROL_AUDIENCE),
+    operator = auth.Principal(actor=g.settings.operator_email, role="operator", kind="operator")
+    return {
+        "token": g.control_tokens.issue(operator, auth.CONTROL_AUDIENCE),
         "token_type": "Bearer",
         "expires_in": g.settings.access_token_ttl_seconds,
-        "user": {"email": principal.email, "role": principal.role},
-    })
+        "user": {"email": operator.actor, "role": operator.role},
+    }
 
 
-@auth.policy("operator")
-async def create_tenant(request: web.Request) -> web.Response:
-    req = await body(request, NewTenant)
-    tenant = await gw(request).identity.create_tenant(req.name, req.id, req.plan)
-    return envelope.ok(tenant.as_json(), status=201)
+@routes.post("/api/tenants", summary="Create a tenant", body=NewTenant, response=Tenant, status=201,
+             errors=(Conflict,))
+async def create_tenant(request: web.Request, body: NewTenant) -> TenantRow:
+    return await gw(request).identity.create_tenant(body.name, body.id, body.plan)
 
 
-@auth.policy("operator")
-async def list_tenants(request: web.Request) -> web.Response:
-    refuse_unknown_query(request, {"limit", "offset", "status"})
-    limit, offset = paging(request)
-    items, total = await gw(request).identity.list_tenants(limit, offset, request.query.get("status") or None)
-    return envelope.page([t.as_json() for t in items], total, limit, offset)
+@routes.get("/api/tenants", summary="List tenants", query=TenantQuery, response=Page[Tenant])
+async def list_tenants(request: web.Request, query: TenantQuery) -> dict[str, Any]:
+    items, total = await gw(request).identity.list_tenants(query.limit, query.offset, query.status or None)
+    return page(items, total, query)
 
 
-@auth.policy("operator")
-async def get_tenant(request: web.Request) -> web.Response:
-    return envelope.ok((await gw(request).identity.get_tenant(request.match_info["tenant_id"])).as_json())
+@routes.get("/api/tenants/{tenant_id}", summary="Get a tenant", path=ByTenant, response=Tenant)
+async def get_tenant(request: web.Request, path: ByTenant) -> TenantRow:
+    return await gw(request).identity.get_tenant(path.tenant_id)
 
 
-@auth.policy("operator")
-async def update_tenant(request: web.Request) -> web.Response:
-    req = await body(request, TenantUpdate)
-    tenant = await gw(request).identity.update_tenant(request.match_info["tenant_id"], name=req.name,
-                                                      plan=req.plan, status=req.status)
-    return envelope.ok(tenant.as_json())
+@routes.patch("/api/tenants/{tenant_id}", summary="Change a tenant's name, plan or status", path=ByTenant,
+              body=TenantUpdate, response=Tenant)
+async def update_tenant(request: web.Request, path: ByTenant, body: TenantUpdate) -> TenantRow:
+    return await gw(request).identity.update_tenant(path.tenant_id, name=body.name, plan=body.plan,
+                                                    status=body.status)
 
 
-@auth.policy("operator")
-async def suspend_tenant(request: web.Request) -> web.Response:
-    tenant = await gw(request).identity.update_tenant(request.match_info["tenant_id"], status="suspended")
-    return envelope.ok(tenant.as_json())
+@routes.post("/api/tenants/{tenant_id}/suspend", summary="Suspend a tenant: its users are refused everything",
+             path=ByTenant, response=Tenant)
+async def suspend_tenant(request: web.Request, path: ByTenant) -> TenantRow:
+    return await gw(request).identity.update_tenant(path.tenant_id, status="suspended")
 
 
-@auth.policy("operator")
-async def activate_tenant(request: web.Request) -> web.Response:
-    tenant = await gw(request).identity.update_tenant(request.match_info["tenant_id"], status="active")
-    return envelope.ok(tenant.as_json())
+@routes.post("/api/tenants/{tenant_id}/activate", summary="Activate a suspended tenant", path=ByTenant,
+             response=Tenant)
+async def activate_tenant(request: web.Request, path: ByTenant) -> TenantRow:
+    return await gw(request).identity.update_tenant(path.tenant_id, status="active")
 
 
-@auth.policy("operator")
-async def create_user(request: web.Request) -> web.Response:
-    req = await body(request, NewUser)
-    user = await gw(request).identity.create_user(request.match_info["tenant_id"], req.email, req.password, req.role)
-    return envelope.ok(user.as_json(), status=201)
+@routes.post("/api/tenants/{tenant_id}/users", summary="Add a user to a tenant", path=ByTenant, body=NewUser,
+             response=User, status=201, errors=(Conflict,))
+async def create_user(request: web.Request, path: ByTenant, body: NewUser) -> UserRow:
+    return await gw(request).identity.create_user(path.tenant_id, body.email, body.password, body.role)
 
 
-@auth.policy("operator")
-async def list_users(request: web.Request) -> web.Response:
-    users = await gw(request).identity.list_users(request.match_info["tenant_id"])
-    return envelope.page([u.as_json() for u in users], len(users), len(users), 0)
+@routes.get("/api/tenants/{tenant_id}/users", summary="A tenant's users", path=ByTenant, response=Page[User])
+async def list_users(request: web.Request, path: ByTenant) -> dict[str, Any]:
+    return whole(await gw(request).identity.list_users(path.tenant_id))
 
 
-@auth.policy("operator")
-async def update_user(request: web.Request) -> web.Response:
-    req = await body(request, UserUpdate)
-    user = await gw(request).identity.update_user(request.match_info["tenant_id"], request.match_info["user_id"],
-                                                  role=req.role, disabled=req.disabled, password=req.password)
-    return envelope.ok(user.as_json())
-
-
-PLANE = "control"
-ROUTES = [
-    web.post("/api/auth/token", operator_token),
-    web.post("/api/tenants", create_tenant),
-    web.get("/api/tenants", list_tenants),
-    web.get("/api/tenants/{tenant_id}", get_tenant),
-    web.patch("/api/tenants/{tenant_id}", update_tenant),
-    web.post("/api/tenants/{tenant_id}/suspend", suspend_tenant),
-    web.post("/api/tenants/{tenant_id}/activate", activate_tenant),
-    web.post("/api/tenants/{tenant_id}/users", create_user),
-    web.get("/api/tenants/{tenant_id}/users", list_users),
-    web.patch("/api/tenants/{tenant_id}/users/{user_id}", update_user),
-]
+@routes.patch("/api/tenants/{tenant_id}/users/{user_id}", summary="Change a user's role, password or access",
+              path=ByTenantUser, body=UserUpdate, response=User)
+async def update_user(request: web.Request, path: ByTenantUser, body: UserUpdate) -> UserRow:
+    return await gw(request).identity.update_user(path.tenant_id, path.user_id, role=body.role,
+                                                  disabled=body.disabled, password=body.password)

@@ -4,7 +4,7 @@ messages to the dead-letter topic.
 
 The telemetry topics carry CloudEvents in binary mode whose data is newline-delimited JSON rows already in the
 ClickHouse table's shape (the gateway normalises JSON batches and OTLP into them; see
-gateway/routes/telemetry.py). ClickHouse parses them natively, so the consumer touches no row in Python.
+gateway/ingest/rows.py). ClickHouse parses them natively, so the consumer touches no row in Python.
 
 No loss, no duplicates: a batch holds the messages of one partition, and before its INSERT the exact offset
 range is written to the `ingest_ledger` table. The INSERT carries a deduplication token derived from that

@@ -13,7 +13,7 @@ SECRET = "s" * 40
 
 def test_issue_verify_and_cache_honours_expiry():
     tokens = Tokens(SECRET, "vigil", ttl_seconds=1, leeway_seconds=0)
-    who = Principal(email="a@x", role="responder", tenant_id="acme")
+    who = Principal(actor="a@x", role="responder", tenant_id="acme")
     token = tokens.issue(who, TENANT_AUDIENCE)
     assert tokens.verify(token, TENANT_AUDIENCE) == who
     assert tokens.verify(token, TENANT_AUDIENCE) == who  # from the cache

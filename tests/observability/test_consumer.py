@@ -11,7 +11,7 @@ import time
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from gateway.routes.telemetry import log_row
+from gateway.ingest.rows import log_row
 from services.observability.events import NDJSON, Batch, TelemetryConsumer, process
 from services.observability.store import ClickHouse
 from vigil.runtime import bus

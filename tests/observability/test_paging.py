@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.routes.telemetry import log_row, span_row
+from gateway.ingest.rows import log_row, span_row
 from services.observability.service import (
     NS,
     LogQuery,

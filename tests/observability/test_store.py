@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.routes.telemetry import log_row, metric_row, span_row
+from gateway.ingest.rows import log_row, metric_row, span_row
 from services.observability import store as st
 from services.observability.service import (
     NS,

@@ -2,7 +2,9 @@
 
 Services raise these from the domain layer (which knows nothing of gRPC or HTTP); the gRPC server
 interceptor turns them into a status with the envelope code and failing fields in trailing metadata; the
-gateway turns that back into `{"error", "code", "trace_id"}` with the documented HTTP status.
+gateway turns that back into `{"error", "code", "trace_id"}` with the documented HTTP status. An error may say
+when to try again (`retry_after`, seconds): it travels in trailing metadata too, and the gateway answers it as
+`Retry-After`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import grpc
 
 CODE_KEY = "vigil-error-code"
 FIELDS_KEY = "vigil-error-fields"
+RETRY_AFTER_KEY = "vigil-retry-after"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +32,17 @@ class FieldError:
 class VigilError(Exception):
     message: str
     fields: list[FieldError] = field(default_factory=list)
+    # Seconds after which a retry may succeed (None: the class's default; no default: do not say).
+    retry_after: float | None = None
 
     code = "ERROR"
     http_status = 500
     grpc_status = grpc.StatusCode.INTERNAL
+    default_retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.retry_after is None:
+            self.retry_after = self.default_retry_after
 
     def __str__(self) -> str:
         return self.message
@@ -66,8 +76,14 @@ class QuotaExceeded(VigilError):
     code, http_status, grpc_status = "QUOTA_EXCEEDED", 402, grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class RateLimited(VigilError):
+    code, http_status, grpc_status = "RATE_LIMIT", 429, grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_retry_after = 1.0
+
+
 class Unavailable(VigilError):
     code, http_status, grpc_status = "UNAVAILABLE", 503, grpc.StatusCode.UNAVAILABLE
+    default_retry_after = 1.0
 
 
 BY_CODE: dict[str, type[VigilError]] = {
@@ -80,6 +96,7 @@ BY_CODE: dict[str, type[VigilError]] = {
         Forbidden,
         Unauthenticated,
         QuotaExceeded,
+        RateLimited,
         Unavailable,
     )
 }
@@ -100,10 +117,10 @@ _BY_GRPC_STATUS: dict[grpc.StatusCode, type[VigilError]] = {
 
 
 def trailing_metadata(err: VigilError) -> tuple[tuple[str, str], ...]:
-    return (
-        (CODE_KEY, err.code),
-        (FIELDS_KEY, json.dumps([f.as_dict() for f in err.fields])),
-    )
+    meta = ((CODE_KEY, err.code), (FIELDS_KEY, json.dumps([f.as_dict() for f in err.fields])))
+    if err.retry_after is not None:
+        meta += ((RETRY_AFTER_KEY, f"{err.retry_after:g}"),)
+    return meta
 
 
 def from_rpc_error(exc: grpc.aio.AioRpcError) -> VigilError:
@@ -116,4 +133,8 @@ def from_rpc_error(exc: grpc.aio.AioRpcError) -> VigilError:
     message = exc.details() or cls.code.lower()
     if cls is Unavailable and CODE_KEY not in meta:
         message = "an upstream service is unavailable"
-    return cls(message, fields)
+    try:
+        retry_after = float(meta[RETRY_AFTER_KEY]) if RETRY_AFTER_KEY in meta else None
+    except ValueError:
+        retry_after = None
+    return cls(message, fields, retry_after)

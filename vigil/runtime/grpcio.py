@@ -5,10 +5,13 @@ client channel factory that carries the caller's context, trace context and a de
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import inspect
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -25,62 +28,94 @@ _tracer = trace.get_tracer("vigil.grpc")
 
 # Every client call carries a deadline; grpc.aio cancels the server handler when it passes.
 DEFAULT_DEADLINE_SECONDS = 10.0
+DEFAULT_STREAM_DEADLINE_SECONDS = 300.0
 
 
 class ContextInterceptor(grpc.aio.ServerInterceptor):
-    """Binds the caller's tenant/principal and the incoming trace context around each call, opens a server
-    span, maps domain errors to status + trailing metadata, and logs failures. The wrapped handler is built
-    once per method (it reads each call's metadata from its context)."""
+    """Around every call, unary or streaming: binds the caller's tenant/principal and the incoming trace context,
+    opens a server span, maps domain errors to status + trailing metadata, and logs failures. The wrapped
+    handler is built once per method (it reads each call's metadata from its context). A streaming handler
+    keeps all of this for the whole stream: an error raised after some messages went out still ends the call
+    with its status and code."""
 
     def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is not None:
-            return cached
+        if method in self._wrapped:
+            return self._wrapped[method]
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            _wrap(method, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        wrapped = _wrap_handler(method, handler) if handler is not None else None
         self._wrapped[method] = wrapped
         return wrapped
 
 
-def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]):
-    async def wrapped(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
-        metadata = tuple(ctx.invocation_metadata() or ())
-        carrier = {k: v for k, v in metadata if isinstance(v, str)}
-        token = otel_context.attach(telemetry.extract(carrier))
-        call_token = context.bind(context.CallContext.from_metadata(metadata))
-        started = time.perf_counter()
-        status = "OK"
-        try:
-            with _tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER):
-                try:
-                    return await inner(request, ctx)
-                except VigilError as err:
-                    status = err.code
-                    ctx.set_trailing_metadata(trailing_metadata(err))
-                    await ctx.abort(err.grpc_status, err.message)
-        except Exception as exc:  # noqa: BLE001 - the log line must name every failure
-            if status == "OK":
-                status = "ERROR"
-                log.exception("unhandled error in %s", method)
-                await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
-            raise exc
-        finally:
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s %s %.1fms", method, status, (time.perf_counter() - started) * 1000)
-            context.reset(call_token)
-            otel_context.detach(token)
+def _wrap_handler(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    codecs = {"request_deserializer": handler.request_deserializer,
+              "response_serializer": handler.response_serializer}
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(_wrap(method, handler.unary_unary), **codecs)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(_wrap(method, handler.unary_stream), **codecs)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(_wrap(method, handler.stream_unary), **codecs)
+    return grpc.stream_stream_rpc_method_handler(_wrap(method, handler.stream_stream), **codecs)
 
-    return wrapped
+
+@contextlib.asynccontextmanager
+async def _serving(method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    """The caller's context, the trace and the error mapping around one call (or one whole stream)."""
+    metadata = tuple(ctx.invocation_metadata() or ())
+    carrier = {k: v for k, v in metadata if isinstance(v, str)}
+    token = otel_context.attach(telemetry.extract(carrier))
+    call_token = context.bind(context.CallContext.from_metadata(metadata))
+    started = time.perf_counter()
+    status = "OK"
+    try:
+        with _tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER):
+            try:
+                yield
+            except VigilError as err:
+                status = err.code
+                ctx.set_trailing_metadata(trailing_metadata(err))
+                await ctx.abort(err.grpc_status, err.message)
+    except Exception as exc:  # noqa: BLE001 - the log line must name every failure
+        if status == "OK":
+            status = "ERROR"
+            log.exception("unhandled error in %s", method)
+            await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
+        raise exc
+    finally:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %.1fms", method, status, (time.perf_counter() - started) * 1000)
+        _reset(call_token)
+        otel_context.detach(token)
+
+
+def _reset(token: contextvars.Token) -> None:
+    try:
+        context.reset(token)
+    except ValueError:
+        pass  # a stream closed from another context (its task was cancelled): the binding dies with that context
+
+
+def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Any]):
+    if inspect.isasyncgenfunction(inner):
+        # A streaming handler written as an async generator: the whole stream runs inside the call's context.
+        async def stream(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async with _serving(method, ctx):
+                async for response in inner(request, ctx):
+                    yield response
+
+        return stream
+
+    # A unary handler, or a streaming one that writes with `ctx.write`.
+    async def call(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        async with _serving(method, ctx):
+            return await inner(request, ctx)
+
+    return call
 
 
 class GrpcServer:
@@ -127,24 +162,42 @@ async def run_until_signalled(
     await stop()
 
 
-class _ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Adds the bound caller context, the trace context and a default deadline to every outgoing call."""
+# grpc.aio files each client interceptor under one kind of call, so there is one per kind. They add the bound
+# caller context, the trace context and a default deadline to every outgoing call. A stream lives longer than
+# a question, so its default deadline is longer; a caller that knows better passes `timeout=`.
 
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, client_call_details, request):
-        metadata = list(client_call_details.metadata or ())
-        present = {k for k, _ in metadata}
-        ctx = context._current.get()
-        if ctx is not None and context.TENANT_KEY not in present:
-            metadata.extend(ctx.metadata())
-        carrier: dict[str, str] = {}
-        telemetry.inject(carrier)
-        metadata.extend(carrier.items())
-        timeout = client_call_details.timeout or DEFAULT_DEADLINE_SECONDS
-        details = grpc.aio.ClientCallDetails(
-            client_call_details.method, timeout, metadata, client_call_details.credentials,
-            client_call_details.wait_for_ready,
-        )
-        return await continuation(details, request)
+        return await continuation(_outgoing(client_call_details, DEFAULT_DEADLINE_SECONDS), request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation, client_call_details, request):
+        return await continuation(_outgoing(client_call_details, DEFAULT_STREAM_DEADLINE_SECONDS), request)
+
+
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation, client_call_details, request_iterator):
+        return await continuation(_outgoing(client_call_details, DEFAULT_STREAM_DEADLINE_SECONDS), request_iterator)
+
+
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
+    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return await continuation(_outgoing(client_call_details, DEFAULT_STREAM_DEADLINE_SECONDS), request_iterator)
+
+
+def _outgoing(details: grpc.aio.ClientCallDetails, default_deadline: float) -> grpc.aio.ClientCallDetails:
+    metadata = list(details.metadata or ())
+    present = {k for k, _ in metadata}
+    ctx = context._current.get()
+    if ctx is not None and context.TENANT_KEY not in present:
+        metadata.extend(ctx.metadata())
+    carrier: dict[str, str] = {}
+    telemetry.inject(carrier)
+    metadata.extend(carrier.items())
+    return grpc.aio.ClientCallDetails(details.method, details.timeout or default_deadline, metadata,
+                                      details.credentials, details.wait_for_ready)
 
 
 def channel(address: str, extra_options: Iterable[tuple[str, Any]] = ()) -> grpc.aio.Channel:
@@ -154,7 +207,7 @@ def channel(address: str, extra_options: Iterable[tuple[str, Any]] = ()) -> grpc
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         *extra_options,
     ]
-    return grpc.aio.insecure_channel(address, options=options, interceptors=[_ClientInterceptor()])
+    return grpc.aio.insecure_channel(address, options=options, interceptors=[_UnaryUnary(), _UnaryStream(), _StreamUnary(), _StreamStream()])
 
 
 async def wait_serving(address: str, service: str = "", timeout: float = 30.0) -> None:
