@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from services.ai.copilot.service import Copilot
+from services.ai.copilot.service import Answer, Copilot
 from services.ai.protos import (
     answer_to_proto,
     from_struct,
     from_ts,
     rca_to_proto,
     settings_to_proto,
+    tool_call_to_proto,
     ts,
     window_from_proto,
 )
@@ -144,3 +145,10 @@ class AiHandlers(ai_pb2_grpc.AiServiceServicer):
     async def CopilotQuery(self, request, _ctx):
         answer = await self.copilot.ask(context.current(), request.query, request.persona)
         return answer_to_proto(answer)
+
+    async def CopilotQueryStream(self, request, _ctx):
+        async for event in self.copilot.stream(context.current(), request.query, request.persona):
+            if isinstance(event, Answer):
+                yield ai_pb2.CopilotQueryStreamResponse(answer=answer_to_proto(event))
+            else:
+                yield ai_pb2.CopilotQueryStreamResponse(tool_call=tool_call_to_proto(event))

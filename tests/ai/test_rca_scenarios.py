@@ -18,15 +18,10 @@ from tests.support import api
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.clickhouse]
 
 
-async def analyse(client: api.TenantClient, incident_id: str, ai_stack=None) -> dict:
-    # TEMPORARY until the gateway routes exist: the ai service directly.
-    from google.protobuf import json_format
-
-    from vigil.ai.v1 import ai_pb2
-
-    async with ai_stack.ai(client) as ai:
-        r = (await ai.RunRca(ai_pb2.RunRcaRequest(incident_id=incident_id), timeout=60)).result
-    return json_format.MessageToDict(r, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+async def analyse(client: api.TenantClient, incident_id: str) -> dict:
+    resp = await client.post("/api/rca", {"incident_id": incident_id})
+    assert resp.status == 200, resp.body
+    return resp.data
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +40,7 @@ def outcomes(ai_stack, llm_server) -> dict[str, dict]:
                                            f"rca-{s.name.replace('_', '-')}", roles=("admin",)))["admin"]
                 world = await sc.load(client, s, now)
                 await eventually(lambda: sc.ingested(client, world, now), 120, every=1.0)
-                return s.name, {"world": world, "result": await analyse(client, world["incident"]["id"], ai_stack)}
+                return s.name, {"world": world, "result": await analyse(client, world["incident"]["id"])}
 
             found = dict(await asyncio.gather(*(one(s) for s in sc.SCENARIOS)))
         print(f"\nRCA scenario suite: {len(found)} scenarios loaded and analysed in {time.monotonic() - started:.1f}s")
