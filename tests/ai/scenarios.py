@@ -209,25 +209,34 @@ async def load(client: api.TenantClient, s: Scenario, now: int) -> dict:
             assert (await client.patch(f"/api/itsm/changes/{change['id']}", body)).status == 200
     incident = (await client.post("/api/incidents", {"title": f"{s.incident_on} degraded", "severity": "P2",
                                                      "ci_ids": [made[s.incident_on]]})).data
-    return {"incident": incident, "refs": made, "last": (metrics[-1], logs[-1] if logs else None,
-                                                         spans[-1] if spans else None)}
+    recent_logs: dict[str, int] = {}
+    for x in logs:
+        if x["timestamp"] >= now - 600:
+            recent_logs[x["service"]] = recent_logs.get(x["service"], 0) + 1
+    recent_spans: dict[str, int] = {}
+    for x in spans:
+        if x["start_time"] >= (now - 600) * 1_000_000_000:
+            recent_spans[x["service"]] = recent_spans.get(x["service"], 0) + 1
+    return {"incident": incident, "refs": made, "recent": (metrics[-1], recent_logs, recent_spans)}
 
 
 async def ingested(client: api.TenantClient, world: dict, now: int) -> bool:
-    metric, log, span = world["last"]
+    """Everything of the last ten minutes is queryable (batches may land in any order, so count it all)."""
+    metric, logs, spans = world["recent"]
     got = await client.get("/api/metrics/query", params={
         "metric_name": metric["name"], "service": metric["service"], "start": now - 600, "end": now, "step": "60s",
         "aggregation": "rate" if metric["type"] == "sum" else "avg"})
     if got.status != 200 or not any(s["points"] for s in got.data["series"]):
         return False
-    if log is not None:
-        got = await client.get("/api/logs", params={"service": log["service"], "from": now - 600, "to": now + 60,
-                                                    "level": "error"})
-        if got.status != 200 or not got.data["items"]:
+    for service, expected in logs.items():
+        got = await client.get("/api/logs", params={"service": service, "from": now - 600, "to": now + 60,
+                                                    "limit": 1000})
+        if got.status != 200 or len(got.data["items"]) < expected:
             return False
-    if span is not None:
-        got = await client.get("/api/traces", params={"service": span["service"], "from": now - 600, "to": now + 60})
-        if got.status != 200 or not got.data["items"]:
+    for service, expected in spans.items():
+        got = await client.get("/api/traces", params={"service": service, "from": now - 600, "to": now + 60,
+                                                      "limit": 1000})
+        if got.status != 200 or len(got.data["items"]) < expected:
             return False
     return True
 

@@ -47,7 +47,7 @@ async def seed(users) -> dict:
             metrics.append({"name": "latency_ms", "type": "gauge", "service": svc, "value": value, "timestamp": t})
         if i <= 10:
             logs += [{"timestamp": t, "service": "db", "level": "error", "body": "connection pool exhausted"},
-                     {"timestamp": t, "service": "db", "level": "error", "body": INJECTION}] * 3
+                     {"timestamp": t, "service": "db", "level": "error", "body": INJECTION}] * 12
     assert (await admin.post("/api/metrics", {"metrics": metrics})).status == 202
     assert (await admin.post("/api/logs", {"logs": logs})).status == 202
     incident = (await admin.post("/api/incidents", {"title": "checkout slow", "severity": "P2",
@@ -56,7 +56,7 @@ async def seed(users) -> dict:
     async def ingested():
         got = await admin.get("/api/logs", params={"service": "db", "q": "pool", "from": now - 4 * 3600,
                                                    "to": now + 60})
-        return got.status == 200 and len(got.data["items"]) >= 30
+        return got.status == 200 and len(got.data["items"]) >= 100
     await eventually(ingested, 60)
     return {"incident": incident, "refs": made}
 

@@ -218,3 +218,16 @@ def test_operation_and_log_signals():
     steady = sg.log_signal(ci_id="api", service="api", template="cache miss", level="error", baseline_count=1000,
                            baseline_steps=100, points=[(1, 10.0), (2, 12.0)], sample="x", source_url="u")
     assert steady.peak == 0
+
+
+def test_a_count_first_seen_inside_the_window_started_from_zero():
+    # Logs of a new error exist only from the fault on: their first bucket is not "the level at the start".
+    new = sg.log_signal(ci_id="db", service="db", template="FATAL: too many connections", level="error",
+                        baseline_count=0, baseline_steps=100, points=[(T + i * MIN, 30.0) for i in range(5)],
+                        sample="x", source_url="u", window_start_ns=T - 60 * MIN, step_ns=MIN)
+    assert all(v > 3 for _, v in new.points)
+    # The same counts present from the window's first step on are an old condition: nothing new.
+    old = sg.log_signal(ci_id="db", service="db", template="FATAL: too many connections", level="error",
+                        baseline_count=0, baseline_steps=100, points=[(T + i * MIN, 30.0) for i in range(5)],
+                        sample="x", source_url="u", window_start_ns=T, step_ns=MIN)
+    assert old.peak == 0

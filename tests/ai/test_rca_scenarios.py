@@ -57,7 +57,8 @@ def test_top_cause(outcomes, scenario: sc.Scenario):
         assert result["outcome"] == "nothing_anomalous" and names == [], names
         return
     assert result["outcome"] == "cause_identified"
-    assert names[0] == scenario.expected, (names, [c["factors"] for c in result["causes"]])
+    assert names[0] == scenario.expected, (names, [c["factors"] for c in result["causes"]], [
+        (e["ci_name"], e["title"], e["strength"]) for e in result["evidence"]], result["gaps"])
     assert not set(names[:1]) & set(scenario.herrings)
     top = result["causes"][0]
     if scenario.hypothesis:

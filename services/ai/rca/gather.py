@@ -225,6 +225,7 @@ def to_signals(hood: Neighbourhood, found: obs.CompareWindowResponse, window: Wi
         by_service.setdefault(ci.service, []).append(ci.id)
     start, end = iso(window.start), iso(window.end)
     step = max(found.step_seconds, 1)
+    window_start_ns = int(window.start.timestamp()) * NS
     out: list[Signal] = []
     spacings: list[int] = []
     for s in found.series:
@@ -250,13 +251,13 @@ def to_signals(hood: Neighbourhood, found: obs.CompareWindowResponse, window: Wi
                 errors_url=_url("/api/traces", service=o.service, operation=o.operation, status="error",
                                 **{"from": start}, to=end),
                 latency_url=_url("/api/traces", service=o.service, operation=o.operation, **{"from": start},
-                                 to=end)))
+                                 to=end), window_start_ns=window_start_ns, step_ns=step * NS))
     for t in found.log_templates:
         for ci in by_service.get(t.service, []):
             out.append(sg.log_signal(
                 ci_id=ci, service=t.service, template=t.template, level=t.level, baseline_count=t.baseline_count,
                 baseline_steps=max(found.baseline_steps, 1), points=_points(t.points), sample=t.sample,
                 source_url=_url("/api/logs", service=t.service, level=t.level, q=_log_search_text(t.template),
-                                **{"from": start}, to=end)))
+                                **{"from": start}, to=end), window_start_ns=window_start_ns, step_ns=step * NS))
     resolution = max(step * NS, int(median(spacings)) if spacings else 0)
     return out, resolution

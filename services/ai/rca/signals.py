@@ -85,15 +85,16 @@ def excess(value: float, normal: Normal, sign: int) -> float:
     return 0.0
 
 
-def strengths(values: Sequence[tuple[int, float]], normals: Sequence[Normal] | Normal,
-              sign: int) -> tuple[tuple[int, float], ...]:
-    """Per point, the strength of what is new since the window's first point."""
+def strengths(values: Sequence[tuple[int, float]], normals: Sequence[Normal] | Normal, sign: int,
+              absent_at_start: bool = False) -> tuple[tuple[int, float], ...]:
+    """Per point, the strength of what is new since the window's first point. `absent_at_start`: the series
+    (a count: error logs, failing spans) had no point at the window's start, so its level there was zero."""
     if not values:
         return ()
     if isinstance(normals, Normal):
         normals = [normals] * len(values)
     raw = [excess(v, n, sign) for (_, v), n in zip(values, normals, strict=True)]
-    start = raw[0]
+    start = 0.0 if absent_at_start else raw[0]
     return tuple((t, math.log2(1 + max(0.0, e - start))) for (t, _), e in zip(values, raw, strict=True))
 
 
@@ -137,9 +138,11 @@ def metric_signal(*, ci_id: str, service: str, metric_name: str, labels: dict[st
 
 def operation_signals(*, ci_id: str, service: str, operation: str, baseline_spans: int, baseline_errors: int,
                       baseline_p95: Baseline, steps: Sequence[tuple[int, int, int, float]], sample_message: str,
-                      errors_url: str, latency_url: str) -> list[Signal]:
+                      errors_url: str, latency_url: str, window_start_ns: int = 0,
+                      step_ns: int = 0) -> list[Signal]:
     """Two signals per operation: failing spans (against the baseline's error ratio, binomial spread) and the
-    p95 duration per step (against its baseline like any series)."""
+    p95 duration per step (against its baseline like any series). Steps without spans are absent: an operation
+    first seen after the window's start had no failures there."""
     out = []
     ratio = baseline_errors / baseline_spans if baseline_spans else 0.0
     errors = [(t, float(e)) for t, _, e, _ in steps]
@@ -147,7 +150,8 @@ def operation_signals(*, ci_id: str, service: str, operation: str, baseline_span
     if any(e for _, e in errors):
         out.append(Signal(
             evidence_id=evidence_id("span", service, operation, "errors"), ci_id=ci_id, kind="span",
-            family="errors", title=f"failing spans of {operation}", points=strengths(errors, normals, 1),
+            family="errors", title=f"failing spans of {operation}",
+            points=strengths(errors, normals, 1, _late(errors, window_start_ns, step_ns)),
             source_url=errors_url,
             detail={"operation": operation, "window_errors": int(sum(e for _, e in errors)),
                     "window_spans": sum(n for _, n, _, _ in steps), "baseline_error_ratio": round(ratio, 6),
@@ -165,13 +169,20 @@ def operation_signals(*, ci_id: str, service: str, operation: str, baseline_span
     return out
 
 
+def _late(points: Sequence[tuple[int, float]], window_start_ns: int, step_ns: int) -> bool:
+    return bool(points) and step_ns > 0 and points[0][0] >= window_start_ns + step_ns
+
+
 def log_signal(*, ci_id: str, service: str, template: str, level: str, baseline_count: int, baseline_steps: int,
-               points: Sequence[tuple[int, float]], sample: str, source_url: str) -> Signal:
-    """Error logs of one template: counts per step against the baseline's rate (Poisson spread)."""
+               points: Sequence[tuple[int, float]], sample: str, source_url: str, window_start_ns: int = 0,
+               step_ns: int = 0) -> Signal:
+    """Error logs of one template: counts per step against the baseline's rate (Poisson spread). Steps without
+    such a log are absent: a template first seen after the window's start counted zero there."""
     expected = baseline_count / max(baseline_steps, 1)
     return Signal(
         evidence_id=evidence_id("log", service, template), ci_id=ci_id, kind="log",
         family="errors" if level in ("error", "fatal") else family(template), title=f"{level} logs: {template[:120]}",
-        points=strengths(points, poisson_range(expected), 1), source_url=source_url,
+        points=strengths(points, poisson_range(expected), 1, _late(points, window_start_ns, step_ns)),
+        source_url=source_url,
         detail={"template": template, "level": level, "window_count": int(sum(v for _, v in points)),
                 "baseline_count": baseline_count, "sample": sample[:300]})
