@@ -1,9 +1,12 @@
 """A window of telemetry beside a baseline period, for root-cause analysis: what a valid comparison is, which
-step it is bucketed by, and what comes back. No gRPC or SQL here; `comparison_store.py` runs the queries.
+step the window is bucketed by, and what comes back. No gRPC or SQL here; `comparison_store.py` runs the queries.
 
-Everything is bucketed by one step so that the window's values and the baseline's statistics speak of the same
-thing (a per-minute average is less noisy than raw points; comparing it with raw-point statistics would call
-normal noise an anomaly, or the reverse)."""
+A metric series' baseline statistics are those of its single observations (one pass over the baseline, however
+long, without grouping by time); its window values are averages per step. An average beyond the normal extremes
+of single observations is a real shift, not noise; and where the data is no denser than the step (the usual
+case: scrapes every 15 s to 5 min, steps of a minute or more) the two are the same thing. Operations (a p95 is a
+per-step statistic by nature) and error-log templates (counts per step against the baseline's rate) are grouped
+by the step on both sides."""
 
 from __future__ import annotations
 

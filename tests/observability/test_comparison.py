@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from gateway.routes.telemetry import log_row, metric_row, span_row
+from gateway.ingest.rows import log_row, metric_row, span_row
 from services.observability import store as st
 from services.observability.comparison import Comparison, WindowComparison, choose_step
 from services.observability.comparison_store import ComparisonQueries
@@ -92,10 +92,11 @@ async def test_series_have_robust_baseline_stats_and_window_points(comparison, t
     assert max(v for _, v in pay.points) < 1e9  # the point outside both ranges was not read
     assert by_key[("latency_ms", "/health")].baseline.mad == 0
     assert by_key[("requests", "")].metric_type == "sum" and {v for _, v in by_key[("requests", "")].points} == {10}
-    # A cumulative counter reads as its increase per step; the reset counts from zero.
-    increases = [v for _, v in by_key[("errors_total", "")].points]
-    assert increases == [5.0] * 10 + [0.0] + [5.0] * 19
-    assert by_key[("errors_total", "")].baseline.median == 5.0
+    # A cumulative counter reads as its increase per second; the reset counts from zero.
+    counter = by_key[("errors_total", "")]
+    assert counter.metric_type == "rate"
+    assert [round(v * 60, 6) for _, v in counter.points] == [5.0] * 10 + [0.0] + [5.0] * 19
+    assert counter.baseline.median == pytest.approx(5 / 60)
     assert {s.service for s in found.series} == {"api"}
 
 

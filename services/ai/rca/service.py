@@ -82,7 +82,10 @@ class RcaService:
             result = replace(result, narrative_status="none", llm_error="the LLM is disabled for this tenant")
         elif result.evidence:
             result = replace(result, narrative_status="pending")
+        ranked = now()
         await self.store.save(result, [self.events.rca("rca.completed", result)])
+        log.debug("analysis %s: %d ms to rank and report, %d ms to store", result.id,
+                  (ranked - created).total_seconds() * 1000, (now() - ranked).total_seconds() * 1000)
         if result.narrative_status != "pending":
             return result
         task = self._spawn(self._narrate(result))
