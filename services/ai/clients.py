@@ -4,20 +4,12 @@ apply their own tenancy and role rules to what the AI asks; failures come back a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TypeVar
-
-import grpc
-
 from vigil.cmdb.v1 import cmdb_pb2_grpc
 from vigil.incident.v1 import incident_pb2_grpc
 from vigil.itsm.v1 import itsm_pb2_grpc
 from vigil.observability.v1 import observability_pb2_grpc
 from vigil.runtime import grpcio
 from vigil.runtime.config import ServiceSettings
-from vigil.runtime.errors import from_rpc_error
-
-T = TypeVar("T")
 
 
 class Clients:
@@ -36,11 +28,3 @@ class Clients:
     async def close(self) -> None:
         for ch in self.channels.values():
             await ch.close()
-
-
-async def call(rpc: Awaitable[T]) -> T:
-    """Await a stub call, turning an RpcError into the domain error the other service raised."""
-    try:
-        return await rpc
-    except grpc.aio.AioRpcError as exc:
-        raise from_rpc_error(exc) from None

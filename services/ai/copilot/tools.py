@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.ai.clients import Clients, call
+from services.ai.clients import Clients
 from services.ai.rca.store import RcaStore
 from vigil.cmdb.v1 import cmdb_pb2
 from vigil.common.v1 import common_pb2
@@ -24,6 +24,7 @@ from vigil.observability.v1 import observability_pb2 as obs
 from vigil.runtime.clock import as_utc, now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import NotFound, ValidationFailed
+from vigil.runtime.grpcio import call
 
 MAX_ITEMS = 20
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.ai.clients import Clients, call
+from services.ai.clients import Clients
 from services.ai.rca import signals as sg
 from services.ai.rca.model import CI, ChangeRecord, Gathered, Incident, Neighbourhood, Signal, Window
 from vigil.cmdb.v1 import cmdb_pb2
@@ -29,6 +29,7 @@ from vigil.itsm.v1 import itsm_pb2
 from vigil.observability.v1 import observability_pb2 as obs
 from vigil.runtime.clock import as_utc, now
 from vigil.runtime.errors import NotFound, VigilError
+from vigil.runtime.grpcio import call
 
 log = logging.getLogger("vigil.ai.rca")
 

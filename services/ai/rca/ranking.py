@@ -48,6 +48,7 @@ IMPLEMENTED_CHANGE = {"implement": 1.0, "review": 1.0, "closed": 1.0, "scheduled
 @dataclass(frozen=True, slots=True)
 class RankingParams:
     anomaly_threshold: float = 0.5
+    symptom_threshold: float = 0.5
     name_threshold: float = 1.0
     quiet_symptom_threshold: float = 3.0
     corroboration: int = 2
@@ -166,7 +167,7 @@ def rank(hood: Neighbourhood, signals: list[Signal], changes: list[ChangeRecord]
             symptom[t] = max(symptom[t], v)
     symptom = dict(sorted(symptom.items()))
     symptom_strength = max(symptom.values(), default=0.0)
-    symptom_onset, ranges = relevant_times(symptom, theta, incident_ns, resolution_ns, params)
+    symptom_onset, ranges = relevant_times(symptom, params.symptom_threshold, incident_ns, resolution_ns, params)
     anchor = symptom_onset if symptom_onset is not None else incident_ns
 
     changes_by_ci: dict[str, list[ChangeRecord]] = defaultdict(list)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from services.ai.clients import Clients, call
+from services.ai.clients import Clients
 from services.ai.runbooks.model import Run
 from vigil.incident.v1 import incident_pb2
 from vigil.itsm.v1 import itsm_pb2
@@ -29,6 +29,7 @@ from vigil.runtime import context
 from vigil.runtime.clock import now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import VigilError
+from vigil.runtime.grpcio import call
 
 MAX_BODY = 4096
 

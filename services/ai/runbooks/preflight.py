@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.ai.clients import Clients, call
+from services.ai.clients import Clients
 from services.ai.runbooks.model import Preflight
 from vigil.cmdb.v1 import cmdb_pb2
 from vigil.common.v1 import common_pb2
 from vigil.itsm.v1 import itsm_pb2
 from vigil.runtime.clock import as_utc
 from vigil.runtime.errors import NotFound, VigilError
+from vigil.runtime.grpcio import call
 
 HORIZON = timedelta(hours=1)
 ACTIVE_CHANGE = ("implement", "scheduled")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from services.ai.clients import Clients, call
+from services.ai.clients import Clients
 from services.ai.events import AiEvents
 from services.ai.llm import Llm, LlmError
 from services.ai.rca.store import RcaStore
@@ -32,6 +32,7 @@ from vigil.incident.v1 import incident_pb2
 from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Conflict, FieldError, Forbidden, InvalidTransition, ValidationFailed
+from vigil.runtime.grpcio import call
 
 ROLE_RANK = machine.ROLE_RANK
 CONTENT_FIELDS = ("name", "description", "tags", "parameters", "steps")
