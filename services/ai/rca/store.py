@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ai.rca.model import RcaResult
 from services.ai.store import TS, metadata
-from vigil.runtime.clock import as_utc, new_id, now
+from vigil.runtime.clock import new_id, now
 from vigil.runtime.db import Database, dialect_insert
 from vigil.runtime.errors import NotFound
 
@@ -109,16 +109,22 @@ class RcaStore:
         return rca_id
 
     async def claim_pending(self, limit: int = 5) -> list[RcaResult]:
-        """Pending analyses nobody holds (or whose holder's lease ran out), now held by this process."""
+        """Pending analyses nobody holds (or whose holder's lease ran out), now held by this process. The claim is
+        a guarded update, so no row is held twice; concurrent claimers skip each other's rows."""
         at = now()
+        free = sa.or_(results.c.claimed_at.is_(None), results.c.claimed_at < at - LEASE)
         async with self.db.write() as conn:
-            rows = (await conn.execute(sa.select(results.c.id, results.c.claimed_at).where(
-                results.c.status == "pending").order_by(results.c.created_at).limit(limit * 4))).all()
-            ids = [r.id for r in rows if r.claimed_at is None or as_utc(r.claimed_at) < at - LEASE][:limit]
+            # PostgreSQL: rows another claimer is taking are skipped, not waited for (SQLite has one writer).
+            ids = [r.id for r in (await conn.execute(sa.select(results.c.id).where(
+                results.c.status == "pending", free).order_by(results.c.created_at).limit(limit)
+                .with_for_update(skip_locked=True))).all()]
             if not ids:
                 return []
-            await conn.execute(results.update().where(results.c.id.in_(ids)).values(claimed_at=at))
-            docs = (await conn.execute(sa.select(results.c.document).where(results.c.id.in_(ids)))).all()
+            claimed = [r.id for r in (await conn.execute(results.update().where(
+                results.c.id.in_(ids), results.c.status == "pending", free).values(claimed_at=at)
+                .returning(results.c.id))).all()]
+            docs = (await conn.execute(sa.select(results.c.document).where(results.c.id.in_(claimed)))).all() \
+                if claimed else []
         return [from_document(d.document) for d in docs]
 
     async def pending_narratives(self) -> list[RcaResult]:
