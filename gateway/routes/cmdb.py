@@ -25,21 +25,30 @@ from gateway.schemas.cmdb import (
     RelationQuery,
     RelationType,
 )
-from gateway.schemas.common import Page, page, whole
+from gateway.schemas.common import Listing, Page, listing, page, whole
 from gateway.schemas.convert import to_json, to_proto
+from gateway.schemas.search import Search, search_message
 from gateway.state import upstreams
 from gateway.versioning import update_message
 from vigil.cmdb.v1 import cmdb_pb2 as pb
-from vigil.runtime.errors import Conflict
+from vigil.runtime.errors import Conflict, NotFound
 
 routes = Routes("tenant", tags=("cmdb",), scopes="cmdb")
 
 
 @routes.get("/api/cmdb/items", summary="List configuration items", query=ItemQuery,
-            response=Page[ConfigurationItem])
+            response=Listing[ConfigurationItem])
 async def list_cis(request: web.Request, query: ItemQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).cmdb.ListItems(to_proto(pb.ListItemsRequest, query)))
-    return page(resp.items, resp.page.total, query)
+    return listing(resp.items, resp.page, query)
+
+
+@routes.search("/api/cmdb/items/search", summary="Search configuration items with structured filters",
+               body=Search, response=Listing[ConfigurationItem])
+async def search_cis(request: web.Request, body: Search) -> dict[str, Any]:
+    """Filters on any attribute docs/lists.md names for CMDB items, all of which must hold."""
+    resp = await call(upstreams(request).cmdb.ListItems(search_message(pb.ListItemsRequest, body)))
+    return listing(resp.items, resp.page, body)
 
 
 @routes.post("/api/cmdb/items", summary="Create a configuration item", body=NewItem, response=ConfigurationItem,
@@ -102,7 +111,7 @@ async def import_cmdb(request: web.Request, body: BulkImport) -> pb.BulkImportRe
 
 
 @routes.get("/api/cmdb/impact", summary="Blast radius (or probable causes) of failing CIs", query=ImpactQuery,
-            response=Impact)
+            response=Impact, errors=(NotFound,))
 async def cmdb_impact(request: web.Request, query: ImpactQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).cmdb.GetImpact(to_proto(pb.GetImpactRequest, query)))
     return {"items": resp.items, "total": resp.summary.total, "limit": query.limit, "offset": query.offset,

@@ -88,7 +88,7 @@ class RunbookQuery(Paging):
 
 
 class VersionQuery(Query):
-    version: int = Field(0, ge=0, description="0: the current version")
+    version: int = Field(0, ge=0, le=2**31, description="0: the current version")
 
 
 class ExecuteBody(Body):

@@ -113,6 +113,15 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     await walk.call("control", "GET", f"/api/tenants/{tenant_id}/users", headers=op)
     await walk.call("control", "PATCH", f"/api/tenants/{tenant_id}/users/{made.data['id']}", headers=op,
                     json={"disabled": False})
+    await walk.call("control", "GET", f"/api/tenants/{tenant_id}/limits", headers=op)
+    await walk.call("control", "PATCH", f"/api/tenants/{tenant_id}/limits", headers=op,
+                    json={"rate_limits": {"ai": 50}, "quotas": {"users": 100}})
+    service_key = await walk.call("control", "POST", f"/api/tenants/{tenant_id}/api-keys", headers=op,
+                                  json={"name": "ingest", "scopes": ["telemetry:write"]})
+    await walk.call("control", "GET", f"/api/tenants/{tenant_id}/api-keys", headers=op)
+    await walk.call("control", "GET", f"/api/tenants/{tenant_id}/api-keys/{service_key.data['id']}", headers=op)
+    await walk.call("control", "POST", f"/api/tenants/{tenant_id}/api-keys/{service_key.data['id']}/revoke",
+                    headers=op)
     for plane in ("tenant", "control"):
         await walk.call(plane, "GET", "/healthz")
         await walk.call(plane, "GET", "/readyz")
@@ -128,6 +137,11 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
                              "admin")
     call = walk.as_user(admin)
     await call("GET", "/api/auth/me")
+    key = (await call("POST", "/api/api-keys", json={"name": "ci", "scopes": ["incidents:*"],
+                                                     "allowed_cidrs": ["127.0.0.0/8"]})).data
+    await call("GET", "/api/api-keys")
+    await call("GET", f"/api/api-keys/{key['id']}")
+    await call("POST", f"/api/api-keys/{key['id']}/revoke")
 
     # -- CMDB
     db = (await call("POST", "/api/cmdb/items", json={
@@ -135,6 +149,8 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
         "attributes": {"engine": "postgres", "replicas": 2}})).data
     svc = (await call("POST", "/api/cmdb/items", json={"name": "orders-api", "class": "service"})).data
     await call("GET", "/api/cmdb/items?limit=10")
+    await call("POST", "/api/cmdb/items/search", json=[{"attribute": "class", "operator": "IS",
+                                                        "values": [{"value": "database"}]}])
     await call("GET", f"/api/cmdb/items/{db['id']}")
     await call("PATCH", f"/api/cmdb/items/{db['id']}", json={"owner": "dba"}, headers={"If-Match": '"1"'})
     rel = (await call("POST", "/api/cmdb/relations", json={"source_id": svc["id"], "target_id": db["id"],
@@ -152,6 +168,8 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     inc = (await call("POST", "/api/incidents", json={"title": "DB down", "severity": "P1", "ci_ids": [db["id"]],
                                                      "labels": {"team": "db", "pager": True}})).data
     await call("GET", "/api/incidents?status=triggered")
+    await call("POST", "/api/incidents/search", json={"filters": [{"attribute": "severity", "operator": "GTE",
+                                                                   "values": [{"value": "P2"}]}], "limit": 1})
     await call("GET", f"/api/incidents/{inc['reference']}")
     await call("PATCH", f"/api/incidents/{inc['id']}", json={"status": "open", "note": "paged"})
     await call("PATCH", f"/api/incidents/{inc['id']}", json={"assignee": "sre"}, headers={"If-Match": '"2"'})
@@ -216,6 +234,10 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     await call("POST", "/api/itsm/changes", json={
         "title": "Tune orders-db", "requested_start": at(7), "requested_end": at(7.2), "ci_ids": [db["id"]]})
     await call("GET", "/api/itsm/changes?conflicting=true")
+    paged = (await call("GET", "/api/itsm/changes?limit=1")).data
+    await call("GET", f"/api/itsm/changes?limit=1&cursor={paged['next_cursor']}")
+    await call("POST", "/api/itsm/changes/search", json=[{"attribute": "ci_id", "operator": "IS",
+                                                          "values": [{"value": db["id"]}]}])
     await call("GET", f"/api/itsm/changes/{change['reference']}")
     await call("GET", f"/api/cmdb/items/{db['id']}/changes")
     await call("POST", f"/api/itsm/changes/{change['id']}/conflict-check")
@@ -229,6 +251,7 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     req = (await call("POST", "/api/itsm/requests", json={"catalog_item_id": item["id"],
                                                          "details": {"model": "x1"}})).data
     await call("GET", "/api/itsm/requests")
+    await call("POST", "/api/itsm/requests/search", json=[])
     await call("GET", f"/api/itsm/requests/{req['reference']}")
     await approver("POST", f"/api/itsm/requests/{req['id']}/approvals", json={"decision": "approve"})
     await call("PATCH", f"/api/itsm/requests/{req['id']}", json={"status": "fulfilled", "note": "shipped"})
@@ -272,6 +295,11 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
 
     await eventually(series)
     await call("GET", "/api/observability/anomalies?service=checkout")
+
+    # -- the audit log of what the walk did, on both planes
+    await call("GET", "/api/audit?limit=5")
+    await walk.call("control", "GET", f"/api/audit?tenant_id={tenant_id}&limit=5", headers=op)
+    await walk.call("control", "GET", f"/api/tenants/{tenant_id}/usage", headers=op)
 
 
 async def test_every_answer_matches_its_declared_schema(stack_factory):

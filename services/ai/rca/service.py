@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from services.ai.events import AiEvents
 from services.ai.llm import LlmError
@@ -33,10 +33,18 @@ VERDICTS = ("correct", "incorrect")
 AUTO_ACTOR = "vigil-ai"
 
 
-def validate_windows(window: Window | None, baseline: Window | None) -> None:
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def validate_windows(window: Window | None, baseline: Window | None, at: datetime | None = None) -> None:
     errors: list[FieldError] = []
+    if at is not None and not EARLIEST <= at < LATEST:
+        errors.append(FieldError("at", "must be between 1970 and 2200"))
     for name, w, days in (("window", window, MAX_WINDOW_DAYS), ("baseline", baseline, MAX_BASELINE_DAYS)):
         if w is None:
+            continue
+        if not (EARLIEST <= w.start < LATEST and EARLIEST <= w.end < LATEST):
+            errors.append(FieldError(f"{name}.start", "times must be between 1970 and 2200"))
             continue
         if w.end <= w.start:
             errors.append(FieldError(f"{name}.end", f"must be after {name}.start"))
@@ -67,7 +75,7 @@ class RcaService:
     async def run(self, ctx: CallContext, incident_key: str, *, at: datetime | None = None,
                   window: Window | None = None, baseline: Window | None = None, trigger: str = "manual",
                   result_id: str | None = None) -> RcaResult:
-        validate_windows(window, baseline)
+        validate_windows(window, baseline, at)
         created = now()
         gathered = await self.gatherer.gather(incident_key, at, window, baseline)
         ranking = rank(gathered.hood, gathered.signals, gathered.changes, int(gathered.at.timestamp() * NS),
