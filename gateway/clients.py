@@ -4,9 +4,6 @@ domain errors the services raised."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TypeVar
-
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -16,9 +13,7 @@ from vigil.incident.v1 import alerts_pb2_grpc, incident_pb2_grpc
 from vigil.itsm.v1 import itsm_pb2_grpc
 from vigil.observability.v1 import observability_pb2_grpc
 from vigil.runtime import grpcio
-from vigil.runtime.errors import from_rpc_error
-
-T = TypeVar("T")
+from vigil.runtime.grpcio import call  # noqa: F401 - route modules await stubs through it
 
 
 class Upstreams:
@@ -46,11 +41,3 @@ class Upstreams:
     async def close(self) -> None:
         for ch in self.channels.values():
             await ch.close()
-
-
-async def call(rpc: Awaitable[T]) -> T:
-    """Await a stub call, turning an RpcError into the service's domain error."""
-    try:
-        return await rpc
-    except grpc.aio.AioRpcError as exc:
-        raise from_rpc_error(exc) from None

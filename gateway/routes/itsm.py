@@ -125,7 +125,7 @@ async def get_catalog_item(request: web.Request, path: ById) -> pb.CatalogItem:
 
 
 @routes.patch("/api/itsm/catalog/{id}", summary="Edit a catalog item", role="admin", path=ById, body=CatalogPatch,
-              response=CatalogItem)
+              response=CatalogItem, errors=(Conflict,))
 async def update_catalog_item(request: web.Request, path: ById, body: CatalogPatch) -> pb.CatalogItem:
     msg = update_message(pb.UpdateCatalogItemRequest, body, id=path.id)
     return (await call(upstreams(request).itsm.UpdateCatalogItem(msg))).item

@@ -102,6 +102,10 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
         entries = await self.service.timeline(context.current(), request.id)
         return incident_pb2.GetTimelineResponse(entries=[timeline_to_proto(e) for e in entries])
 
+    async def AddNote(self, request, _ctx):
+        entry = await self.service.add_note(context.current(), request.id, request.message)
+        return incident_pb2.AddNoteResponse(entry=timeline_to_proto(entry))
+
     async def CountIncidents(self, request, _ctx):
         count, last = await self.service.count_created(context.current(), request.created_from.ToDatetime(UTC))
         return incident_pb2.CountIncidentsResponse(count=count, last_number=last)

@@ -23,10 +23,12 @@ from services.incident.maintenance.handlers import FULL_NAME as MAINTENANCE_NAME
 from services.incident.maintenance.handlers import MaintenanceHandlers
 from services.incident.maintenance.service import MaintenanceService
 from services.incident.maintenance.store import MaintenanceStore
+from services.incident.rca_timeline import TYPES as RCA_TYPES
+from services.incident.rca_timeline import RcaTimeline
 from services.incident.service import IncidentService
 from services.incident.store import IncidentStore, metadata
 from vigil.incident.v1 import alerts_pb2_grpc, incident_pb2_grpc
-from vigil.runtime import bus
+from vigil.runtime import bus, topics
 from vigil.runtime.service import ServiceRuntime, serve
 
 NAME = "incident"
@@ -53,6 +55,7 @@ async def build(settings: IncidentSettings) -> ServiceRuntime:
         bootstrap=settings.kafka_bootstrap, group_id=settings.alert_consumer_group,
         max_batch=settings.alert_batch_max,
         producer_factory=lambda: bus.producer(settings.kafka_bootstrap, client_id="vigil-incident-alerts-dlq")))
+    runtime.consumer(topics=[topics.AI_EVENTS], group="rca-timeline", handler=RcaTimeline(store), types=RCA_TYPES)
     return runtime
 
 

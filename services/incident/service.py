@@ -129,6 +129,7 @@ class Store(Protocol):
     async def list(self, tenant_id: str, query: ListQuery) -> Listing[Incident]: ...
     async def mutate(self, tenant_id: str, key: str, decide, expected_version: int) -> Incident: ...
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]: ...
+    async def append(self, tenant_id: str, entry: TimelineEntry) -> bool: ...
     async def count_created(self, tenant_id: str, since: datetime) -> tuple[int, int]: ...
 
 
@@ -318,6 +319,16 @@ class IncidentService:
     async def timeline(self, ctx: CallContext, key: str) -> list[TimelineEntry]:
         incident = await self.get(ctx, key)
         return await self.store.timeline(ctx.tenant_id, incident.id)
+
+    async def add_note(self, ctx: CallContext, key: str, message: str) -> TimelineEntry:
+        if not message.strip() or len(message) > 5_000:
+            raise ValidationFailed("invalid note", [FieldError("message", "1 to 5000 characters")])
+        incident = await self.get(ctx, key)
+        entry = TimelineEntry(id=new_id(), incident_id=incident.id, kind="note", actor=ctx.actor, at=now(),
+                              message=message.strip())
+        if not await self.store.append(ctx.tenant_id, entry):
+            raise NotFound(f"incident {key} not found")
+        return entry
 
     async def count_created(self, ctx: CallContext, since: datetime) -> tuple[int, int]:
         return await self.store.count_created(ctx.tenant_id, since)

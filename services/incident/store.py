@@ -377,11 +377,27 @@ class IncidentStore:
                             to_status=to_status, traceparent=traceparent)
             for event_type, changed, from_status, to_status in change.events])
 
+    async def append(self, tenant_id: str, entry: TimelineEntry, conn: AsyncConnection | None = None) -> bool:
+        """A timeline entry that changes nothing on the incident (a note, an analysis): no version bump, ordered
+        after every entry so far (entries appended at the same moment share a position and are ordered by time).
+        False when the incident is not this tenant's."""
+        if conn is None:
+            async with self.db.write() as own:
+                return await self.append(tenant_id, entry, own)
+        found = (await conn.execute(sa.select(incidents.c.id).where(
+            incidents.c.tenant_id == tenant_id, incidents.c.id == entry.incident_id))).first()
+        if found is None:
+            return False
+        last = (await conn.execute(sa.select(sa.func.max(timeline.c.seq)).where(
+            timeline.c.tenant_id == tenant_id, timeline.c.incident_id == entry.incident_id))).scalar()
+        await conn.execute(timeline.insert(), [_timeline_values(tenant_id, entry, (last or 0) + 1)])
+        return True
+
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]:
         async with self.db.read() as conn:
             rows = (await conn.execute(sa.select(timeline).where(
                 timeline.c.tenant_id == tenant_id, timeline.c.incident_id == incident_id,
-            ).order_by(timeline.c.seq))).all()
+            ).order_by(timeline.c.seq, timeline.c.at, timeline.c.id))).all()
         return [TimelineEntry(id=r.id, incident_id=r.incident_id, kind=r.kind, actor=r.actor, at=as_utc(r.at),
                               from_status=r.from_status, to_status=r.to_status, message=r.message,
                               changes=dict(r.changes or {})) for r in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.observability.comparison import BaselineStats, Comparison, WindowComparison
 from services.observability.service import (
     AnomalyQuery,
     LogQuery,
@@ -47,9 +48,15 @@ def span_to_proto(s: Span) -> pb.Span:
     return msg
 
 
+def stats_to_proto(s: BaselineStats) -> pb.BaselineStats:
+    return pb.BaselineStats(count=s.count, median=s.median, mad=s.mad, q01=s.q01, q99=s.q99, mean=s.mean,
+                            stddev=s.stddev)
+
+
 class ObservabilityHandlers(observability_pb2_grpc.ObservabilityServiceServicer):
-    def __init__(self, service: ObservabilityService) -> None:
+    def __init__(self, service: ObservabilityService, comparison: WindowComparison | None = None) -> None:
         self.service = service
+        self.comparison = comparison
 
     async def QueryLogs(self, request, _ctx):
         query = LogQuery(
@@ -111,3 +118,28 @@ class ObservabilityHandlers(observability_pb2_grpc.ObservabilityServiceServicer)
                 service=o.service, operation=o.operation, error_count=o.error_count, span_count=o.span_count,
                 sample_status_message=o.sample_status_message, sample_trace_id=o.sample_trace_id)
                 for o in found.error_operations])
+
+    async def CompareWindow(self, request, _ctx):
+        query = Comparison(
+            services=tuple(request.services), window=TimeRange(ns(getattr(request, "from")), ns(request.to)),
+            baseline=TimeRange(ns(request.baseline_from), ns(request.baseline_to)),
+            step_seconds=request.step_seconds, limit=request.limit or 5000)
+        found = await self.comparison.compare(context.current(), query)
+        return pb.CompareWindowResponse(
+            step_seconds=found.step_seconds, baseline_steps=found.baseline_steps,
+            series=[pb.SeriesProfile(
+                metric_name=s.metric_name, service=s.service, labels=s.labels, metric_type=s.metric_type,
+                baseline=stats_to_proto(s.baseline), points=[pb.Point(timestamp=ts(t), value=v) for t, v in s.points])
+                for s in found.series],
+            operations=[pb.OperationProfile(
+                service=o.service, operation=o.operation, baseline_spans=o.baseline_spans,
+                baseline_errors=o.baseline_errors, baseline_p95_ms=stats_to_proto(o.baseline_p95_ms),
+                steps=[pb.OperationStep(timestamp=ts(x.at_ns), spans=x.spans, errors=x.errors, p95_ms=x.p95_ms)
+                       for x in o.steps],
+                sample_status_message=o.sample_status_message, sample_trace_id=o.sample_trace_id)
+                for o in found.operations],
+            log_templates=[pb.LogTemplateProfile(
+                service=t.service, template=t.template, level=t.level, baseline_count=t.baseline_count,
+                points=[pb.Point(timestamp=ts(at), value=v) for at, v in t.points], first_seen=ts(t.first_ns),
+                last_seen=ts(t.last_ns), sample=t.sample, sample_trace_id=t.sample_trace_id)
+                for t in found.log_templates])

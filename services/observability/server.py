@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.observability.comparison import WindowComparison
+from services.observability.comparison_store import ComparisonQueries
 from services.observability.config import ObservabilitySettings
 from services.observability.events import TelemetryConsumer
 from services.observability.handlers import FULL_NAME, ObservabilityHandlers
@@ -39,7 +41,8 @@ async def build(settings: ObservabilitySettings) -> ServiceRuntime:
     consumer.after_insert = failpoints.hook("observability.after_insert")
     runtime.consumers.append(consumer)  # started and stopped with the runtime, like every consumer
     runtime.grpc.add(observability_pb2_grpc.add_ObservabilityServiceServicer_to_server,
-                     ObservabilityHandlers(ObservabilityService(TelemetryStore(ch))), FULL_NAME)
+                     ObservabilityHandlers(ObservabilityService(TelemetryStore(ch)),
+                                           WindowComparison(ComparisonQueries(ch))), FULL_NAME)
     return runtime
 
 

@@ -92,6 +92,10 @@ def at(days: float) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat().replace("+00:00", "Z")
 
 
+async def started_status(call: Callable[..., Awaitable[api.Response]], run_id: str, status: str) -> bool:
+    return (await call("GET", f"/api/runbook-runs/{run_id}")).data["status"] == status
+
+
 async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     tenant_id = f"walk-{uuid.uuid4().hex[:6]}"
     control = walk.bases["control"]
@@ -171,6 +175,59 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     await call("PATCH", f"/api/incidents/{inc['id']}", json={"assignee": "sre"}, headers={"If-Match": '"2"'})
     await call("GET", f"/api/incidents/{inc['id']}/timeline")
 
+    other = await api.add_user(session, control, tenant_id, "responder", op)
+    approver = walk.as_user(await api.sign_in(other, walk.bases["tenant"]))
+
+    # -- AI: analyses, feedback, settings, generation, the copilot
+    rca = (await call("POST", "/api/rca", json={"incident_id": inc["id"]})).data
+    await call("GET", f"/api/rca/{rca['id']}")
+    await call("GET", f"/api/incidents/{inc['reference']}/rca")
+    await call("POST", f"/api/rca/{rca['id']}/feedback", json={"verdict": "incorrect", "actual_cause": "disk"})
+    await call("GET", "/api/ai/feedback/summary")
+    await call("GET", "/api/ai/settings")
+    await call("PUT", "/api/ai/settings", json={"auto_rca_severities": ["P1"], "runbook_blast_radius_approval": 10})
+    await call("POST", "/api/ai/control/generate-runbook", json={"incident_id": inc["id"]})
+    await call("POST", "/api/copilot/query", json={"query": f"what caused {inc['reference']}?"})
+    await call("GET", "/api/copilot/query?query=open+incidents&persona=manager")
+
+    # -- runbooks and runs
+    steps = [{"name": "look", "kind": "manual"}, {"name": "approve", "kind": "approval"},
+             {"name": "note", "kind": "vigil", "config": {"action": "incident.note", "message": "{{ params.text }}"}}]
+    rb = (await call("POST", "/api/runbooks", json={"name": "note it", "parameters": [{"name": "text",
+                                                                                      "default": "done"}],
+                                                    "steps": steps, "status": "published"})).data
+    await call("GET", "/api/runbooks?status=published&q=note")
+    await call("GET", f"/api/runbooks/{rb['id']}?version=1")
+    await call("PATCH", f"/api/runbooks/{rb['id']}", json={"description": "adds a note"}, headers={"If-Match": '"1"'})
+    await call("POST", f"/api/runbooks/{rb['id']}/execute", json={"incident_id": inc["id"], "dry_run": True})
+
+    async def started(body: dict) -> dict:
+        run = (await call("POST", f"/api/runbooks/{rb['id']}/execute", json=body)).data
+
+        async def blocked() -> Any:
+            got = (await call("GET", f"/api/runbook-runs/{run['id']}")).data
+            return got if got["status"] in ("BLOCKED", "FLAGGED") else None
+        return await eventually(blocked)
+
+    run = await started({"incident_id": inc["id"]})
+    await call("POST", f"/api/runbook-runs/{run['id']}/confirm", json={})
+    await eventually(lambda: started_status(call, run["id"], "BLOCKED"))
+    await approver("POST", f"/api/runbook-runs/{run['id']}/approve", json={"comment": "ok"})
+    await call("GET", f"/api/runbook-runs?runbook_id={rb['id']}")
+    await call("GET", f"/api/incidents/{inc['id']}/runbook-runs")
+    rejected = await started({"incident_id": inc["id"]})
+    await call("POST", f"/api/runbook-runs/{rejected['id']}/confirm", json={})
+    await eventually(lambda: started_status(call, rejected["id"], "BLOCKED"))
+    await approver("POST", f"/api/runbook-runs/{rejected['id']}/reject", json={"comment": "no"})
+    await call("POST", f"/api/runbook-runs/{(await started({'incident_id': inc['id']}))['id']}/cancel")
+    broken = (await call("POST", "/api/runbooks", json={"name": "bad move", "status": "published", "steps": [
+        {"name": "move", "kind": "vigil", "config": {"action": "incident.transition", "to_status": "closed"}}]})).data
+    flagged = (await call("POST", f"/api/runbooks/{broken['id']}/execute", json={"incident_id": inc["id"]})).data
+    await eventually(lambda: started_status(call, flagged["id"], "FLAGGED"))
+    await call("POST", f"/api/runbook-runs/{flagged['id']}/retry", json={})
+    draft = (await call("POST", "/api/runbooks", json={"name": "scratch", "steps": [{"name": "x", "kind": "manual"}]})).data
+    await call("DELETE", f"/api/runbooks/{draft['id']}")
+
     # -- ITSM
     change = (await call("POST", "/api/itsm/changes", json={
         "title": "Upgrade orders-db", "requested_start": at(7), "requested_end": at(7.1), "ci_ids": [db["id"]]})).data
@@ -186,8 +243,6 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     await call("POST", f"/api/itsm/changes/{change['id']}/conflict-check")
     for status in ("assess", "authorize"):
         await call("PATCH", f"/api/itsm/changes/{change['id']}", json={"status": status})
-    other = await api.add_user(session, control, tenant_id, "responder", op)
-    approver = walk.as_user(await api.sign_in(other, walk.bases["tenant"]))
     await approver("POST", f"/api/itsm/changes/{change['id']}/approvals", json={"decision": "approve"})
     item = (await call("POST", "/api/itsm/catalog", json={"name": "Laptop", "category": "hardware"})).data
     await call("GET", "/api/itsm/catalog")

@@ -33,6 +33,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/itsm/blackouts/{id}"): {"reason": "intruder"},
     ("PATCH", "/api/integrations/{id}"): {"name": "intruder"},
     ("PATCH", "/api/maintenance-windows/{id}"): {"comment": "intruder"},
+    ("POST", "/api/rca/{id}/feedback"): {"verdict": "incorrect"},
+    ("PATCH", "/api/runbooks/{id}"): {"description": "intruder"},
+    ("POST", "/api/runbooks/{id}/execute"): {"dry_run": True},
+    ("POST", "/api/runbook-runs/{id}/approve"): {},
+    ("POST", "/api/runbook-runs/{id}/reject"): {},
+    ("POST", "/api/runbook-runs/{id}/confirm"): {},
+    ("POST", "/api/runbook-runs/{id}/retry"): {},
 }
 
 
@@ -68,7 +75,15 @@ async def objects_of(a: api.TenantClient) -> dict[str, str]:
         while (await a.get(readable)).status != 200:
             assert time.monotonic() < deadline, f"{readable} never became readable"
             await asyncio.sleep(0.3)
+    rca = (await a.post("/api/rca", {"incident_id": incident["id"]})).data
+    runbook = (await a.post("/api/runbooks", {"name": "look", "status": "published",
+                                              "steps": [{"name": "look at it", "kind": "manual"}]})).data
+    run = (await a.post(f"/api/runbooks/{runbook['id']}/execute", {})).data
+    while (await a.get(f"/api/runbook-runs/{run['id']}")).data["status"] != "BLOCKED":  # settled: reads stay equal
+        assert time.monotonic() < deadline, "the run never waited for its manual step"
+        await asyncio.sleep(0.3)
     return {"/api/cmdb/items": ci["id"], "/api/cmdb/relations": relation["id"], "/api/incidents": incident["id"],
+            "/api/rca": rca["id"], "/api/runbooks": runbook["id"], "/api/runbook-runs": run["id"],
             "/api/itsm/changes": change["id"], "/api/itsm/catalog": item["id"], "/api/itsm/requests": request["id"],
             "/api/itsm/blackouts": blackout["id"], "/api/api-keys": key["id"], "/api/traces": trace_id,
             "/api/integrations": integration["integration"]["id"], "/api/alerts": alert_id,

@@ -12,7 +12,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,9 +21,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from vigil.runtime import context, failpoints, telemetry
-from vigil.runtime.errors import Unavailable, VigilError, is_transient, trailing_metadata
+from vigil.runtime.errors import Unavailable, VigilError, from_rpc_error, is_transient, trailing_metadata
 
 log = logging.getLogger("vigil.grpc")
+R = TypeVar("R")
 _tracer = trace.get_tracer("vigil.grpc")
 
 # Every client call carries a deadline; grpc.aio cancels the server handler when it passes.
@@ -251,3 +252,11 @@ async def wait_serving(address: str, service: str = "", timeout: float = 30.0) -
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{address} ({service or 'server'}) not serving after {timeout}s")
             await asyncio.sleep(0.1)
+
+
+async def call(rpc: Awaitable[R]) -> R:
+    """Await a stub call, turning an RpcError into the domain error the other service raised."""
+    try:
+        return await rpc
+    except grpc.aio.AioRpcError as exc:
+        raise from_rpc_error(exc) from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -38,6 +39,11 @@ class ServiceRuntime:
         self.grpc = GrpcServer(settings.grpc_host, settings.grpc_port_for(name))
         self.consumers: list[bus.EventConsumer] = []
         self.background: list[asyncio.Task] = []
+        # Long-running domain work (e.g. a queue worker): started once serving, cancelled first on stop.
+        self._workers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._worker_tasks: list[asyncio.Task] = []
+        # Closed last, after the workers and consumers stopped (clients of other services, ...).
+        self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def consumer(self, *, topics, group: str, handler: bus.Handler, types=()) -> bus.EventConsumer:
         c = bus.EventConsumer(self.db, self.processed_table, bootstrap=self.settings.kafka_bootstrap,
@@ -45,17 +51,28 @@ class ServiceRuntime:
         self.consumers.append(c)
         return c
 
+    def worker(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        self._workers.append((name, run))
+
+    def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
+        self._closers.append(close)
+
     async def start(self) -> int:
         await self.db.migrate(self.migrations_dir)
         self.background.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-outbox-relay"))
         for c in self.consumers:
             c.start()
         port = await self.grpc.start()
+        for name, run in self._workers:
+            self._worker_tasks.append(asyncio.create_task(run(), name=f"{self.name}-{name}"))
         log.info("%s serving gRPC on port %d", self.name, port)
         return port
 
     async def stop(self) -> None:
         await self.grpc.stop(self.settings.drain_seconds)
+        for task in self._worker_tasks:
+            task.cancel()
+        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
         for c in self.consumers:
             await c.stop()
         self.relay.stop()
@@ -64,6 +81,8 @@ class ServiceRuntime:
                 await asyncio.wait_for(task, 10)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
+        for close in self._closers:
+            await close()
         await self.db.dispose()
 
 

@@ -165,5 +165,25 @@ Secrets always come through secretKeyRef, never as plain values.
 - name: VIGIL_LLM_MODEL
   value: {{ $root.Values.llm.model | quote }}
 {{ include "vigil.secretEnv" (dict "root" $root "env" "VIGIL_LLM_API_KEY" "key" "llm-api-key" "optional" true) }}
+- name: VIGIL_LLM_TIMEOUT_SECONDS
+  value: {{ $root.Values.llm.timeoutSeconds | quote }}
+- name: VIGIL_LLM_MAX_RETRIES
+  value: {{ $root.Values.llm.maxRetries | quote }}
+- name: VIGIL_LLM_MAX_OUTPUT_TOKENS
+  value: {{ $root.Values.llm.maxOutputTokens | quote }}
+- name: VIGIL_LLM_MAX_INPUT_CHARS
+  value: {{ $root.Values.llm.maxInputChars | quote }}
+- name: VIGIL_RCA_LLM_WAIT_SECONDS
+  value: {{ $root.Values.ai.rcaLlmWaitSeconds | quote }}
+- name: VIGIL_RCA_LOOKBACK_MINUTES
+  value: {{ $root.Values.ai.rcaLookbackMinutes | quote }}
+- name: VIGIL_RCA_BASELINE_HOURS
+  value: {{ $root.Values.ai.rcaBaselineHours | quote }}
+- name: VIGIL_RUNBOOK_HTTP_ALLOW_PRIVATE
+  value: {{ $root.Values.ai.runbookHttpAllowPrivate | quote }}
+- name: VIGIL_RUNBOOK_HTTP_ALLOWED_HOSTS
+  value: {{ $root.Values.ai.runbookHttpAllowedHosts | quote }}
+- name: VIGIL_COPILOT_MAX_STEPS
+  value: {{ $root.Values.ai.copilotMaxSteps | quote }}
 {{- end }}
 {{- end }}

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from vigil.ai.v1 import ai_pb2 as vigil_dot_ai_dot_v1_dot_ai__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,8 +26,8 @@ if _version_not_supported:
 
 
 class AiServiceStub:
-    """The AI service owns RCA results, generated runbooks, the runbook library and runs, and the copilot.
-    Its RPCs land with the RCA issue; until then the process serves only health and reflection.
+    """The AI service owns root-cause analyses, the runbook library, runbook runs and the copilot. Every call acts
+    for the caller's tenant (and, for what it asks of the other services, with the caller's role).
     """
 
     def __init__(self, channel):
@@ -35,16 +36,346 @@ class AiServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.RunRca = channel.unary_unary(
+                '/vigil.ai.v1.AiService/RunRca',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.RunRcaRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.RunRcaResponse.FromString,
+                _registered_method=True)
+        self.GetRca = channel.unary_unary(
+                '/vigil.ai.v1.AiService/GetRca',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaResponse.FromString,
+                _registered_method=True)
+        self.ListRcas = channel.unary_unary(
+                '/vigil.ai.v1.AiService/ListRcas',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRcasRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRcasResponse.FromString,
+                _registered_method=True)
+        self.RecordRcaFeedback = channel.unary_unary(
+                '/vigil.ai.v1.AiService/RecordRcaFeedback',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.RecordRcaFeedbackRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.RecordRcaFeedbackResponse.FromString,
+                _registered_method=True)
+        self.GetRcaFeedbackSummary = channel.unary_unary(
+                '/vigil.ai.v1.AiService/GetRcaFeedbackSummary',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaFeedbackSummaryRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaFeedbackSummaryResponse.FromString,
+                _registered_method=True)
+        self.GetSettings = channel.unary_unary(
+                '/vigil.ai.v1.AiService/GetSettings',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetSettingsRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetSettingsResponse.FromString,
+                _registered_method=True)
+        self.UpdateSettings = channel.unary_unary(
+                '/vigil.ai.v1.AiService/UpdateSettings',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateSettingsRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateSettingsResponse.FromString,
+                _registered_method=True)
+        self.GenerateRunbook = channel.unary_unary(
+                '/vigil.ai.v1.AiService/GenerateRunbook',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GenerateRunbookRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GenerateRunbookResponse.FromString,
+                _registered_method=True)
+        self.CreateRunbook = channel.unary_unary(
+                '/vigil.ai.v1.AiService/CreateRunbook',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CreateRunbookRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CreateRunbookResponse.FromString,
+                _registered_method=True)
+        self.GetRunbook = channel.unary_unary(
+                '/vigil.ai.v1.AiService/GetRunbook',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookResponse.FromString,
+                _registered_method=True)
+        self.ListRunbooks = channel.unary_unary(
+                '/vigil.ai.v1.AiService/ListRunbooks',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbooksRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbooksResponse.FromString,
+                _registered_method=True)
+        self.UpdateRunbook = channel.unary_unary(
+                '/vigil.ai.v1.AiService/UpdateRunbook',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateRunbookRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateRunbookResponse.FromString,
+                _registered_method=True)
+        self.DeleteRunbook = channel.unary_unary(
+                '/vigil.ai.v1.AiService/DeleteRunbook',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.DeleteRunbookRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.DeleteRunbookResponse.FromString,
+                _registered_method=True)
+        self.ExecuteRunbook = channel.unary_unary(
+                '/vigil.ai.v1.AiService/ExecuteRunbook',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ExecuteRunbookRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ExecuteRunbookResponse.FromString,
+                _registered_method=True)
+        self.GetRunbookRun = channel.unary_unary(
+                '/vigil.ai.v1.AiService/GetRunbookRun',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRunRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRunResponse.FromString,
+                _registered_method=True)
+        self.ListRunbookRuns = channel.unary_unary(
+                '/vigil.ai.v1.AiService/ListRunbookRuns',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbookRunsRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbookRunsResponse.FromString,
+                _registered_method=True)
+        self.DecideRunbookStep = channel.unary_unary(
+                '/vigil.ai.v1.AiService/DecideRunbookStep',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.DecideRunbookStepRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.DecideRunbookStepResponse.FromString,
+                _registered_method=True)
+        self.CancelRunbookRun = channel.unary_unary(
+                '/vigil.ai.v1.AiService/CancelRunbookRun',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CancelRunbookRunRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CancelRunbookRunResponse.FromString,
+                _registered_method=True)
+        self.CopilotQuery = channel.unary_unary(
+                '/vigil.ai.v1.AiService/CopilotQuery',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryResponse.FromString,
+                _registered_method=True)
+        self.CopilotQueryStream = channel.unary_stream(
+                '/vigil.ai.v1.AiService/CopilotQueryStream',
+                request_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryStreamRequest.SerializeToString,
+                response_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryStreamResponse.FromString,
+                _registered_method=True)
 
 
 class AiServiceServicer:
-    """The AI service owns RCA results, generated runbooks, the runbook library and runs, and the copilot.
-    Its RPCs land with the RCA issue; until then the process serves only health and reflection.
+    """The AI service owns root-cause analyses, the runbook library, runbook runs and the copilot. Every call acts
+    for the caller's tenant (and, for what it asks of the other services, with the caller's role).
     """
+
+    def RunRca(self, request, context):
+        """Gather evidence for an incident, rank its probable causes and (with an LLM) write the narrative.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRca(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRcas(self, request, context):
+        """The analyses of one incident, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordRcaFeedback(self, request, context):
+        """A responder's verdict on an analysis (one per person; a second one replaces the first).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRcaFeedbackSummary(self, request, context):
+        """Verdicts counted over the tenant's analyses.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSettings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSettings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateRunbook(self, request, context):
+        """A draft runbook from an incident (and its latest analysis) or from a description and an RCA summary.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRunbook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunbook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRunbooks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRunbook(self, request, context):
+        """Content changes make a new version; status moves draft -> published -> archived (and archived -> draft).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRunbook(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExecuteRunbook(self, request, context):
+        """Start a run of a published runbook (or return the plan of a dry run, performing nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRunbookRun(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRunbookRuns(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideRunbookStep(self, request, context):
+        """Approve or reject an approval step, confirm (or reject) a manual step, retry an interrupted step.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelRunbookRun(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CopilotQuery(self, request, context):
+        """A question about the tenant's own data, answered with the ids it used.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CopilotQueryStream(self, request, context):
+        """The same, as events: each tool call as it happens, then the answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_AiServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'RunRca': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunRca,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.RunRcaRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.RunRcaResponse.SerializeToString,
+            ),
+            'GetRca': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRca,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaResponse.SerializeToString,
+            ),
+            'ListRcas': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRcas,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRcasRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRcasResponse.SerializeToString,
+            ),
+            'RecordRcaFeedback': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordRcaFeedback,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.RecordRcaFeedbackRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.RecordRcaFeedbackResponse.SerializeToString,
+            ),
+            'GetRcaFeedbackSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRcaFeedbackSummary,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaFeedbackSummaryRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaFeedbackSummaryResponse.SerializeToString,
+            ),
+            'GetSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSettings,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetSettingsRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetSettingsResponse.SerializeToString,
+            ),
+            'UpdateSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSettings,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateSettingsRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateSettingsResponse.SerializeToString,
+            ),
+            'GenerateRunbook': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateRunbook,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GenerateRunbookRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GenerateRunbookResponse.SerializeToString,
+            ),
+            'CreateRunbook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRunbook,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CreateRunbookRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CreateRunbookResponse.SerializeToString,
+            ),
+            'GetRunbook': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunbook,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookResponse.SerializeToString,
+            ),
+            'ListRunbooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunbooks,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbooksRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbooksResponse.SerializeToString,
+            ),
+            'UpdateRunbook': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRunbook,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateRunbookRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateRunbookResponse.SerializeToString,
+            ),
+            'DeleteRunbook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRunbook,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.DeleteRunbookRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.DeleteRunbookResponse.SerializeToString,
+            ),
+            'ExecuteRunbook': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExecuteRunbook,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ExecuteRunbookRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ExecuteRunbookResponse.SerializeToString,
+            ),
+            'GetRunbookRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRunbookRun,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRunRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRunResponse.SerializeToString,
+            ),
+            'ListRunbookRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunbookRuns,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbookRunsRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbookRunsResponse.SerializeToString,
+            ),
+            'DecideRunbookStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideRunbookStep,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.DecideRunbookStepRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.DecideRunbookStepResponse.SerializeToString,
+            ),
+            'CancelRunbookRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelRunbookRun,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CancelRunbookRunRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CancelRunbookRunResponse.SerializeToString,
+            ),
+            'CopilotQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.CopilotQuery,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryResponse.SerializeToString,
+            ),
+            'CopilotQueryStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.CopilotQueryStream,
+                    request_deserializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryStreamRequest.FromString,
+                    response_serializer=vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryStreamResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'vigil.ai.v1.AiService', rpc_method_handlers)
@@ -54,6 +385,546 @@ def add_AiServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AiService:
-    """The AI service owns RCA results, generated runbooks, the runbook library and runs, and the copilot.
-    Its RPCs land with the RCA issue; until then the process serves only health and reflection.
+    """The AI service owns root-cause analyses, the runbook library, runbook runs and the copilot. Every call acts
+    for the caller's tenant (and, for what it asks of the other services, with the caller's role).
     """
+
+    @staticmethod
+    def RunRca(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/RunRca',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.RunRcaRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.RunRcaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRca(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/GetRca',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRcas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/ListRcas',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.ListRcasRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.ListRcasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordRcaFeedback(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/RecordRcaFeedback',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.RecordRcaFeedbackRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.RecordRcaFeedbackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRcaFeedbackSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/GetRcaFeedbackSummary',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaFeedbackSummaryRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetRcaFeedbackSummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/GetSettings',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetSettingsRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/UpdateSettings',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateSettingsRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateRunbook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/GenerateRunbook',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GenerateRunbookRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GenerateRunbookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRunbook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/CreateRunbook',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.CreateRunbookRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.CreateRunbookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunbook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/GetRunbook',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunbooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/ListRunbooks',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbooksRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRunbook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/UpdateRunbook',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateRunbookRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.UpdateRunbookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRunbook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/DeleteRunbook',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.DeleteRunbookRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.DeleteRunbookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecuteRunbook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/ExecuteRunbook',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.ExecuteRunbookRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.ExecuteRunbookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRunbookRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/GetRunbookRun',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRunRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.GetRunbookRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunbookRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/ListRunbookRuns',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbookRunsRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.ListRunbookRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideRunbookStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/DecideRunbookStep',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.DecideRunbookStepRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.DecideRunbookStepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelRunbookRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/CancelRunbookRun',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.CancelRunbookRunRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.CancelRunbookRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CopilotQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/CopilotQuery',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CopilotQueryStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/vigil.ai.v1.AiService/CopilotQueryStream',
+            vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryStreamRequest.SerializeToString,
+            vigil_dot_ai_dot_v1_dot_ai__pb2.CopilotQueryStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

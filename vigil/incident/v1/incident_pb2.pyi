@@ -216,6 +216,20 @@ class GetTimelineResponse(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[TimelineEntry]
     def __init__(self, entries: _Optional[_Iterable[_Union[TimelineEntry, _Mapping]]] = ...) -> None: ...
 
+class AddNoteRequest(_message.Message):
+    __slots__ = ("id", "message")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    message: str
+    def __init__(self, id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class AddNoteResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: TimelineEntry
+    def __init__(self, entry: _Optional[_Union[TimelineEntry, _Mapping]] = ...) -> None: ...
+
 class CountIncidentsRequest(_message.Message):
     __slots__ = ("created_from",)
     CREATED_FROM_FIELD_NUMBER: _ClassVar[int]

@@ -65,6 +65,11 @@ class IncidentServiceStub:
                 request_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineRequest.SerializeToString,
                 response_deserializer=vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineResponse.FromString,
                 _registered_method=True)
+        self.AddNote = channel.unary_unary(
+                '/vigil.incident.v1.IncidentService/AddNote',
+                request_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.AddNoteRequest.SerializeToString,
+                response_deserializer=vigil_dot_incident_dot_v1_dot_incident__pb2.AddNoteResponse.FromString,
+                _registered_method=True)
         self.CountIncidents = channel.unary_unary(
                 '/vigil.incident.v1.IncidentService/CountIncidents',
                 request_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.CountIncidentsRequest.SerializeToString,
@@ -114,6 +119,13 @@ class IncidentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddNote(self, request, context):
+        """A note on the incident's timeline (the incident itself does not change: no new version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CountIncidents(self, request, context):
         """How many incidents the caller's tenant created since a time, however they were created (API or alerts):
         what the gateway's incidents-per-month quota counts.
@@ -154,6 +166,11 @@ def add_IncidentServiceServicer_to_server(servicer, server):
                     servicer.GetTimeline,
                     request_deserializer=vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineRequest.FromString,
                     response_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineResponse.SerializeToString,
+            ),
+            'AddNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddNote,
+                    request_deserializer=vigil_dot_incident_dot_v1_dot_incident__pb2.AddNoteRequest.FromString,
+                    response_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.AddNoteResponse.SerializeToString,
             ),
             'CountIncidents': grpc.unary_unary_rpc_method_handler(
                     servicer.CountIncidents,
@@ -324,6 +341,33 @@ class IncidentService:
             '/vigil.incident.v1.IncidentService/GetTimeline',
             vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineRequest.SerializeToString,
             vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.incident.v1.IncidentService/AddNote',
+            vigil_dot_incident_dot_v1_dot_incident__pb2.AddNoteRequest.SerializeToString,
+            vigil_dot_incident_dot_v1_dot_incident__pb2.AddNoteResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -359,3 +359,129 @@ class FindAnomaliesResponse(_message.Message):
     metric_anomalies: _containers.RepeatedCompositeFieldContainer[MetricAnomaly]
     error_operations: _containers.RepeatedCompositeFieldContainer[ErrorOperation]
     def __init__(self, error_clusters: _Optional[_Iterable[_Union[ErrorCluster, _Mapping]]] = ..., metric_anomalies: _Optional[_Iterable[_Union[MetricAnomaly, _Mapping]]] = ..., error_operations: _Optional[_Iterable[_Union[ErrorOperation, _Mapping]]] = ...) -> None: ...
+
+class CompareWindowRequest(_message.Message):
+    __slots__ = ("services", "to", "baseline_from", "baseline_to", "step_seconds", "limit")
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    FROM_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FROM_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_TO_FIELD_NUMBER: _ClassVar[int]
+    STEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedScalarFieldContainer[str]
+    to: _timestamp_pb2.Timestamp
+    baseline_from: _timestamp_pb2.Timestamp
+    baseline_to: _timestamp_pb2.Timestamp
+    step_seconds: int
+    limit: int
+    def __init__(self, services: _Optional[_Iterable[str]] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., baseline_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., baseline_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step_seconds: _Optional[int] = ..., limit: _Optional[int] = ..., **kwargs) -> None: ...
+
+class BaselineStats(_message.Message):
+    __slots__ = ("count", "median", "mad", "q01", "q99", "mean", "stddev")
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_FIELD_NUMBER: _ClassVar[int]
+    MAD_FIELD_NUMBER: _ClassVar[int]
+    Q01_FIELD_NUMBER: _ClassVar[int]
+    Q99_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STDDEV_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    median: float
+    mad: float
+    q01: float
+    q99: float
+    mean: float
+    stddev: float
+    def __init__(self, count: _Optional[int] = ..., median: _Optional[float] = ..., mad: _Optional[float] = ..., q01: _Optional[float] = ..., q99: _Optional[float] = ..., mean: _Optional[float] = ..., stddev: _Optional[float] = ...) -> None: ...
+
+class SeriesProfile(_message.Message):
+    __slots__ = ("metric_name", "service", "labels", "metric_type", "baseline", "points")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    METRIC_NAME_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    METRIC_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    metric_name: str
+    service: str
+    labels: _containers.ScalarMap[str, str]
+    metric_type: str
+    baseline: BaselineStats
+    points: _containers.RepeatedCompositeFieldContainer[Point]
+    def __init__(self, metric_name: _Optional[str] = ..., service: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., metric_type: _Optional[str] = ..., baseline: _Optional[_Union[BaselineStats, _Mapping]] = ..., points: _Optional[_Iterable[_Union[Point, _Mapping]]] = ...) -> None: ...
+
+class OperationStep(_message.Message):
+    __slots__ = ("timestamp", "spans", "errors", "p95_ms")
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    P95_MS_FIELD_NUMBER: _ClassVar[int]
+    timestamp: _timestamp_pb2.Timestamp
+    spans: int
+    errors: int
+    p95_ms: float
+    def __init__(self, timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., spans: _Optional[int] = ..., errors: _Optional[int] = ..., p95_ms: _Optional[float] = ...) -> None: ...
+
+class OperationProfile(_message.Message):
+    __slots__ = ("service", "operation", "baseline_spans", "baseline_errors", "baseline_p95_ms", "steps", "sample_status_message", "sample_trace_id")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_SPANS_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_STATUS_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    operation: str
+    baseline_spans: int
+    baseline_errors: int
+    baseline_p95_ms: BaselineStats
+    steps: _containers.RepeatedCompositeFieldContainer[OperationStep]
+    sample_status_message: str
+    sample_trace_id: str
+    def __init__(self, service: _Optional[str] = ..., operation: _Optional[str] = ..., baseline_spans: _Optional[int] = ..., baseline_errors: _Optional[int] = ..., baseline_p95_ms: _Optional[_Union[BaselineStats, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[OperationStep, _Mapping]]] = ..., sample_status_message: _Optional[str] = ..., sample_trace_id: _Optional[str] = ...) -> None: ...
+
+class LogTemplateProfile(_message.Message):
+    __slots__ = ("service", "template", "level", "baseline_count", "points", "first_seen", "last_seen", "sample", "sample_trace_id")
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    template: str
+    level: str
+    baseline_count: int
+    points: _containers.RepeatedCompositeFieldContainer[Point]
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    sample: str
+    sample_trace_id: str
+    def __init__(self, service: _Optional[str] = ..., template: _Optional[str] = ..., level: _Optional[str] = ..., baseline_count: _Optional[int] = ..., points: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sample: _Optional[str] = ..., sample_trace_id: _Optional[str] = ...) -> None: ...
+
+class CompareWindowResponse(_message.Message):
+    __slots__ = ("step_seconds", "baseline_steps", "series", "operations", "log_templates")
+    STEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    SERIES_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    LOG_TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    step_seconds: int
+    baseline_steps: int
+    series: _containers.RepeatedCompositeFieldContainer[SeriesProfile]
+    operations: _containers.RepeatedCompositeFieldContainer[OperationProfile]
+    log_templates: _containers.RepeatedCompositeFieldContainer[LogTemplateProfile]
+    def __init__(self, step_seconds: _Optional[int] = ..., baseline_steps: _Optional[int] = ..., series: _Optional[_Iterable[_Union[SeriesProfile, _Mapping]]] = ..., operations: _Optional[_Iterable[_Union[OperationProfile, _Mapping]]] = ..., log_templates: _Optional[_Iterable[_Union[LogTemplateProfile, _Mapping]]] = ...) -> None: ...

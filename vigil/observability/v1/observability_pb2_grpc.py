@@ -61,6 +61,11 @@ class ObservabilityServiceStub:
                 request_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesRequest.SerializeToString,
                 response_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesResponse.FromString,
                 _registered_method=True)
+        self.CompareWindow = channel.unary_unary(
+                '/vigil.observability.v1.ObservabilityService/CompareWindow',
+                request_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.CompareWindowRequest.SerializeToString,
+                response_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.CompareWindowResponse.FromString,
+                _registered_method=True)
 
 
 class ObservabilityServiceServicer:
@@ -104,6 +109,15 @@ class ObservabilityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompareWindow(self, request, context):
+        """For root-cause analysis: these services' telemetry in a window beside a baseline period, bucketed by one step:
+        every metric series with robust statistics of its baseline and its window values, every operation's span
+        counts, errors and p95 duration, and every error-log template's counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObservabilityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -131,6 +145,11 @@ def add_ObservabilityServiceServicer_to_server(servicer, server):
                     servicer.FindAnomalies,
                     request_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesRequest.FromString,
                     response_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesResponse.SerializeToString,
+            ),
+            'CompareWindow': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareWindow,
+                    request_deserializer=vigil_dot_observability_dot_v1_dot_observability__pb2.CompareWindowRequest.FromString,
+                    response_serializer=vigil_dot_observability_dot_v1_dot_observability__pb2.CompareWindowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -270,6 +289,33 @@ class ObservabilityService:
             '/vigil.observability.v1.ObservabilityService/FindAnomalies',
             vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesRequest.SerializeToString,
             vigil_dot_observability_dot_v1_dot_observability__pb2.FindAnomaliesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareWindow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.observability.v1.ObservabilityService/CompareWindow',
+            vigil_dot_observability_dot_v1_dot_observability__pb2.CompareWindowRequest.SerializeToString,
+            vigil_dot_observability_dot_v1_dot_observability__pb2.CompareWindowResponse.FromString,
             options,
             channel_credentials,
             insecure,
