@@ -16,12 +16,15 @@ from aiohttp import web
 from gateway import auth, middleware, routes
 from gateway.clients import Upstreams
 from gateway.config import GatewaySettings
+from gateway.events.stream import EventHub
 from gateway.idempotency import IdempotencyStore
 from gateway.identity import IdentityStore
 from gateway.ingest.pipeline import TelemetryIngest
 from gateway.routing import Plane
 from gateway.state import GATEWAY_KEY, PLANE_KEY, Gateway
+from gateway.webhooks.service import Webhooks
 from vigil.runtime import grpcio, telemetry
+from vigil.runtime.clock import Clock
 from vigil.runtime.db import Database
 
 log = logging.getLogger("vigil.gateway")
@@ -36,7 +39,8 @@ def plane(g: Gateway, name: Plane) -> web.Application:
     return app
 
 
-async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, web.Application]:
+async def build(settings: GatewaySettings, clock: Clock | None = None
+                ) -> tuple[Gateway, web.Application, web.Application]:
     telemetry.setup("gateway", settings.log_level, settings.log_json)
     db = Database(settings.database_url_for_gateway(), "gateway")
     await db.migrate(MIGRATIONS)
@@ -57,11 +61,25 @@ async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, we
         control_tokens=auth.Tokens(secret + ":control", settings.jwt_issuer, ttl),
         telemetry=TelemetryIngest(settings.kafka_bootstrap, settings.telemetry_consumer_group,
                                   settings.telemetry_max_lag_batches, settings.telemetry_retention_days, plan_of),
+        webhooks=Webhooks(db, settings, clock),
+        events=EventHub(settings.kafka_bootstrap, history=settings.event_stream_history,
+                        client_queue=settings.event_stream_client_queue,
+                        heartbeat_seconds=settings.event_stream_heartbeat_seconds),
     )
     return g, plane(g, "tenant"), plane(g, "control")
 
 
+def start(g: Gateway) -> None:
+    """The gateway's own loops: webhook feed and worker, the live stream's consumer."""
+    if g.webhooks is not None:
+        g.webhooks.start()
+    if g.events is not None:
+        g.events.start()
+
+
 async def close(g: Gateway) -> None:
+    if g.webhooks is not None:
+        await g.webhooks.stop()
     if g.telemetry is not None:
         await g.telemetry.close()
     await g.upstreams.close()
@@ -71,15 +89,16 @@ async def close(g: Gateway) -> None:
 class Runner:
     """Both planes on their ports; used by `python -m gateway`, `vigil up` and the tests."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock
         self.runners: list[web.AppRunner] = []
         self.ports: dict[str, int] = {}
         self.gateway: Gateway | None = None
 
     async def start(self) -> dict[str, int]:
         started = time.perf_counter()
-        self.gateway, tenant_app, control_app = await build(self.settings)
+        self.gateway, tenant_app, control_app = await build(self.settings, self.clock)
         for name, app, port in (("tenant", tenant_app, self.settings.tenant_port),
                                 ("control", control_app, self.settings.control_port)):
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -88,11 +107,15 @@ class Runner:
             await site.start()
             self.runners.append(runner)
             self.ports[name] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.gateway.tenant_url = f"http://127.0.0.1:{self.ports['tenant']}"
+        start(self.gateway)
         log.info("gateway up in %.0fms: tenant plane :%d, control plane :%d", (time.perf_counter() - started) * 1000,
                  self.ports["tenant"], self.ports["control"])
         return self.ports
 
     async def stop(self) -> None:
+        if self.gateway is not None and self.gateway.events is not None:
+            await self.gateway.events.close()  # open streams would hold the shutdown up
         for runner in self.runners:
             await runner.cleanup()
         if self.gateway:

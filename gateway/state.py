@@ -17,7 +17,9 @@ from vigil.runtime.db import Database
 from vigil.runtime.errors import Unavailable
 
 if TYPE_CHECKING:
+    from gateway.events.stream import EventHub
     from gateway.ingest.pipeline import TelemetryIngest
+    from gateway.webhooks.service import Webhooks
 
 
 @dataclass
@@ -31,6 +33,11 @@ class Gateway:
     idempotency: IdempotencyStore
     # Telemetry ingest: the Kafka producer and the consumer-lag backpressure (gateway/ingest/pipeline.py).
     telemetry: TelemetryIngest | None = None
+    # Outbound: webhook deliveries (gateway/webhooks/) and the live event stream (gateway/events/stream.py).
+    webhooks: Webhooks | None = None
+    events: EventHub | None = None
+    # The tenant plane's own address, once it listens: MCP tools call their routes through it.
+    tenant_url: str = ""
 
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
@@ -55,3 +62,17 @@ def telemetry_ingest(request: web.Request) -> TelemetryIngest:
     if pipeline is None:
         raise Unavailable("telemetry ingest is not configured")
     return pipeline
+
+
+def webhooks(request: web.Request) -> Webhooks:
+    found = request.app[GATEWAY_KEY].webhooks
+    if found is None:
+        raise Unavailable("webhooks are not configured")
+    return found
+
+
+def event_hub(request: web.Request) -> EventHub:
+    found = request.app[GATEWAY_KEY].events
+    if found is None:
+        raise Unavailable("the event stream is not configured")
+    return found
