@@ -5,6 +5,7 @@ to slow down and recovers. The retry schedule runs on a clock 100 times faster t
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -135,3 +136,225 @@ async def test_signed_ordered_retried_on_the_ladder_and_replayed(outbound_env):
         await receiver2.stop()
     again = next(x for x in receiver2.received if x.delivery_id == replay2.data["id"])
     assert again.event == done[0] and again.signed_by(hook["secret"])
+
+
+@pytest.mark.gateway_settings(webhook_disable_after_failures=3)
+async def test_other_4xx_fail_at_once_and_a_failing_subscription_is_disabled_with_its_reason(outbound_env):
+    users = await api.tenant(outbound_env["session"], outbound_env["tenant"], outbound_env["control"])
+    admin = users["admin"]
+    healthy = False
+
+    async def answer(_: Received) -> int:
+        return 200 if healthy else 400
+
+    receiver = await Receiver(answer).start()
+    try:
+        hook = await subscribe(admin, receiver.url)
+        for n in range(3):
+            await admin.post("/api/incidents", {"title": f"refused {n}", "severity": "P2"})
+
+        async def disabled() -> dict[str, Any] | None:
+            found = (await admin.get(f"/api/webhooks/{hook['id']}")).data
+            return found if not found["enabled"] else None
+
+        found = await eventually(disabled)
+        assert found["disabled_reason"] == "3 deliveries in a row failed; the last: HTTP 400"
+        assert found["consecutive_failures"] == 3 and found["disabled_at"] is not None
+        failed = await deliveries(admin, hook["id"], status="failed")
+        assert len(failed) == 3 and all(d["attempts"] == 1 and d["next_attempt_at"] is None for d in failed)
+        assert len(receiver.received) == 3  # a 400 is not retried
+
+        # Enabling it again clears the reason; new events flow.
+        healthy = True
+        enabled = await admin.patch(f"/api/webhooks/{hook['id']}", {"enabled": True},
+                                    headers={"If-Match": f'"{found["version"]}"'})
+        assert enabled.status == 200, enabled.body
+        assert (enabled.data["enabled"], enabled.data["disabled_reason"], enabled.data["consecutive_failures"]) \
+            == (True, None, 0)
+        stale = await admin.patch(f"/api/webhooks/{hook['id']}", {"description": "x"},
+                                  headers={"If-Match": f'"{found["version"]}"'})
+        assert stale.status == 409
+        later = (await admin.post("/api/incidents", {"title": "after", "severity": "P2"})).data
+        await receiver.wait_for(lambda r: any(x.event["resource"]["id"] == later["id"] for x in r.successes()))
+    finally:
+        await receiver.stop()
+
+
+async def test_ping_rotation_with_overlap_redirects_and_bounded_answers(outbound_env):
+    users = await api.tenant(outbound_env["session"], outbound_env["tenant"], outbound_env["control"])
+    admin = users["admin"]
+    big = b"x" * (2 * 1024 * 1024)
+
+    async def answer(got: Received) -> web.StreamResponse | int:
+        if got.path == "/redirect":
+            return web.Response(status=302, headers={"Location": "http://127.0.0.1:1/elsewhere"})
+        if got.path == "/big":
+            return web.Response(status=200, body=big)
+        return 204
+
+    receiver = await Receiver(answer).start()
+    try:
+        hook = await subscribe(admin, receiver.url + "/ok")
+        ping = await admin.post(f"/api/webhooks/{hook['id']}/ping")
+        assert ping.status == 200, ping.body
+        assert (ping.data["status"], ping.data["event_type"], ping.data["attempts"]) == ("succeeded", "webhook.ping", 1)
+        assert ping.data["history"][0]["status_code"] == 204
+        got = receiver.received[-1]
+        assert got.signed_by(hook["secret"]) and got.headers["Vigil-Event"] == "webhook.ping"
+
+        # Rotation with an overlap: both secrets sign; without one, only the new.
+        rotated = (await admin.post(f"/api/webhooks/{hook['id']}/rotate-secret", {"overlap_seconds": 3600})).data
+        assert rotated["secret"] != hook["secret"] and rotated["previous_secret_expires_at"] is not None
+        await admin.post(f"/api/webhooks/{hook['id']}/ping")
+        got = receiver.received[-1]
+        assert got.signed_by(rotated["secret"]) and got.signed_by(hook["secret"])
+        assert got.headers["Vigil-Signature"].count("v1=") == 2
+        final = (await admin.post(f"/api/webhooks/{hook['id']}/rotate-secret", {"overlap_seconds": 0})).data
+        await admin.post(f"/api/webhooks/{hook['id']}/ping")
+        got = receiver.received[-1]
+        assert got.signed_by(final["secret"]) and not got.signed_by(rotated["secret"])
+        assert not got.signed_by(hook["secret"])
+
+        # A redirect is a failure, not followed; a large answer is read only up to the bound.
+        await admin.patch(f"/api/webhooks/{hook['id']}", {"url": receiver.url + "/redirect"})
+        redirected = (await admin.post(f"/api/webhooks/{hook['id']}/ping")).data
+        assert (redirected["status"], redirected["last_status_code"]) == ("failed", 302)
+        assert "not followed" in redirected["last_error"]
+        assert all(r.path != "/elsewhere" for r in receiver.received)
+        await admin.patch(f"/api/webhooks/{hook['id']}", {"url": receiver.url + "/big"})
+        bounded = (await admin.post(f"/api/webhooks/{hook['id']}/ping")).data
+        assert bounded["status"] == "succeeded"
+        assert len(bounded["history"][0]["response_body"]) == 1024
+        # Pings count towards nothing: the run of failures is untouched.
+        assert (await admin.get(f"/api/webhooks/{hook['id']}")).data["consecutive_failures"] == 0
+    finally:
+        await receiver.stop()
+
+
+@pytest.mark.gateway_settings(webhook_allowed_networks=[])
+async def test_targets_in_private_ranges_are_refused_and_input_is_checked(outbound_env):
+    users = await api.tenant(outbound_env["session"], outbound_env["tenant"], outbound_env["control"])
+    admin = users["admin"]
+    for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/x", "http://169.254.169.254/latest",
+                "http://[::1]/x", "http://[::ffff:127.0.0.1]/x", "http://0.0.0.0/x", "http://100.64.0.1/x"):
+        refused = await admin.post("/api/webhooks", {"url": url, "event_types": ["*"]})
+        assert refused.status == 422, (url, refused.body)
+        assert refused.body["fields"][0]["field"] == "url"
+    for body, field in (({"url": "ftp://example.com/x", "event_types": ["*"]}, "url"),
+                        ({"url": "https://user:pw@example.com/x", "event_types": ["*"]}, "url"),
+                        ({"url": "https://example.com/x", "event_types": ["incidnet.*"]}, "event_types"),
+                        ({"url": "https://example.com/x", "event_types": []}, "event_types"),
+                        ({"url": "https://example.com/x", "event_types": ["*"], "secret": "mine"}, "secret")):
+        bad = await admin.post("/api/webhooks", body)
+        assert bad.status == 422 and bad.body["fields"][0]["field"].startswith(field), (body, bad.body)
+    # A viewer reads but never manages webhooks.
+    viewer = users["viewer"]
+    assert (await viewer.get("/api/webhooks")).status == 200
+    assert (await viewer.post("/api/webhooks", {"url": "https://example.com", "event_types": ["*"]})).status == 403
+    assert (await users["responder"].post("/api/webhooks", {"url": "https://example.com",
+                                                             "event_types": ["*"]})).status == 403
+
+
+async def test_tenants_never_see_each_others_webhooks(outbound_env):
+    session, tenant, control = outbound_env["session"], outbound_env["tenant"], outbound_env["control"]
+    mine = (await api.tenant(session, tenant, control))["admin"]
+    theirs = (await api.tenant(session, tenant, control))["admin"]
+    receiver = await Receiver().start()
+    try:
+        hook = await subscribe(mine, receiver.url)
+        await theirs.post("/api/incidents", {"title": "their incident", "severity": "P1"})
+        made = (await mine.post("/api/incidents", {"title": "my incident", "severity": "P1"})).data
+        await receiver.wait_for(lambda r: any(x.event["resource"]["id"] == made["id"] for x in r.successes()))
+        assert {r.event["tenant_id"] for r in receiver.received} == {mine.tenant_id}
+        ping = (await mine.post(f"/api/webhooks/{hook['id']}/ping")).data
+        for path in (f"/api/webhooks/{hook['id']}", f"/api/webhooks/{hook['id']}/deliveries",
+                     f"/api/webhooks/{hook['id']}/deliveries/{ping['id']}"):
+            assert (await theirs.get(path)).status == 404, path
+        assert (await theirs.post(f"/api/webhooks/{hook['id']}/ping")).status == 404
+        assert (await theirs.delete(f"/api/webhooks/{hook['id']}")).status == 404
+        assert (await theirs.get("/api/webhooks")).data["total"] == 0
+        assert (await mine.delete(f"/api/webhooks/{hook['id']}")).status == 200
+        assert (await mine.get(f"/api/webhooks/{hook['id']}")).status == 404
+    finally:
+        await receiver.stop()
+
+
+@pytest.mark.gateway_settings(webhook_concurrency=8, webhook_concurrency_per_subscription=2)
+async def test_a_hanging_endpoint_of_one_tenant_does_not_hold_up_another(outbound_env):
+    session, tenant, control = outbound_env["session"], outbound_env["tenant"], outbound_env["control"]
+    slow = (await api.tenant(session, tenant, control))["admin"]
+    fast = (await api.tenant(session, tenant, control))["admin"]
+    released = asyncio.Event()
+    in_flight = [0, 0]  # now, most
+
+    async def hang(_: Received) -> int:
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        try:
+            await released.wait()
+        finally:
+            in_flight[0] -= 1
+        return 200
+
+    hanging, quick = await Receiver(hang).start(), await Receiver().start()
+    try:
+        await subscribe(slow, hanging.url)
+        await subscribe(fast, quick.url)
+        for n in range(12):  # twelve resources: twelve queues, all timing out
+            await slow.post("/api/incidents", {"title": f"slow {n}", "severity": "P3"})
+        await hanging.wait_for(lambda r: len(r.received) >= 2)
+        made = (await fast.post("/api/incidents", {"title": "fast", "severity": "P3"})).data
+        await quick.wait_for(lambda r: any(x.event["resource"]["id"] == made["id"] for x in r.successes()))
+        # While the other tenant's endpoint had every attempt hanging, and never more than two at once.
+        assert hanging.successes() == [] and in_flight[1] <= 2
+    finally:
+        released.set()
+        await hanging.stop()
+        await quick.stop()
+
+
+@pytest.mark.postgres
+async def test_two_gateway_replicas_deliver_each_event_once(tmp_path, kafka_bootstrap, postgres_url):
+    """Two gateways on one PostgreSQL database and one consumer group, each with its feed and worker: every event
+    becomes one delivery, attempted by one of them."""
+    import aiohttp
+
+    from gateway.app import Runner
+    from gateway.config import GatewaySettings
+    from services.incident.config import IncidentSettings
+    from services.incident.server import build
+
+    service = await build(IncidentSettings(data_dir=tmp_path, grpc_port=0, kafka_bootstrap=kafka_bootstrap,
+                                           log_json=False))
+    port = await service.start()
+    group = f"test-webhooks-{uuid.uuid4().hex}"
+    runners = []
+    for n in range(2):
+        settings = GatewaySettings(
+            data_dir=tmp_path / f"gw{n}", tenant_port=0, control_port=0, kafka_bootstrap=kafka_bootstrap,
+            database_url=postgres_url, operator_email=api.OPERATOR_EMAIL, operator_password=api.OPERATOR_PASSWORD,
+            jwt_secret="a-shared-secret-of-at-least-32-characters", incident_addr=f"127.0.0.1:{port}",
+            webhook_allowed_networks=["127.0.0.0/8"], webhook_consumer_group=group, webhook_poll_seconds=0.2)
+        runners.append(Runner(settings))
+        await runners[-1].start()
+    receiver = await Receiver().start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            bases = [runner.gateway.tenant_url for runner in runners]
+            control = f"http://127.0.0.1:{runners[0].ports['control']}"
+            admin = (await api.tenant(session, bases[0], control))["admin"]
+            await subscribe(admin, receiver.url)
+            made = []
+            for n in range(20):
+                admin.base = bases[n % 2]
+                made.append((await admin.post("/api/incidents", {"title": f"twice {n}", "severity": "P4"})).data)
+            await receiver.wait_for(lambda r: len({x.event["id"] for x in r.successes()}) >= 20, timeout=60)
+            await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
+    finally:
+        await receiver.stop()
+        for runner in runners:
+            await runner.stop()
+        await service.stop()
+    events = [r.event["id"] for r in receiver.received]
+    assert len(events) == len(set(events)) == 20
+    assert {r.event["resource"]["id"] for r in receiver.received} == {m["id"] for m in made}
