@@ -20,6 +20,7 @@ from gateway.events.stream import EventHub
 from gateway.idempotency import IdempotencyStore
 from gateway.identity import IdentityStore
 from gateway.ingest.pipeline import TelemetryIngest
+from gateway.mcp.server import McpServer
 from gateway.routing import Plane
 from gateway.state import GATEWAY_KEY, PLANE_KEY, Gateway
 from gateway.webhooks.service import Webhooks
@@ -66,6 +67,7 @@ async def build(settings: GatewaySettings, clock: Clock | None = None
                         client_queue=settings.event_stream_client_queue,
                         heartbeat_seconds=settings.event_stream_heartbeat_seconds),
     )
+    g.mcp = McpServer(routes.collect("tenant"), lambda: g.tenant_url)
     return g, plane(g, "tenant"), plane(g, "control")
 
 
@@ -78,6 +80,8 @@ def start(g: Gateway) -> None:
 
 
 async def close(g: Gateway) -> None:
+    if g.mcp is not None:
+        await g.mcp.close()
     if g.webhooks is not None:
         await g.webhooks.stop()
     if g.telemetry is not None:

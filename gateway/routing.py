@@ -16,7 +16,8 @@ body/query/path models, the response model and status, the errors it can answer,
 - the handler returns the answer's source (a proto message, a dict, or an object with the response model's
   fields) and the endpoint answers `{"data": <response model's JSON>}` with the declared status, adding
   `ETag` when the response model has a `version` (a handler may also return a `web.StreamResponse`);
-- the OpenAPI document describes the operation.
+- the OpenAPI document describes the operation;
+- `tool="name"` makes the route an MCP tool of that name (gateway/mcp/tools.py).
 
 Defaults: a GET needs the viewer role and the family's read scope and is rate class `read`; anything else
 needs the responder role and the family's write scope and is class `write`. Route modules in gateway/routes/
@@ -87,6 +88,11 @@ class Route:
     consumes: tuple[str, ...] = ()
     produces: tuple[str, ...] = ()
     description: str = ""
+    # The MCP tool this route is (gateway/mcp/tools.py), by name; None: not a tool.
+    tool: str | None = None
+    # A POST that changes nothing by itself, so a viewer may call it (the MCP endpoint: each tool call is
+    # authorized as its own route).
+    read_only: bool = False
     endpoint: Handler = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ from vigil.runtime.errors import Unavailable
 if TYPE_CHECKING:
     from gateway.events.stream import EventHub
     from gateway.ingest.pipeline import TelemetryIngest
+    from gateway.mcp.server import McpServer
     from gateway.webhooks.service import Webhooks
 
 
@@ -36,6 +37,7 @@ class Gateway:
     # Outbound: webhook deliveries (gateway/webhooks/) and the live event stream (gateway/events/stream.py).
     webhooks: Webhooks | None = None
     events: EventHub | None = None
+    mcp: McpServer | None = None
     # The tenant plane's own address, once it listens: MCP tools call their routes through it.
     tenant_url: str = ""
 
@@ -75,4 +77,11 @@ def event_hub(request: web.Request) -> EventHub:
     found = request.app[GATEWAY_KEY].events
     if found is None:
         raise Unavailable("the event stream is not configured")
+    return found
+
+
+def mcp_server(request: web.Request) -> McpServer:
+    found = request.app[GATEWAY_KEY].mcp
+    if found is None:
+        raise Unavailable("the MCP server is not configured")
     return found

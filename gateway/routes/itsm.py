@@ -44,13 +44,14 @@ routes = Routes("tenant", tags=("itsm",), scopes="itsm")
 # -- changes ----------------------------------------------------------------------------------------------------
 
 
-@routes.get("/api/itsm/changes", summary="List change requests", query=ChangeQuery, response=Page[Change])
+@routes.get("/api/itsm/changes", summary="List change requests (`ci_id`: what changed on these CIs)",
+            tool="list_changes", query=ChangeQuery, response=Page[Change])
 async def list_changes(request: web.Request, query: ChangeQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).itsm.ListChanges(to_proto(pb.ListChangesRequest, query)))
     return page(resp.items, resp.page.total, query)
 
 
-@routes.get("/api/cmdb/items/{id}/changes", summary="The change requests on one CI", tags=("itsm", "cmdb"),
+@routes.get("/api/cmdb/items/{id}/changes", summary="The change requests on one CI", tool="list_ci_changes", tags=("itsm", "cmdb"),
             path=ById, query=CiChangeQuery, response=Page[Change])
 async def list_ci_changes(request: web.Request, path: ById, query: CiChangeQuery) -> dict[str, Any]:
     """The CI must exist in this tenant's CMDB (404 otherwise, whoever owns it). With the CMDB down the list is
@@ -68,7 +69,7 @@ async def create_change(request: web.Request, body: NewChange) -> pb.Change:
     return (await call(upstreams(request).itsm.CreateChange(to_proto(pb.CreateChangeRequest, body)))).change
 
 
-@routes.get("/api/itsm/changes/{id}", summary="Get a change by id or reference", path=ById, response=Change)
+@routes.get("/api/itsm/changes/{id}", summary="Get a change by id or reference", tool="get_change", path=ById, response=Change)
 async def get_change(request: web.Request, path: ById) -> pb.Change:
     return (await call(upstreams(request).itsm.GetChange(pb.GetChangeRequest(id=path.id)))).change
 

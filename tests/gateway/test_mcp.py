@@ -1,0 +1,54 @@
+"""The MCP server through the MCP SDK's own client (streamable HTTP) against an in-process gateway and the
+real incident, ITSM and CMDB services: tools listed by scope, each tool called, errors as the API's."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.support import api
+from tests.support.mcp_client import mcp_session
+
+pytestmark = pytest.mark.kafka
+
+
+def text(result) -> dict:
+    return orjson.loads(result.content[0].text)
+
+
+async def test_incident_tools_through_the_sdk_client(outbound_env):
+    users = await api.tenant(outbound_env["session"], outbound_env["tenant"], outbound_env["control"])
+    responder, viewer = users["responder"], users["viewer"]
+    async with mcp_session(outbound_env["tenant"], responder.headers) as session:
+        listed = {t.name: t for t in (await session.list_tools()).tools}
+        assert {"list_incidents", "create_incident", "get_incident", "update_incident", "list_changes",
+                "get_impact", "search_logs"} <= set(listed)
+        assert listed["create_incident"].input_schema["properties"]["severity"]["enum"] == ["P1", "P2", "P3", "P4"]
+        made = await session.call_tool("create_incident", {"title": "Disk full", "severity": "P2"})
+        assert not made.is_error, made.content
+        incident = made.structured_content
+        assert incident["reference"].startswith("INC-") and incident["status"] == "triggered"
+        moved = await session.call_tool("update_incident", {"id": incident["id"], "status": "open",
+                                                            "note": "on it", "if_match_version": 1})
+        assert not moved.is_error and moved.structured_content["status"] == "open"
+        stale = await session.call_tool("update_incident", {"id": incident["id"], "status": "acknowledged",
+                                                            "if_match_version": 1})
+        assert stale.is_error and text(stale)["code"] == "CONFLICT"
+        wrong = await session.call_tool("update_incident", {"id": incident["id"], "status": "closed"})
+        assert wrong.is_error and text(wrong)["code"] == "INVALID_TRANSITION"
+        got = await session.call_tool("get_incident", {"id": incident["reference"]})
+        rest = (await responder.get(f"/api/incidents/{incident['id']}")).data
+        assert got.structured_content == rest
+        found = await session.call_tool("list_incidents", {"status": ["open"], "q": "disk"})
+        assert [i["id"] for i in found.structured_content["items"]] == [incident["id"]]
+        bad = await session.call_tool("create_incident", {"title": "x", "severity": "P9"})
+        assert bad.is_error and text(bad)["code"] == "VALIDATION_ERROR"
+        assert text(bad)["fields"][0]["field"] == "severity"
+
+    async with mcp_session(outbound_env["tenant"], viewer.headers) as session:
+        listed = {t.name for t in (await session.list_tools()).tools}
+        assert "get_incident" in listed and "create_incident" not in listed
+        refused = await session.call_tool("create_incident", {"title": "nope", "severity": "P1"})
+        assert refused.is_error and text(refused)["code"] == "FORBIDDEN"
+        assert (await session.call_tool("get_incident", {"id": incident["id"]})).structured_content["id"] == \
+            incident["id"]
