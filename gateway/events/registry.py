@@ -44,23 +44,27 @@ class Family:
     resource_type: str
     model: type[BaseModel]
     scope: Scope
-    types: tuple[str, ...] = ()  # when only some types of the prefix have this resource
+    known: tuple[str, ...]  # the types its service publishes today (documented in the OpenAPI `webhooks`)
+    exact: bool = False  # claims only `known` (the other types of the prefix have another resource)
     details: tuple[str, ...] = ("from_status", "to_status", "changed_fields")
 
     def claims(self, event_type: str) -> bool:
-        return event_type in self.types if self.types else event_type.startswith(self.prefix + ".")
+        return event_type in self.known if self.exact else event_type.startswith(self.prefix + ".")
 
 
 FAMILIES: tuple[Family, ...] = (
     Family("incident", topics.INCIDENT_EVENTS, incident_pb2.IncidentEvent, "incident", "incident", Incident,
-           Scope.INCIDENTS_READ),
-    Family("change", topics.ITSM_EVENTS, itsm_pb2.ChangeEvent, "change", "change", Change, Scope.ITSM_READ),
+           Scope.INCIDENTS_READ, ("incident.created", "incident.updated", "incident.transitioned")),
+    Family("change", topics.ITSM_EVENTS, itsm_pb2.ChangeEvent, "change", "change", Change, Scope.ITSM_READ,
+           ("change.created", "change.updated", "change.transitioned", "change.approval_recorded",
+            "change.approved", "change.rejected", "change.conflict_detected")),
     Family("request", topics.ITSM_EVENTS, itsm_pb2.RequestEvent, "request", "request", ServiceRequest,
-           Scope.ITSM_READ),
+           Scope.ITSM_READ, ("request.submitted", "request.approved", "request.rejected", "request.fulfilled",
+                             "request.cancelled", "request.approval_recorded")),
     Family("ci", topics.CMDB_EVENTS, cmdb_pb2.CiEvent, "items", "ci", ConfigurationItem, Scope.CMDB_READ,
-           types=("ci.created", "ci.updated", "ci.deleted"), details=("changed_fields",)),
+           ("ci.created", "ci.updated", "ci.deleted"), exact=True, details=("changed_fields",)),
     Family("ci", topics.CMDB_EVENTS, cmdb_pb2.CiEvent, "relations", "relation", Relation, Scope.CMDB_READ,
-           types=("ci.related", "ci.unrelated"), details=()),
+           ("ci.related", "ci.unrelated"), exact=True, details=()),
     # ci.imported (chunks of a bulk import) is not published outside: an import of 100k CIs is one answer to
     # its caller, not 100k deliveries.
 )
