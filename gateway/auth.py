@@ -26,7 +26,6 @@ from vigil.runtime.errors import Forbidden, Unauthenticated
 TENANT_AUDIENCE = "vigil-tenant"
 CONTROL_AUDIENCE = "vigil-control"
 ROLE_RANK = {"viewer": 0, "responder": 1, "admin": 2}
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PrincipalKind = Literal["user", "operator", "api_key", "integration"]
 
 
@@ -120,8 +119,9 @@ def bearer(header: str | None) -> str:
     return token.strip()
 
 
-def check_role(principal: Principal, method: str, required: str) -> None:
-    if method not in READ_METHODS and principal.role == "viewer":
+def check_role(principal: Principal, reads: bool, required: str) -> None:
+    """`reads`: the request only reads (a GET, or a search that POSTs its filters)."""
+    if not reads and principal.role == "viewer":
         raise Forbidden("viewers cannot change anything")
     if ROLE_RANK.get(principal.role, -1) < ROLE_RANK[required]:
         raise Forbidden(f"this action needs the {required} role; you are {principal.role}")

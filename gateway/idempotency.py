@@ -14,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from aiohttp import web
 
-from vigil.runtime.clock import as_utc
-from vigil.runtime.db import Database
+from vigil.runtime.db import Database, dialect_insert
 from vigil.runtime.errors import Conflict, FieldError, ValidationFailed
 
 WINDOW = timedelta(hours=24)
@@ -41,17 +40,29 @@ class IdempotencyStore:
         self.db = db
 
     async def claim(self, scope: str, key: str, fingerprint: str) -> web.Response | None:
-        """None: the key is ours, run the request. A response: replay it."""
-        now = datetime.now(UTC)
-        async with self.db.write() as conn:
-            row = (await conn.execute(sa.select(keys).where(keys.c.scope == scope, keys.c.key == key))).first()
-            if row is not None and as_utc(row.created_at) + WINDOW < now:
-                await conn.execute(keys.delete().where(keys.c.scope == scope, keys.c.key == key))
-                row = None
-            if row is None:
-                await conn.execute(keys.insert().values(scope=scope, key=key, fingerprint=fingerprint, status=0,
-                                                        content_type="", body=b"", etag="", created_at=now))
-                return None
+        """None: the key is ours, run the request. A response: replay it.
+
+        Claiming is one statement (insert, or take over a key whose 24 h are over), so of two first requests
+        with one key arriving together exactly one claims it and the other finds it pending."""
+        for _attempt in range(3):
+            now = datetime.now(UTC)
+            async with self.db.write() as conn:
+                insert = dialect_insert(conn)(keys).values(scope=scope, key=key, fingerprint=fingerprint, status=0,
+                                                           content_type="", body=b"", etag="", created_at=now)
+                claimed = (await conn.execute(insert.on_conflict_do_update(
+                    index_elements=[keys.c.scope, keys.c.key],
+                    set_={"fingerprint": fingerprint, "status": 0, "content_type": "", "body": b"", "etag": "",
+                          "created_at": now},
+                    where=keys.c.created_at < now - WINDOW,
+                ).returning(keys.c.key))).first()
+                if claimed is not None:
+                    return None
+                row = (await conn.execute(sa.select(keys).where(keys.c.scope == scope, keys.c.key == key))).first()
+            if row is not None:
+                break
+            # released by a failed first request in between: claim again
+        else:
+            raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly")
         if row.fingerprint != fingerprint:
             raise ValidationFailed("this Idempotency-Key was used for a different request",
                                    [FieldError(HEADER, "already used for another path or body")])

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from vigil.runtime.db import Database
 from vigil.runtime.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -132,11 +133,11 @@ class IdentityStore:
         now = datetime.now(UTC)
         tenant = Tenant(id=tenant_id or f"t-{uuid.uuid4().hex[:12]}", name=name.strip(), status="active", plan=plan,
                         created_at=now, updated_at=now)
-        async with self.db.write() as conn:
-            exists = (await conn.execute(sa.select(tenants.c.id).where(tenants.c.id == tenant.id))).first()
-            if exists:
-                raise Conflict(f"tenant {tenant.id} already exists", [FieldError("id", "already exists")])
-            await conn.execute(tenants.insert().values(**asdict(tenant)))
+        try:  # the primary key decides between concurrent creates of one id
+            async with self.db.write() as conn:
+                await conn.execute(tenants.insert().values(**asdict(tenant)))
+        except IntegrityError:
+            raise Conflict(f"tenant {tenant.id} already exists", [FieldError("id", "already exists")]) from None
         self._status_cache.pop(tenant.id, None)
         return tenant
 
@@ -201,15 +202,14 @@ class IdentityStore:
         password_hash = await asyncio.to_thread(hash_password, password)
         user = User(id=str(uuid.uuid4()), tenant_id=tenant_id, email=email.lower(), role=role, disabled=False,
                     created_at=datetime.now(UTC))
-        async with self.db.write() as conn:
-            exists = (await conn.execute(sa.select(users.c.id).where(
-                users.c.tenant_id == tenant_id, users.c.email == user.email))).first()
-            if exists:
-                raise Conflict(f"user {user.email} already exists in tenant {tenant_id}",
-                               [FieldError("email", "already exists")])
-            await conn.execute(users.insert().values(
-                id=user.id, tenant_id=tenant_id, email=user.email, password_hash=password_hash, role=role,
-                disabled=False, created_at=user.created_at))
+        try:  # the (tenant, email) unique constraint decides between concurrent creates
+            async with self.db.write() as conn:
+                await conn.execute(users.insert().values(
+                    id=user.id, tenant_id=tenant_id, email=user.email, password_hash=password_hash, role=role,
+                    disabled=False, created_at=user.created_at))
+        except IntegrityError:
+            raise Conflict(f"user {user.email} already exists in tenant {tenant_id}",
+                           [FieldError("email", "already exists")]) from None
         return user
 
     async def list_users(self, tenant_id: str) -> list[User]:
@@ -274,19 +274,16 @@ class IdentityStore:
         return token
 
     async def redeem_refresh_token(self, token: str) -> User | None:
-        """Single use: the token is revoked as it is redeemed (rotation)."""
+        """Single use: the token is revoked as it is redeemed (rotation). Checking and revoking are one
+        statement, so of two concurrent redemptions of one token exactly one succeeds."""
         now = datetime.now(UTC)
         async with self.db.write() as conn:
-            row = (await conn.execute(sa.select(refresh_tokens).where(
-                refresh_tokens.c.token_hash == token_hash(token)))).first()
-            if row is None or row.revoked:
+            user_id = (await conn.execute(refresh_tokens.update().where(
+                refresh_tokens.c.token_hash == token_hash(token), refresh_tokens.c.revoked.is_(False),
+                refresh_tokens.c.expires_at > now).values(revoked=True).returning(refresh_tokens.c.user_id))).scalar()
+            if user_id is None:
                 return None
-            expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
-            if expires < now:
-                return None
-            await conn.execute(refresh_tokens.update().where(refresh_tokens.c.token_hash == row.token_hash)
-                               .values(revoked=True))
-            user_row = (await conn.execute(sa.select(users).where(users.c.id == row.user_id))).first()
+            user_row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
         if user_row is None or user_row.disabled:
             return None
         return _user(user_row)

@@ -135,7 +135,7 @@ async def authorize(request: web.Request, handler) -> web.StreamResponse:
     route = route_of(request)
     principal = request.get(PRINCIPAL_KEY)
     if route is not None and principal is not None and route.auth == "tenant" and route.role is not None:
-        auth.check_role(principal, "GET" if route.read_only else request.method, route.role)
+        auth.check_role(principal, route.reads, route.role)
     return await handler(request)
 
 

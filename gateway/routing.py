@@ -90,13 +90,17 @@ class Route:
     description: str = ""
     # The MCP tool this route is (gateway/mcp/tools.py), by name; None: not a tool.
     tool: str | None = None
-    # A POST that changes nothing by itself, so a viewer may call it (the MCP endpoint: each tool call is
-    # authorized as its own route).
+    # A POST that only reads (a search with its filters in the body; the MCP endpoint, whose tool calls are each
+    # authorized as their own route): readers may call it.
     read_only: bool = False
     endpoint: Handler = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "endpoint", _endpoint(self))
+
+    @property
+    def reads(self) -> bool:
+        return self.method in READ_METHODS or self.read_only
 
     @property
     def operation_id(self) -> str:
@@ -210,6 +214,11 @@ class Routes:
 
     def post(self, template: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("POST", template, **kw)
+
+    def search(self, template: str, **kw: Any) -> Callable[[Handler], Handler]:
+        """A POST that only reads (a search whose filters do not fit in a query string): the role, scope and
+        rate class of a GET."""
+        return self.route("POST", template, role="viewer", scope=self.read_scope, rate="read", read_only=True, **kw)
 
     def put(self, template: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("PUT", template, **kw)

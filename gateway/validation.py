@@ -34,8 +34,8 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
             errors.append(FieldError("body", f"malformed JSON: {err['ctx'].get('error', err['msg'])}"))
         elif err["type"] == "extra_forbidden":
             errors.append(FieldError(_field_name(err["loc"]), "unknown field"))
-        elif err["type"] == "model_type":
-            errors.append(FieldError("body", "must be a JSON object"))
+        elif err["type"] == "model_type":  # the body itself, or an object nested in it
+            errors.append(FieldError(_field_name(err["loc"]), "must be a JSON object"))
         else:
             errors.append(FieldError(_field_name(err["loc"]), err["msg"]))
     return errors

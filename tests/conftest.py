@@ -52,6 +52,15 @@ async def database_url(request, tmp_path) -> str:
     return await request.getfixturevalue("postgres_server").create_database()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def stack_database_env(request) -> dict[str, str]:
+    """For `stack_factory(env=stack_database_env)`: the stack on its SQLite files, or every service and the
+    gateway on one fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return {}
+    return {"VIGIL_DATABASE_URL": await request.getfixturevalue("postgres_server").create_database()}
+
+
 @pytest.fixture
 def stack_factory(kafka_bootstrap: str) -> Iterator[Callable[..., Stack]]:
     """Start all five services and the gateway as real processes on free ports (real Kafka, SQLite files)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.metadata
+import logging
 from typing import Any
 
 import aiohttp
@@ -46,6 +47,7 @@ class McpServer:
         self.server = Server("vigil", version=importlib.metadata.version("vigil"), instructions=INSTRUCTIONS,
                              on_list_tools=self.list_tools, on_call_tool=self.call_tool)
         self.server.middleware = []  # the gateway's own request span covers each call
+        logging.getLogger("mcp").setLevel(logging.WARNING)  # the SDK logs every stateless request at INFO
         self.manager = StreamableHTTPSessionManager(self.server, stateless=True, json_response=True)
         self._session: aiohttp.ClientSession | None = None
         self._running: asyncio.Task | None = None

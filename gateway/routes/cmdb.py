@@ -25,8 +25,9 @@ from gateway.schemas.cmdb import (
     RelationQuery,
     RelationType,
 )
-from gateway.schemas.common import Page, page, whole
+from gateway.schemas.common import Listing, Page, listing, page, whole
 from gateway.schemas.convert import to_json, to_proto
+from gateway.schemas.search import Search, search_message
 from gateway.state import upstreams
 from gateway.versioning import update_message
 from vigil.cmdb.v1 import cmdb_pb2 as pb
@@ -36,10 +37,18 @@ routes = Routes("tenant", tags=("cmdb",), scopes="cmdb")
 
 
 @routes.get("/api/cmdb/items", summary="List configuration items", tool="list_cis", query=ItemQuery,
-            response=Page[ConfigurationItem])
+            response=Listing[ConfigurationItem])
 async def list_cis(request: web.Request, query: ItemQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).cmdb.ListItems(to_proto(pb.ListItemsRequest, query)))
-    return page(resp.items, resp.page.total, query)
+    return listing(resp.items, resp.page, query)
+
+
+@routes.search("/api/cmdb/items/search", summary="Search configuration items with structured filters",
+               body=Search, response=Listing[ConfigurationItem])
+async def search_cis(request: web.Request, body: Search) -> dict[str, Any]:
+    """Filters on any attribute docs/lists.md names for CMDB items, all of which must hold."""
+    resp = await call(upstreams(request).cmdb.ListItems(search_message(pb.ListItemsRequest, body)))
+    return listing(resp.items, resp.page, body)
 
 
 @routes.post("/api/cmdb/items", summary="Create a configuration item", body=NewItem, response=ConfigurationItem,
@@ -49,7 +58,8 @@ async def create_ci(request: web.Request, body: NewItem) -> pb.ConfigurationItem
     return (await call(upstreams(request).cmdb.CreateItem(msg))).item
 
 
-@routes.get("/api/cmdb/items/{id}", summary="Get a configuration item", tool="get_ci", path=ById, response=ConfigurationItem)
+@routes.get("/api/cmdb/items/{id}", summary="Get a configuration item",
+            tool="get_ci", path=ById, response=ConfigurationItem)
 async def get_ci(request: web.Request, path: ById) -> pb.ConfigurationItem:
     return (await call(upstreams(request).cmdb.GetItem(pb.GetItemRequest(id=path.id)))).item
 
@@ -69,7 +79,8 @@ async def delete_ci(request: web.Request, path: ById) -> dict[str, Any]:
     return {**to_json(ConfigurationItem, resp.item), "relations_deleted": resp.relations_deleted}
 
 
-@routes.get("/api/cmdb/relations", summary="List relations", tool="list_relations", query=RelationQuery, response=Page[Relation])
+@routes.get("/api/cmdb/relations", summary="List relations",
+            tool="list_relations", query=RelationQuery, response=Page[Relation])
 async def list_relations(request: web.Request, query: RelationQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).cmdb.ListRelations(to_proto(pb.ListRelationsRequest, query)))
     return page(resp.items, resp.page.total, query)

@@ -10,9 +10,10 @@ from aiohttp import web
 from gateway.clients import call
 from gateway.routing import Routes
 from gateway.schemas.base import ById
-from gateway.schemas.common import Page, page, whole
+from gateway.schemas.common import Listing, Page, listing, whole
 from gateway.schemas.convert import to_proto
 from gateway.schemas.incidents import Incident, IncidentPatch, IncidentQuery, NewIncident, TimelineEntry
+from gateway.schemas.search import Search, search_message
 from gateway.state import upstreams
 from gateway.versioning import update_message
 from vigil.incident.v1 import incident_pb2 as pb
@@ -21,18 +22,30 @@ from vigil.runtime.errors import InvalidTransition
 routes = Routes("tenant", tags=("incidents",), scopes="incidents")
 
 
-@routes.get("/api/incidents", summary="List incidents", tool="list_incidents", query=IncidentQuery, response=Page[Incident])
+@routes.get("/api/incidents", summary="List incidents", tool="list_incidents", query=IncidentQuery,
+            response=Listing[Incident])
 async def list_incidents(request: web.Request, query: IncidentQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).incident.ListIncidents(to_proto(pb.ListIncidentsRequest, query)))
-    return page(resp.items, resp.page.total, query)
+    return listing(resp.items, resp.page, query)
 
 
-@routes.post("/api/incidents", summary="Create an incident", tool="create_incident", body=NewIncident, response=Incident, status=201)
+@routes.search("/api/incidents/search", summary="Search incidents with structured filters",
+               tool="search_incidents", body=Search, response=Listing[Incident])
+async def search_incidents(request: web.Request, body: Search) -> dict[str, Any]:
+    """Filters on any attribute docs/lists.md names for incidents, all of which must hold."""
+    resp = await call(upstreams(request).incident.ListIncidents(search_message(pb.ListIncidentsRequest, body)))
+    return listing(resp.items, resp.page, body)
+
+
+@routes.post("/api/incidents", summary="Create an incident", tool="create_incident", body=NewIncident,
+             response=Incident, status=201)
 async def create_incident(request: web.Request, body: NewIncident) -> pb.Incident:
     return (await call(upstreams(request).incident.CreateIncident(to_proto(pb.CreateIncidentRequest, body)))).incident
 
 
-@routes.get("/api/incidents/{id}", summary="Get an incident by id or reference", tool="get_incident", path=ById, response=Incident)
+@routes.get("/api/incidents/{id}", summary="Get an incident by id or reference",
+            tool="get_incident", path=ById,
+            response=Incident)
 async def get_incident(request: web.Request, path: ById) -> pb.Incident:
     return (await call(upstreams(request).incident.GetIncident(pb.GetIncidentRequest(id=path.id)))).incident
 
@@ -55,7 +68,8 @@ async def update_incident(request: web.Request, path: ById, body: IncidentPatch,
     return resp.incident
 
 
-@routes.get("/api/incidents/{id}/timeline", summary="An incident's timeline, oldest first", tool="get_incident_timeline", path=ById,
+@routes.get("/api/incidents/{id}/timeline", summary="An incident's timeline, oldest first",
+            tool="get_incident_timeline", path=ById,
             response=Page[TimelineEntry])
 async def incident_timeline(request: web.Request, path: ById) -> dict[str, Any]:
     resp = await call(upstreams(request).incident.GetTimeline(pb.GetTimelineRequest(id=path.id)))

@@ -10,7 +10,7 @@ from aiohttp import web
 from gateway.clients import call
 from gateway.routing import Routes
 from gateway.schemas.base import ById
-from gateway.schemas.common import Page, page
+from gateway.schemas.common import Listing, Page, listing, page
 from gateway.schemas.convert import to_proto
 from gateway.schemas.itsm import (
     Blackout,
@@ -33,6 +33,7 @@ from gateway.schemas.itsm import (
     RequestQuery,
     ServiceRequest,
 )
+from gateway.schemas.search import Search, search_message
 from gateway.state import upstreams
 from gateway.versioning import update_message
 from vigil.cmdb.v1 import cmdb_pb2
@@ -45,14 +46,22 @@ routes = Routes("tenant", tags=("itsm",), scopes="itsm")
 
 
 @routes.get("/api/itsm/changes", summary="List change requests (`ci_id`: what changed on these CIs)",
-            tool="list_changes", query=ChangeQuery, response=Page[Change])
+            tool="list_changes", query=ChangeQuery, response=Listing[Change])
 async def list_changes(request: web.Request, query: ChangeQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).itsm.ListChanges(to_proto(pb.ListChangesRequest, query)))
-    return page(resp.items, resp.page.total, query)
+    return listing(resp.items, resp.page, query)
 
 
-@routes.get("/api/cmdb/items/{id}/changes", summary="The change requests on one CI", tool="list_ci_changes", tags=("itsm", "cmdb"),
-            path=ById, query=CiChangeQuery, response=Page[Change])
+@routes.search("/api/itsm/changes/search", summary="Search change requests with structured filters",
+               tool="search_changes", body=Search, response=Listing[Change])
+async def search_changes(request: web.Request, body: Search) -> dict[str, Any]:
+    """Filters on any attribute docs/lists.md names for changes, all of which must hold."""
+    resp = await call(upstreams(request).itsm.ListChanges(search_message(pb.ListChangesRequest, body)))
+    return listing(resp.items, resp.page, body)
+
+
+@routes.get("/api/cmdb/items/{id}/changes", summary="The change requests on one CI", tool="list_ci_changes",
+            tags=("itsm", "cmdb"), path=ById, query=CiChangeQuery, response=Listing[Change])
 async def list_ci_changes(request: web.Request, path: ById, query: CiChangeQuery) -> dict[str, Any]:
     """The CI must exist in this tenant's CMDB (404 otherwise, whoever owns it). With the CMDB down the list is
     still served: changes are tenant-scoped, so nothing leaks."""
@@ -61,7 +70,7 @@ async def list_ci_changes(request: web.Request, path: ById, query: CiChangeQuery
     except Unavailable:
         pass
     resp = await call(upstreams(request).itsm.ListChanges(to_proto(pb.ListChangesRequest, query, ci_ids=[path.id])))
-    return page(resp.items, resp.page.total, query)
+    return listing(resp.items, resp.page, query)
 
 
 @routes.post("/api/itsm/changes", summary="Request a change", body=NewChange, response=Change, status=201)
@@ -69,7 +78,8 @@ async def create_change(request: web.Request, body: NewChange) -> pb.Change:
     return (await call(upstreams(request).itsm.CreateChange(to_proto(pb.CreateChangeRequest, body)))).change
 
 
-@routes.get("/api/itsm/changes/{id}", summary="Get a change by id or reference", tool="get_change", path=ById, response=Change)
+@routes.get("/api/itsm/changes/{id}", summary="Get a change by id or reference",
+            tool="get_change", path=ById, response=Change)
 async def get_change(request: web.Request, path: ById) -> pb.Change:
     return (await call(upstreams(request).itsm.GetChange(pb.GetChangeRequest(id=path.id)))).change
 
@@ -136,10 +146,18 @@ async def retire_catalog_item(request: web.Request, path: ById) -> pb.CatalogIte
 
 
 @routes.get("/api/itsm/requests", summary="List service requests", query=RequestQuery,
-            response=Page[ServiceRequest])
+            response=Listing[ServiceRequest])
 async def list_service_requests(request: web.Request, query: RequestQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).itsm.ListRequests(to_proto(pb.ListRequestsRequest, query)))
-    return page(resp.items, resp.page.total, query)
+    return listing(resp.items, resp.page, query)
+
+
+@routes.search("/api/itsm/requests/search", summary="Search service requests with structured filters",
+               body=Search, response=Listing[ServiceRequest])
+async def search_service_requests(request: web.Request, body: Search) -> dict[str, Any]:
+    """Filters on any attribute docs/lists.md names for service requests, all of which must hold."""
+    resp = await call(upstreams(request).itsm.ListRequests(search_message(pb.ListRequestsRequest, body)))
+    return listing(resp.items, resp.page, body)
 
 
 @routes.post("/api/itsm/requests", summary="Submit a service request", body=NewRequest, response=ServiceRequest,

@@ -95,6 +95,13 @@ class Paging(Query):
     offset: int = Field(0, ge=0, le=10_000_000, description="items to skip")
 
 
+class Cursor(Query):
+    """Keyset paging for the lists that offer it (docs/lists.md)."""
+
+    cursor: str = Field("", max_length=2000, description="next_cursor of the previous page, as it was; with the "
+                                                         "same sort, order and filters, and no offset")
+
+
 class Sorting(Query):
     sort: str = Field("", description="field to sort by (each list names the fields it accepts)")
     order: str = Field("", description="asc or desc")

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from gateway.schemas.base import Body, JsonObject, Paging, ProtoField, Resource, Sorting, Time
+from gateway.schemas.base import Body, Cursor, JsonObject, Paging, ProtoField, Resource, Sorting, Time
 
 Criticality = Literal["low", "medium", "high", "critical"]
 
@@ -49,7 +49,7 @@ class BulkImport(Body):
     relations: list[NewRelation] = Field(default_factory=list, max_length=50_000)
 
 
-class ItemQuery(Paging, Sorting):
+class ItemQuery(Paging, Sorting, Cursor):
     cls: str = Field("", alias="class")
     environment: str = ""
     q: str = Field("", description="text in the name or owner")

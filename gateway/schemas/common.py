@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import Field
 
 from gateway.schemas.base import Paging, Resource
+from vigil.common.v1 import common_pb2
 
 T = TypeVar("T")
 
@@ -26,6 +27,19 @@ class CursorPage(Resource, Generic[T]):
     items: list[T]
     limit: int
     next_cursor: str | None
+
+
+class Listing(Page[T], Generic[T]):
+    """A list page that can go on by offset or by cursor (docs/lists.md): pass `next_cursor` as `cursor` for
+    the next page; null on the last page."""
+
+    next_cursor: str | None
+
+
+def listing(items: Any, info: common_pb2.PageInfo, query: Any) -> dict[str, Any]:
+    """The source of a `Listing` answer: the items, the service's page info and the query's paging."""
+    return {"items": items, "total": info.total, "limit": query.limit, "offset": query.offset,
+            "next_cursor": info.next_cursor or None}
 
 
 def page(items: Any, total: int, query: Paging) -> dict[str, Any]:

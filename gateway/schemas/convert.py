@@ -301,7 +301,7 @@ class _Plan:
 
 
 _PLANS: dict[tuple[type[BaseModel], type[Message], frozenset[str]], _Plan] = {}
-_PAGE_FIELDS = ("limit", "offset", "sort", "order")
+_PAGE_FIELDS = ("limit", "offset", "sort", "order", "cursor")
 
 
 def _plan(model: type[BaseModel], message: type[Message], skip: frozenset[str]) -> _Plan:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from gateway.schemas.base import Body, JsonObject, Paging, Resource, Sorting, Time
+from gateway.schemas.base import Body, Cursor, JsonObject, Paging, Resource, Sorting, Time
 
 Severity = Literal["P1", "P2", "P3", "P4"]
 Status = Literal["triggered", "open", "acknowledged", "investigating", "resolved", "reopened", "closed"]
@@ -40,7 +40,7 @@ class IncidentPatch(Body):
     note: str | None = Field(default=None, max_length=5_000, description="for the timeline entry of a status change")
 
 
-class IncidentQuery(Paging, Sorting):
+class IncidentQuery(Paging, Sorting, Cursor):
     status: list[str] = Field(default_factory=list, description="any of these statuses")
     severity: list[str] = Field(default_factory=list, description="any of these severities")
     q: str = Field("", description="text in the title or description")

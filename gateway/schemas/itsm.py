@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BeforeValidator, Field
 
 from gateway.schemas.base import (
     Body,
+    Cursor,
     Derived,
     JsonObject,
     Paging,
@@ -79,7 +80,7 @@ class DecisionBody(Body):
     comment: str = Field(default="", max_length=5_000)
 
 
-class ChangeQuery(Paging, Sorting):
+class ChangeQuery(Paging, Sorting, Cursor):
     status: list[str] = Field(default_factory=list)
     type: list[str] = Field(default_factory=list)
     ci_id: Annotated[list[str], ProtoField("ci_ids")] = Field(default_factory=list, description="changes on any of "
@@ -90,7 +91,7 @@ class ChangeQuery(Paging, Sorting):
     conflicting: Annotated[bool, ProtoField("conflicting_only")] = Field(False, description="only flagged changes")
 
 
-class CiChangeQuery(Paging, Sorting):
+class CiChangeQuery(Paging, Sorting, Cursor):
     """The changes of one CI: the change filters but `ci_id`."""
 
     status: list[str] = Field(default_factory=list)
@@ -204,7 +205,7 @@ class RequestPatch(Body):
     note: str = Field(default="", max_length=5_000)
 
 
-class RequestQuery(Paging):
+class RequestQuery(Paging, Sorting, Cursor):
     status: list[str] = Field(default_factory=list)
     catalog_item_id: str = ""
     requested_by: str = ""

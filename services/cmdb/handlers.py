@@ -18,6 +18,7 @@ from services.cmdb.service import (
 from vigil.cmdb.v1 import cmdb_pb2, cmdb_pb2_grpc
 from vigil.common.v1 import common_pb2
 from vigil.runtime import context
+from vigil.runtime.search import filters_from_proto
 
 FULL_NAME = cmdb_pb2.DESCRIPTOR.services_by_name["CmdbService"].full_name
 
@@ -74,11 +75,13 @@ class CmdbHandlers(cmdb_pb2_grpc.CmdbServiceServicer):
         page = request.page
         query = ItemQuery(cls=getattr(request, "class"), environment=request.environment, q=request.q,
                           ids=tuple(request.ids), sort=page.sort or "name", order=page.order or "asc",
-                          limit=page.limit or 50, offset=page.offset)
-        found, total = await self.service.list_items(context.current(), query)
+                          limit=page.limit or 50, offset=page.offset, filters=filters_from_proto(request.filters),
+                          cursor=page.cursor)
+        listing = await self.service.list_items(context.current(), query)
         return cmdb_pb2.ListItemsResponse(
-            items=[item_to_proto(i) for i in found],
-            page=common_pb2.PageInfo(total=total, limit=query.limit, offset=query.offset))
+            items=[item_to_proto(i) for i in listing.items],
+            page=common_pb2.PageInfo(total=listing.total, limit=query.limit, offset=query.offset,
+                                     next_cursor=listing.next_cursor))
 
     async def UpdateItem(self, request, _ctx):
         changes = {}

@@ -23,6 +23,7 @@ from services.cmdb.graph import CRITICALITIES, RELATION_TYPES, Summary, TenantGr
 from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Conflict, FieldError, NotFound, ValidationFailed
+from vigil.runtime.search import Filter, Listing
 
 # The documented core of CI classes; the set is open (any lower_snake name is accepted).
 CORE_CLASSES = ("server", "virtual_machine", "container", "database", "service", "application",
@@ -101,6 +102,8 @@ class ItemQuery:
     order: str = "asc"
     limit: int = 50
     offset: int = 0
+    filters: tuple[Filter, ...] = ()  # structured filters, all of which must hold (vigil.runtime.search)
+    cursor: str = ""  # from the previous page's next_cursor; replaces offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +153,7 @@ class Store(Protocol):
     async def insert_item(self, item: Item) -> Item: ...
     async def get_item(self, tenant_id: str, ci_id: str) -> Item | None: ...
     async def get_items(self, tenant_id: str, ids: list[str]) -> dict[str, Item]: ...
-    async def list_items(self, tenant_id: str, query: ItemQuery) -> tuple[list[Item], int]: ...
+    async def list_items(self, tenant_id: str, query: ItemQuery) -> Listing[Item]: ...
     async def update_item(self, tenant_id: str, ci_id: str, decide: Callable[[Item], tuple[Item, tuple[str, ...]]],
                           expected_version: int) -> tuple[Item, Item]: ...
     async def delete_item(self, tenant_id: str, ci_id: str) -> tuple[Item, list[Relation]]: ...
@@ -238,6 +241,8 @@ def _validate_item_query(query: ItemQuery) -> None:
         errors.append(FieldError("limit", f"must be between 1 and {MAX_LIMIT}"))
     if query.offset < 0:
         errors.append(FieldError("offset", "must be 0 or more"))
+    if query.cursor and query.offset:
+        errors.append(FieldError("offset", "cannot be combined with cursor"))
     if len(query.q) > LIMITS["q"]:
         errors.append(FieldError("q", f"must be at most {LIMITS['q']} characters"))
     if len(query.ids) > MAX_LIMIT:
@@ -343,7 +348,7 @@ class CmdbService:
         found = await self.store.get_items(ctx.tenant_id, [i for i in wanted if is_id(i)])
         return [found[i] for i in wanted if i in found], [i for i in wanted if i not in found]
 
-    async def list_items(self, ctx: CallContext, query: ItemQuery) -> tuple[list[Item], int]:
+    async def list_items(self, ctx: CallContext, query: ItemQuery) -> Listing[Item]:
         _validate_item_query(query)
         return await self.store.list_items(ctx.tenant_id, query)
 

@@ -4,6 +4,7 @@ its ci.* events in the same transaction (transactional outbox)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.cmdb.events import CmdbEvents
-from services.cmdb.graph import TenantGraph
+from services.cmdb.graph import CRITICALITIES, TenantGraph
 from services.cmdb.service import (
     MAX_REPORTED_ERRORS,
     Item,
@@ -23,7 +24,21 @@ from services.cmdb.service import (
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Conflict, FieldError, NotFound, ValidationFailed
+from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
+from vigil.runtime.search import (
+    Catalogue,
+    Keyset,
+    Keyword,
+    Listing,
+    Number,
+    Ranked,
+    SortKey,
+    Text,
+    Time,
+    list_page,
+)
+from vigil.runtime.text import contains_any, folded
+from vigil.runtime.versioned import VersionedTable
 
 metadata = sa.MetaData()
 _TS = sa.DateTime(timezone=True)
@@ -45,6 +60,9 @@ items = sa.Table(
     sa.Column("created_by", sa.String(320), nullable=False),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
+    # Name and owner folded for search (vigil.runtime.text).
+    sa.Column("name_folded", sa.Text, nullable=False),
+    sa.Column("owner_folded", sa.Text, nullable=False),
     sa.Index("ix_cmdb_items_tenant_name", "tenant_id", "name"),
     sa.Index("ix_cmdb_items_tenant_class", "tenant_id", "class"),
     sa.Index("ix_cmdb_items_tenant_env", "tenant_id", "environment"),
@@ -66,14 +84,28 @@ relations = sa.Table(
 
 outbox_table, processed_events = outbox.define_tables(metadata)
 
-_SORT: dict[str, Any] = {
-    "name": items.c.name,
-    "class": items.c["class"],
-    "environment": items.c.environment,
-    "criticality": sa.case({"low": 1, "medium": 2, "high": 3, "critical": 4}, value=items.c.criticality),
-    "created_at": items.c.created_at,
-    "updated_at": items.c.updated_at,
-}
+# The list's total order: the sort key, then the id (unique per tenant).
+KEYSET = Keyset({
+    "name": SortKey(items.c.name, "str"),
+    "class": SortKey(items.c["class"], "str"),
+    "environment": SortKey(items.c.environment, "str"),
+    "criticality": SortKey(sa.case({c: i for i, c in enumerate(CRITICALITIES)}, value=items.c.criticality), "int"),
+    "created_at": SortKey(items.c.created_at, "time"),
+    "updated_at": SortKey(items.c.updated_at, "time"),
+}, items.c.id, "str")
+# What structured filters (POST /api/cmdb/items/search) can name.
+FILTERS = Catalogue(
+    Keyword("id", items.c.id),
+    Text("name", items.c.name, items.c.name_folded),
+    Keyword("class", items.c["class"]),
+    Keyword("environment", items.c.environment),
+    Text("owner", items.c.owner, items.c.owner_folded, empty=True),
+    Ranked("criticality", items.c.criticality, order=CRITICALITIES),
+    Keyword("created_by", items.c.created_by),
+    Time("created_at", items.c.created_at),
+    Time("updated_at", items.c.updated_at),
+    Number("version", items.c.version),
+)
 
 
 def _row_to_item(row: Any) -> Item:
@@ -93,7 +125,8 @@ def _item_values(item: Item) -> dict[str, Any]:
     return {"id": item.id, "tenant_id": item.tenant_id, "name": item.name, "class": item.cls,
             "environment": item.environment, "owner": item.owner, "criticality": item.criticality,
             "attributes": item.attributes, "version": item.version, "created_by": item.created_by,
-            "created_at": item.created_at, "updated_at": item.updated_at}
+            "created_at": item.created_at, "updated_at": item.updated_at,
+            **folded(name=item.name, owner=item.owner)}
 
 
 def _relation_values(r: Relation) -> dict[str, Any]:
@@ -101,13 +134,26 @@ def _relation_values(r: Relation) -> dict[str, Any]:
             "type": r.type, "created_by": r.created_by, "created_at": r.created_at}
 
 
+def _updatable_values(item: Item) -> dict[str, Any]:
+    values = _item_values(item)
+    for key in ("id", "tenant_id", "created_by", "created_at"):
+        values.pop(key)
+    return values
+
+
+_versioned = VersionedTable(items, "configuration item", _row_to_item, _updatable_values)
+
+
+def graph_lock(tenant_id: str) -> str:
+    """The lock of the writes whose rules read other rows of a tenant's graph (a relation needs both CIs, an
+    import checks which relations exist, deleting a CI takes its relations): they run one at a time per
+    tenant, also across replicas, so none decides on rows another is changing."""
+    return f"graph/{tenant_id}"
+
+
 def _chunks(values: list, size: int = _CHUNK):
     for i in range(0, len(values), size):
         yield values[i:i + size]
-
-
-def _like(q: str) -> str:
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 class CmdbStore:
@@ -139,8 +185,8 @@ class CmdbStore:
                 found.update((r.id, _row_to_item(r)) for r in rows)
         return found
 
-    async def list_items(self, tenant_id: str, query: ItemQuery) -> tuple[list[Item], int]:
-        where = [items.c.tenant_id == tenant_id]
+    async def list_items(self, tenant_id: str, query: ItemQuery) -> Listing[Item]:
+        where = [items.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]
         if query.cls:
             where.append(items.c["class"] == query.cls)
         if query.environment:
@@ -148,46 +194,29 @@ class CmdbStore:
         if query.ids:
             where.append(items.c.id.in_(query.ids))
         if query.q:
-            pattern = _like(query.q)
-            where.append(sa.or_(items.c.name.ilike(pattern, escape="\\"), items.c.owner.ilike(pattern, escape="\\"),
+            where.append(sa.or_(contains_any((items.c.name_folded, items.c.owner_folded), query.q),
                                 items.c.id == query.q))
-        sort = _SORT[query.sort]
-        order = [sort.desc() if query.order == "desc" else sort.asc(), items.c.id.asc()]
         async with self.db.read() as conn:
-            total = (await conn.execute(sa.select(sa.func.count()).select_from(items).where(*where))).scalar_one()
-            rows = (await conn.execute(sa.select(items).where(*where).order_by(*order)
-                                       .limit(query.limit).offset(query.offset))).all()
-        return [_row_to_item(r) for r in rows], int(total)
+            return await list_page(conn, items, where, KEYSET, _row_to_item, sort=query.sort, order=query.order,
+                                   limit=query.limit, offset=query.offset, cursor=query.cursor,
+                                   query=replace(query, limit=0, offset=0, cursor=""))
 
     async def update_item(self, tenant_id: str, ci_id: str,
                           decide: Callable[[Item], tuple[Item, tuple[str, ...]]],
                           expected_version: int = 0) -> tuple[Item, Item]:
-        async with self.db.write() as conn:
-            row = (await conn.execute(sa.select(items).where(items.c.tenant_id == tenant_id,
-                                                             items.c.id == ci_id))).first()
-            if row is None:
-                raise NotFound(f"configuration item {ci_id} not found")
-            current = _row_to_item(row)
-            if expected_version and current.version != expected_version:
-                raise Conflict(f"configuration item {ci_id} is at version {current.version}, not "
-                               f"{expected_version}; re-read and retry")
-            updated, changed = decide(current)
-            if not changed:
-                return current, current
-            values = _item_values(updated)
-            for key in ("id", "tenant_id", "created_by", "created_at"):
-                values.pop(key)
-            result = await conn.execute(items.update().where(
-                items.c.tenant_id == tenant_id, items.c.id == ci_id, items.c.version == current.version,
-            ).values(values))
-            if result.rowcount != 1:
-                raise Conflict(f"configuration item {ci_id} was changed concurrently; re-read and retry")
+        async def write(conn: AsyncConnection, _current: Item, decision: tuple[Item, tuple[str, ...]]) -> None:
+            updated, changed = decision
             await self.events.stage(conn, "ci.updated", tenant_id, ci_id, items=[updated], changed_fields=changed)
-        self.events.committed()
-        return current, updated
+
+        done = await _versioned.mutate(self.db, sa.and_(items.c.tenant_id == tenant_id, items.c.id == ci_id),
+                                       ci_id, decide, entity=lambda decision: decision[0],
+                                       expected_version=expected_version, write=write)
+        if done.changed:
+            self.events.committed()
+        return done.before, done.after
 
     async def delete_item(self, tenant_id: str, ci_id: str) -> tuple[Item, list[Relation]]:
-        async with self.db.write() as conn:
+        async with self.db.write(serialise=graph_lock(tenant_id)) as conn:
             row = (await conn.execute(sa.select(items).where(items.c.tenant_id == tenant_id,
                                                              items.c.id == ci_id))).first()
             if row is None:
@@ -211,7 +240,7 @@ class CmdbStore:
 
     async def insert_relation(self, relation: Relation) -> Relation:
         try:
-            async with self.db.write() as conn:
+            async with self.db.write(serialise=graph_lock(relation.tenant_id)) as conn:
                 known = await self._existing_ids(conn, relation.tenant_id, [relation.source_id, relation.target_id])
                 missing = [FieldError(name, f"unknown configuration item {value!r}")
                            for name, value in (("source_id", relation.source_id), ("target_id", relation.target_id))
@@ -259,7 +288,7 @@ class CmdbStore:
     async def bulk_insert(self, tenant_id: str, new_items: list[Item], new_relations: list[Relation],
                           relation_rows: list[int]) -> None:
         created = {i.id for i in new_items}
-        async with self.db.write() as conn:
+        async with self.db.write(serialise=graph_lock(tenant_id)) as conn:
             referenced = sorted({x for r in new_relations for x in (r.source_id, r.target_id)} - created)
             known = created | await self._existing_ids(conn, tenant_id, referenced)
             errors: list[FieldError] = []

@@ -9,6 +9,7 @@ from services.incident.service import Incident, IncidentService, ListQuery, NewI
 from vigil.common.v1 import common_pb2
 from vigil.incident.v1 import incident_pb2, incident_pb2_grpc
 from vigil.runtime import context
+from vigil.runtime.search import filters_from_proto
 
 FULL_NAME = incident_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name
 
@@ -65,12 +66,14 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
         query = ListQuery(
             status=tuple(request.status), severity=tuple(request.severity), q=request.q, source=request.source,
             ci_id=request.ci_id, sort=page.sort or "created_at", order=page.order or "desc",
-            limit=page.limit or 50, offset=page.offset,
+            limit=page.limit or 50, offset=page.offset, filters=filters_from_proto(request.filters),
+            cursor=page.cursor,
         )
-        items, total = await self.service.list(context.current(), query)
+        listing = await self.service.list(context.current(), query)
         return incident_pb2.ListIncidentsResponse(
-            items=[incident_to_proto(i) for i in items],
-            page=common_pb2.PageInfo(total=total, limit=query.limit, offset=query.offset),
+            items=[incident_to_proto(i) for i in listing.items],
+            page=common_pb2.PageInfo(total=listing.total, limit=query.limit, offset=query.offset,
+                                     next_cursor=listing.next_cursor),
         )
 
     async def UpdateIncident(self, request, _ctx):

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from vigil.runtime.clock import new_id, now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import FieldError, InvalidTransition, NotFound, ValidationFailed
+from vigil.runtime.search import Filter, Listing
 
 SEVERITIES = ("P1", "P2", "P3", "P4")
 INITIAL_STATUS = "triggered"
@@ -116,12 +117,14 @@ class ListQuery:
     order: str = "desc"
     limit: int = 50
     offset: int = 0
+    filters: tuple[Filter, ...] = ()  # structured filters, all of which must hold (vigil.runtime.search)
+    cursor: str = ""  # from the previous page's next_cursor; replaces offset
 
 
 class Store(Protocol):
     async def insert(self, incident: Incident, entry: TimelineEntry) -> Incident: ...
     async def get(self, tenant_id: str, key: str) -> Incident | None: ...
-    async def list(self, tenant_id: str, query: ListQuery) -> tuple[list[Incident], int]: ...
+    async def list(self, tenant_id: str, query: ListQuery) -> Listing[Incident]: ...
     async def mutate(self, tenant_id: str, key: str, decide, expected_version: int) -> Incident: ...
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]: ...
 
@@ -184,6 +187,8 @@ def validate_query(query: ListQuery) -> None:
         errors.append(FieldError("limit", f"must be between 1 and {MAX_LIMIT}"))
     if query.offset < 0:
         errors.append(FieldError("offset", "must be 0 or more"))
+    if query.cursor and query.offset:
+        errors.append(FieldError("offset", "cannot be combined with cursor"))
     if len(query.q) > 200:
         errors.append(FieldError("q", "must be at most 200 characters"))
     if errors:
@@ -285,7 +290,7 @@ class IncidentService:
             raise NotFound(f"incident {key} not found")
         return incident
 
-    async def list(self, ctx: CallContext, query: ListQuery) -> tuple[list[Incident], int]:
+    async def list(self, ctx: CallContext, query: ListQuery) -> Listing[Incident]:
         validate_query(query)
         return await self.store.list(ctx.tenant_id, query)
 

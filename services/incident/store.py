@@ -17,12 +17,35 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.incident.events import IncidentEvents
-from services.incident.service import REFERENCE, Change, Incident, ListQuery, TimelineEntry
+from services.incident.service import (
+    REFERENCE,
+    SEVERITIES,
+    STATUSES,
+    Change,
+    Incident,
+    ListQuery,
+    TimelineEntry,
+)
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database, dialect_insert
-from vigil.runtime.errors import Conflict, NotFound
 from vigil.runtime.outbox import current_traceparent
+from vigil.runtime.search import (
+    Catalogue,
+    Keyset,
+    Keyword,
+    Listing,
+    Members,
+    Number,
+    Ranked,
+    Reference,
+    SortKey,
+    Text,
+    Time,
+    list_page,
+)
+from vigil.runtime.text import contains_any, folded
+from vigil.runtime.versioned import VersionedTable
 
 metadata = sa.MetaData()
 _TS = sa.DateTime(timezone=True)
@@ -50,6 +73,9 @@ incidents = sa.Table(
     sa.Column("updated_at", _TS, nullable=False),
     sa.Column("status_times", sa.JSON, nullable=False),
     sa.Column("impacted_ci_ids", sa.JSON, nullable=False),
+    # Title and description folded for search (vigil.runtime.text).
+    sa.Column("title_folded", sa.Text, nullable=False),
+    sa.Column("description_folded", sa.Text, nullable=False),
     sa.UniqueConstraint("tenant_id", "number", name="uq_incidents_tenant_number"),
     sa.Index("ix_incidents_tenant_created", "tenant_id", "created_at"),
     sa.Index("ix_incidents_tenant_status", "tenant_id", "status"),
@@ -92,14 +118,33 @@ sequences = sa.Table(
 outbox_table, processed_events = outbox.define_tables(metadata)
 
 _SEVERITY_ORDER = sa.case({"P1": 1, "P2": 2, "P3": 3, "P4": 4}, value=incidents.c.severity)
-_SORT_COLUMNS: dict[str, Any] = {
-    "created_at": incidents.c.created_at,
-    "updated_at": incidents.c.updated_at,
-    "severity": _SEVERITY_ORDER,
-    "status": incidents.c.status,
-    "reference": incidents.c.number,
-    "title": incidents.c.title,
-}
+# The list's total order: the sort key, then the reference number (unique per tenant).
+KEYSET = Keyset({
+    "created_at": SortKey(incidents.c.created_at, "time"),
+    "updated_at": SortKey(incidents.c.updated_at, "time"),
+    "severity": SortKey(_SEVERITY_ORDER, "int"),
+    "status": SortKey(incidents.c.status, "str"),
+    "reference": SortKey(incidents.c.number, "int"),
+    "title": SortKey(incidents.c.title, "str"),
+}, incidents.c.number, "int")
+# What structured filters (POST /api/incidents/search) can name.
+FILTERS = Catalogue(
+    Keyword("id", incidents.c.id),
+    Reference("reference", incidents.c.number, REFERENCE),
+    Text("title", incidents.c.title, incidents.c.title_folded),
+    Text("description", incidents.c.description, incidents.c.description_folded, empty=True),
+    Keyword("status", incidents.c.status, choices=STATUSES),
+    Ranked("severity", incidents.c.severity, order=tuple(reversed(SEVERITIES))),  # P4 < P3 < P2 < P1
+    Keyword("source", incidents.c.source, empty=True),
+    Keyword("assignee", incidents.c.assignee, empty=True),
+    Keyword("created_by", incidents.c.created_by),
+    Keyword("resolved_by", incidents.c.resolved_by, empty=True),
+    Keyword("dedup_key", incidents.c.dedup_key, empty=True),
+    Members("ci_id", incidents, incident_cis, "incident_id", "ci_id"),
+    Time("created_at", incidents.c.created_at),
+    Time("updated_at", incidents.c.updated_at),
+    Number("version", incidents.c.version),
+)
 
 
 def _row_to_incident(row: Any) -> Incident:
@@ -123,7 +168,12 @@ def _incident_values(incident: Incident) -> dict[str, Any]:
         "updated_at": incident.updated_at,
         "status_times": {k: v.isoformat() for k, v in incident.status_times.items()},
         "impacted_ci_ids": list(incident.impacted_ci_ids),
+        **folded(title=incident.title, description=incident.description),
     }
+
+
+_versioned = VersionedTable(incidents, "incident", _row_to_incident, _incident_values,
+                            label=lambda incident: incident.reference)
 
 
 def _timeline_values(tenant_id: str, entry: TimelineEntry, seq: int) -> dict[str, Any]:
@@ -233,8 +283,8 @@ class IncidentStore:
             row = (await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key)))).first()
         return _row_to_incident(row) if row else None
 
-    async def list(self, tenant_id: str, query: ListQuery) -> tuple[list[Incident], int]:
-        where = [incidents.c.tenant_id == tenant_id]
+    async def list(self, tenant_id: str, query: ListQuery) -> Listing[Incident]:
+        where = [incidents.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]
         if query.status:
             where.append(incidents.c.status.in_(query.status))
         if query.severity:
@@ -245,58 +295,38 @@ class IncidentStore:
             where.append(incidents.c.id.in_(sa.select(incident_cis.c.incident_id).where(
                 incident_cis.c.tenant_id == tenant_id, incident_cis.c.ci_id == query.ci_id)))
         if query.q:
-            escaped = query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
-            text_match = [incidents.c.title.ilike(pattern, escape="\\"),
-                          incidents.c.description.ilike(pattern, escape="\\")]
+            text_match = [contains_any((incidents.c.title_folded, incidents.c.description_folded), query.q)]
             ref = REFERENCE.match(query.q.upper())
             if ref:
                 text_match.append(incidents.c.number == int(ref.group(1)))
             where.append(sa.or_(*text_match))
-        sort = _SORT_COLUMNS[query.sort]
-        order = [sort.desc() if query.order == "desc" else sort.asc(),
-                 incidents.c.number.desc() if query.order == "desc" else incidents.c.number.asc()]
         async with self.db.read() as conn:
-            total = (await conn.execute(sa.select(sa.func.count()).select_from(incidents).where(*where))).scalar_one()
-            rows = (await conn.execute(
-                sa.select(incidents).where(*where).order_by(*order).limit(query.limit).offset(query.offset))).all()
-        return [_row_to_incident(r) for r in rows], int(total)
+            return await list_page(conn, incidents, where, KEYSET, _row_to_incident, sort=query.sort,
+                                   order=query.order, limit=query.limit, offset=query.offset, cursor=query.cursor,
+                                   query=replace(query, limit=0, offset=0, cursor=""))
 
     async def mutate(self, tenant_id: str, key: str, decide: Callable[[Incident], Change],
                      expected_version: int = 0) -> Incident:
-        """Read, decide, write under the row's version. A concurrent writer makes the version check fail:
-        with an expected version that is a 409; without one the decision is retried on the fresh row."""
-        for _attempt in range(5):
-            async with self.db.write() as conn:
-                row = (await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key)))).first()
-                if row is None:
-                    raise NotFound(f"incident {key} not found")
-                current = _row_to_incident(row)
-                if expected_version and current.version != expected_version:
-                    raise Conflict(f"incident {current.reference} is at version {current.version}, "
-                                   f"not {expected_version}; re-read and retry")
-                change = decide(current)
-                if not change.timeline:
-                    return current
-                updated = change.incident
-                result = await conn.execute(incidents.update().where(
-                    incidents.c.tenant_id == tenant_id, incidents.c.id == current.id,
-                    incidents.c.version == current.version).values(_incident_values(updated)))
-                if result.rowcount != 1:
-                    if expected_version:
-                        raise Conflict(f"incident {current.reference} was changed concurrently; re-read and retry")
-                    continue
-                if updated.ci_ids != current.ci_ids:
-                    await self._replace_cis(conn, updated)
-                await conn.execute(timeline.insert(), [_timeline_values(tenant_id, e, updated.version * 100 + i)
-                                                       for i, e in enumerate(change.timeline)])
-                await self.events.stage(conn, [
-                    self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
-                                    to_status=to_status)
-                    for event_type, changed, from_status, to_status in change.events])
+        """Read, decide, write under the row's version (see vigil.runtime.versioned), with the change's
+        timeline entries and events in the same transaction."""
+
+        async def write(conn: AsyncConnection, current: Incident, change: Change) -> None:
+            updated = change.incident
+            if updated.ci_ids != current.ci_ids:
+                await self._replace_cis(conn, updated)
+            await conn.execute(timeline.insert(), [_timeline_values(tenant_id, e, updated.version * 100 + i)
+                                                   for i, e in enumerate(change.timeline)])
+            await self.events.stage(conn, [
+                self.events.row(event_type, updated, changed_fields=changed, from_status=from_status,
+                                to_status=to_status)
+                for event_type, changed, from_status, to_status in change.events])
+
+        done = await _versioned.mutate(self.db, self._key_clause(tenant_id, key), key, decide,
+                                       entity=lambda change: change.incident, expected_version=expected_version,
+                                       write=write)
+        if done.changed:
             self.events.committed()
-            return updated
-        raise Conflict(f"incident {key} is being changed concurrently; retry")
+        return done.after
 
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]:
         async with self.db.read() as conn:

@@ -16,11 +16,13 @@ from services.itsm.service import (
     ItsmService,
     NewChange,
     Page,
+    RequestQuery,
     ServiceRequest,
 )
 from vigil.common.v1 import common_pb2
 from vigil.itsm.v1 import itsm_pb2, itsm_pb2_grpc
 from vigil.runtime import context
+from vigil.runtime.search import Listing, filters_from_proto
 
 FULL_NAME = itsm_pb2.DESCRIPTOR.services_by_name["ItsmService"].full_name
 
@@ -104,6 +106,10 @@ def _page_info(total: int, page: Page) -> common_pb2.PageInfo:
     return common_pb2.PageInfo(total=total, limit=page.limit, offset=page.offset)
 
 
+def _listing_info(listing: Listing, limit: int, offset: int) -> common_pb2.PageInfo:
+    return common_pb2.PageInfo(total=listing.total, limit=limit, offset=offset, next_cursor=listing.next_cursor)
+
+
 def _mask(request, fields: dict[str, object]) -> dict[str, object]:
     """The fields named in update_mask; an unknown name passes through to be refused by the domain."""
     return {name: fields[name] if name in fields else None for name in request.update_mask}
@@ -134,11 +140,11 @@ class ItsmHandlers(itsm_pb2_grpc.ItsmServiceServicer):
             status=tuple(request.status), type=tuple(request.type), ci_ids=tuple(request.ci_ids),
             start=_dt(getattr(request, "from")), end=_dt(request.to), q=request.q,
             conflicting_only=request.conflicting_only, sort=page.sort or "created_at", order=page.order or "desc",
-            limit=page.limit or 50, offset=page.offset)
-        items, total = await self.service.list_changes(context.current(), query)
-        return itsm_pb2.ListChangesResponse(items=[change_to_proto(c) for c in items],
-                                            page=common_pb2.PageInfo(total=total, limit=query.limit,
-                                                                     offset=query.offset))
+            limit=page.limit or 50, offset=page.offset, filters=filters_from_proto(request.filters),
+            cursor=page.cursor)
+        listing = await self.service.list_changes(context.current(), query)
+        return itsm_pb2.ListChangesResponse(items=[change_to_proto(c) for c in listing.items],
+                                            page=_listing_info(listing, query.limit, query.offset))
 
     async def UpdateChange(self, request, _ctx):
         changes = _mask(request, {
@@ -197,11 +203,14 @@ class ItsmHandlers(itsm_pb2_grpc.ItsmServiceServicer):
         return itsm_pb2.GetRequestResponse(request=request_to_proto(found))
 
     async def ListRequests(self, request, _ctx):
-        page = _page(request.page)
-        items, total = await self.service.list_requests(context.current(), tuple(request.status),
-                                                        request.catalog_item_id, request.requested_by, page)
-        return itsm_pb2.ListRequestsResponse(items=[request_to_proto(r) for r in items],
-                                             page=_page_info(total, page))
+        page = request.page
+        query = RequestQuery(status=tuple(request.status), catalog_item_id=request.catalog_item_id,
+                             requested_by=request.requested_by, filters=filters_from_proto(request.filters),
+                             sort=page.sort or "reference", order=page.order or "desc", limit=page.limit or 50,
+                             offset=page.offset, cursor=page.cursor)
+        listing = await self.service.list_requests(context.current(), query)
+        return itsm_pb2.ListRequestsResponse(items=[request_to_proto(r) for r in listing.items],
+                                             page=_listing_info(listing, query.limit, query.offset))
 
     async def DecideRequest(self, request, _ctx):
         decided = await self.service.decide_request(context.current(), request.id, request.decision,

@@ -1,14 +1,20 @@
 """The CMDB service and store on real SQLite and real PostgreSQL: items, relations, bulk import, impact,
 tenancy, events staged in the outbox, and a graph reloaded from the store equal to the one kept in step."""
 
+import random
+
 import pytest
 import sqlalchemy as sa
 
+from services.cmdb.server import MIGRATIONS
 from services.cmdb.service import CmdbService, ImpactQuery, ItemQuery, NewItem, NewRelation, RelationQuery
 from services.cmdb.store import outbox_table
+from tests.support.paging import walk
+from tests.support.text_cases import assert_text_search
 from vigil.cmdb.v1 import cmdb_pb2
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import Conflict, NotFound, ValidationFailed
+from vigil.runtime.search import Filter
 
 A = CallContext(tenant_id="tenant-a", actor="alice@a", role="responder")
 B = CallContext(tenant_id="tenant-b", actor="bob@b", role="responder")
@@ -32,11 +38,11 @@ async def test_item_crud_defaults_filters_and_tenancy(cmdb):
         await cmdb.get_item(B, db.id)
     with pytest.raises(NotFound):
         await cmdb.get_item(A, "not-a-uuid")
-    found, total = await cmdb.list_items(A, ItemQuery(cls="server"))
+    found, total, _ = await cmdb.list_items(A, ItemQuery(cls="server"))
     assert total == 1 and found[0].name == "web-1"
-    found, total = await cmdb.list_items(A, ItemQuery(q="DB-"))
+    found, total, _ = await cmdb.list_items(A, ItemQuery(q="DB-"))
     assert [i.name for i in found] == ["db-1"]
-    found, total = await cmdb.list_items(A, ItemQuery(environment="staging"))
+    found, total, _ = await cmdb.list_items(A, ItemQuery(environment="staging"))
     assert total == 1
     updated = await cmdb.update_item(A, db.id, {"owner": "team-data", "class": "postgres"}, expected_version=1)
     assert (updated.owner, updated.cls, updated.version) == ("team-data", "postgres", 2)
@@ -160,3 +166,61 @@ async def test_events_are_staged_with_each_write(cmdb, store):
     async with store.db.read() as conn:
         types = (await conn.execute(sa.select(outbox_table.c.event_type).order_by(outbox_table.c.id))).scalars().all()
     assert types == ["ci.created", "ci.created", "ci.related", "ci.updated", "ci.unrelated", "ci.deleted"]
+
+
+async def test_text_search_folds_every_alphabet(cmdb):
+    async def create_item(name: str, owner: str) -> None:
+        await cmdb.create_item(A, NewItem(name=name, cls="service", owner=owner))
+
+    async def search(q: str) -> set[str]:
+        return {i.name for i in (await cmdb.list_items(A, ItemQuery(q=q, limit=200)))[0]}
+
+    await assert_text_search(create_item, search)
+    some = (await cmdb.list_items(A, ItemQuery(q="api")))[0][0]
+    assert await search(some.id) == {some.name}  # an id still finds its item
+    assert (await cmdb.list_items(B, ItemQuery(q="überlauf")))[1] == 0
+
+
+async def test_the_migration_fills_in_folded_text_for_existing_rows(cmdb, database):
+    await cmdb.create_item(A, NewItem(name="Überlauf-Puffer", cls="service", owner="Ωmega team"))
+    await database.migrate(MIGRATIONS, "0002")  # as before the column existed
+    await database.migrate(MIGRATIONS)
+    for q in ("ÜBERLAUF", "ωMEGA"):
+        assert [i.name for i in (await cmdb.list_items(A, ItemQuery(q=q)))[0]] == ["Überlauf-Puffer"]
+
+
+async def test_structured_filters(cmdb):
+    db = await item(cmdb, name="Überlauf-DB", cls="database", criticality="critical", owner="dba@a")
+    web = await item(cmdb, name="web-1", cls="server", criticality="low", environment="staging")
+    api = await item(cmdb, name="api", cls="service", criticality="high", owner="Ωmega team")
+    await item(cmdb, B, name="db-b", cls="database")
+
+    async def names(*filters: Filter) -> list[str]:
+        return sorted(i.name for i in (await cmdb.list_items(A, ItemQuery(filters=filters))).items)
+
+    assert await names(Filter("criticality", "GTE", ("high",))) == ["api", "Überlauf-DB"]
+    assert await names(Filter("class", "IS_ANY_OF", ("database", "server"))) == ["web-1", "Überlauf-DB"]
+    assert await names(Filter("name", "CONTAINS", ("überlauf",))) == ["Überlauf-DB"]
+    assert await names(Filter("owner", "CONTAINS", ("ωMEGA",))) == ["api"]
+    assert await names(Filter("owner", "IS_EMPTY", ())) == ["web-1"]
+    assert await names(Filter("environment", "IS_NOT", ("production",))) == ["web-1"]
+    assert await names(Filter("id", "IS_ANY_OF", (db.id, api.id)), Filter("version", "IS", (1,))) == [
+        "api", "Überlauf-DB"]
+    assert await names(Filter("created_at", "GT", (web.created_at.isoformat(),))) == ["api"]
+    with pytest.raises(ValidationFailed) as err:
+        await names(Filter("criticality", "GT", ("severe",)))
+    assert err.value.fields[0].field == "filters[0].values[0]"
+
+
+async def test_cursor_paging_every_item_once(cmdb):
+    rng = random.Random(5)
+    await cmdb.bulk_import(A, [NewItem(name=f"ci-{i}", cls=rng.choice(("server", "database")),
+                                       criticality=rng.choice(("low", "high"))) for i in range(60)], [])
+    for sort in ("class", "criticality", "name"):
+        for order in ("asc", "desc"):
+            async def fetch(limit: int, cursor: str, sort=sort, order=order):
+                return await cmdb.list_items(A, ItemQuery(sort=sort, order=order, limit=limit, cursor=cursor))
+
+            seen = await walk(fetch, rng)
+            assert sorted(i.name for i in seen) == sorted(f"ci-{i}" for i in range(60))
+            assert [i.id for i in seen] == [i.id for i in (await fetch(200, "")).items]

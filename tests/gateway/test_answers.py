@@ -140,6 +140,8 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
         "attributes": {"engine": "postgres", "replicas": 2}})).data
     svc = (await call("POST", "/api/cmdb/items", json={"name": "orders-api", "class": "service"})).data
     await call("GET", "/api/cmdb/items?limit=10")
+    await call("POST", "/api/cmdb/items/search", json=[{"attribute": "class", "operator": "IS",
+                                                        "values": [{"value": "database"}]}])
     await call("GET", f"/api/cmdb/items/{db['id']}")
     await call("PATCH", f"/api/cmdb/items/{db['id']}", json={"owner": "dba"}, headers={"If-Match": '"1"'})
     rel = (await call("POST", "/api/cmdb/relations", json={"source_id": svc["id"], "target_id": db["id"],
@@ -157,6 +159,8 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     inc = (await call("POST", "/api/incidents", json={"title": "DB down", "severity": "P1", "ci_ids": [db["id"]],
                                                      "labels": {"team": "db", "pager": True}})).data
     await call("GET", "/api/incidents?status=triggered")
+    await call("POST", "/api/incidents/search", json={"filters": [{"attribute": "severity", "operator": "GTE",
+                                                                   "values": [{"value": "P2"}]}], "limit": 1})
     await call("GET", f"/api/incidents/{inc['reference']}")
     await call("PATCH", f"/api/incidents/{inc['id']}", json={"status": "open", "note": "paged"})
     await call("PATCH", f"/api/incidents/{inc['id']}", json={"assignee": "sre"}, headers={"If-Match": '"2"'})
@@ -190,6 +194,10 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     await call("POST", "/api/itsm/changes", json={
         "title": "Tune orders-db", "requested_start": at(7), "requested_end": at(7.2), "ci_ids": [db["id"]]})
     await call("GET", "/api/itsm/changes?conflicting=true")
+    paged = (await call("GET", "/api/itsm/changes?limit=1")).data
+    await call("GET", f"/api/itsm/changes?limit=1&cursor={paged['next_cursor']}")
+    await call("POST", "/api/itsm/changes/search", json=[{"attribute": "ci_id", "operator": "IS",
+                                                          "values": [{"value": db["id"]}]}])
     await call("GET", f"/api/itsm/changes/{change['reference']}")
     await call("GET", f"/api/cmdb/items/{db['id']}/changes")
     await call("POST", f"/api/itsm/changes/{change['id']}/conflict-check")
@@ -205,6 +213,7 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     req = (await call("POST", "/api/itsm/requests", json={"catalog_item_id": item["id"],
                                                          "details": {"model": "x1"}})).data
     await call("GET", "/api/itsm/requests")
+    await call("POST", "/api/itsm/requests/search", json=[])
     await call("GET", f"/api/itsm/requests/{req['reference']}")
     await approver("POST", f"/api/itsm/requests/{req['id']}/approvals", json={"decision": "approve"})
     await call("PATCH", f"/api/itsm/requests/{req['id']}", json={"status": "fulfilled", "note": "shipped"})

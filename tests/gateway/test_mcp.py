@@ -41,6 +41,10 @@ async def test_incident_tools_through_the_sdk_client(outbound_env):
         assert got.structured_content == rest
         found = await session.call_tool("list_incidents", {"status": ["open"], "q": "disk"})
         assert [i["id"] for i in found.structured_content["items"]] == [incident["id"]]
+        searched = await session.call_tool("search_incidents", {"filters": [
+            {"attribute": "severity", "operator": "IS_ANY_OF", "values": [{"value": "P2"}]}]})
+        assert not searched.is_error, searched.content
+        assert [i["id"] for i in searched.structured_content["items"]] == [incident["id"]]
         bad = await session.call_tool("create_incident", {"title": "x", "severity": "P9"})
         assert bad.is_error and text(bad)["code"] == "VALIDATION_ERROR"
         assert text(bad)["fields"][0]["field"] == "severity"

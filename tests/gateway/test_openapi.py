@@ -80,7 +80,12 @@ async def test_the_document_says_what_matters_about_particular_operations(gatewa
     params = {p["name"]: p for p in listing["parameters"]}
     assert params["limit"]["schema"]["maximum"] == 200 and params["status"]["schema"]["type"] == "array"
     assert listing["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"] == {
-        "$ref": "#/components/schemas/Page_Incident_"}
+        "$ref": "#/components/schemas/Listing_Incident_"}
+    assert "cursor" in params and "next_cursor" in tenant["components"]["schemas"]["Listing_Incident_"]["properties"]
+    search = tenant["paths"]["/api/incidents/search"]["post"]  # a POST that only reads
+    assert (search["x-required-scopes"], search["x-minimum-role"], search["x-ratelimit-class"]) == (
+        ["incidents:read"], "viewer", "read")
+    assert "200" in search["responses"] and "requestBody" in search
     logs = tenant["paths"]["/api/logs"]
     assert logs["post"]["x-ratelimit-class"] == "ingest" and "Retry-After" in logs["post"]["responses"]["429"]["headers"]
     assert "next_cursor" in tenant["components"]["schemas"]["CursorPage_LogRecord_"]["properties"]

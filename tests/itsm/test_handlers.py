@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.itsm.events import ItsmEvents
@@ -16,6 +17,7 @@ from services.itsm.handlers import ItsmHandlers
 from services.itsm.server import MIGRATIONS
 from services.itsm.service import ItsmService, Neighbourhood
 from services.itsm.store import ItsmStore, outbox_table
+from vigil.common.v1 import common_pb2
 from vigil.itsm.v1 import itsm_pb2, itsm_pb2_grpc
 from vigil.runtime import errors
 from vigil.runtime.context import CallContext
@@ -95,3 +97,27 @@ async def test_domain_errors_carry_code_and_fields(stub):
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.GetChange(itsm_pb2.GetChangeRequest(id=c.id))  # no tenant in the metadata
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_filters_and_cursor_over_grpc(stub):
+    for i in range(7):
+        await create(stub, f"c{i}", ["db" if i % 2 else "api"], T0 + timedelta(hours=i), 1)
+    on_db = common_pb2.Filter(attribute="ci_id", operator="IS", values=[struct_pb2.Value(string_value="db")])
+    late = common_pb2.Filter(attribute="requested_start", operator="GTE",
+                             values=[struct_pb2.Value(string_value=(T0 + timedelta(hours=2)).isoformat())])
+    seen, cursor = [], ""
+    while True:
+        resp = await stub.ListChanges(itsm_pb2.ListChangesRequest(
+            filters=[on_db, late], page=common_pb2.PageRequest(limit=1, sort="requested_start", order="asc",
+                                                               cursor=cursor)), metadata=META)
+        seen += [c.title for c in resp.items]
+        assert resp.page.total == 2
+        if not resp.page.next_cursor:
+            break
+        cursor = resp.page.next_cursor
+    assert seen == ["c3", "c5"]
+    bad = common_pb2.Filter(attribute="risk_level", operator="GT", values=[struct_pb2.Value(number_value=2)])
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.ListChanges(itsm_pb2.ListChangesRequest(filters=[bad]), metadata=META)
+    mapped = errors.from_rpc_error(err.value)
+    assert isinstance(mapped, errors.ValidationFailed) and [f.field for f in mapped.fields] == ["filters[0].values[0]"]

@@ -1,84 +1,30 @@
 """The ITSM domain service over its real store (SQLite and PostgreSQL), with a fake of the one CMDB call
-conflict detection makes: conflicts on the same and on linked CIs, blackouts, an unavailable CMDB, unknown
-CIs, tenancy, references, list filters and the events staged in the outbox."""
+conflict detection makes (tests/itsm/conftest.py): conflicts on the same and on linked CIs, blackouts, an
+unavailable CMDB, unknown CIs, tenancy, references, list filters and the events staged in the outbox."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Sequence
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from services.itsm.events import ItsmEvents
 from services.itsm.server import MIGRATIONS
-from services.itsm.service import ChangeQuery, ItsmService, Neighbourhood, NewChange, Page, Related
-from services.itsm.store import ItsmStore, outbox_table
+from services.itsm.service import ChangeQuery, NewChange, Page, RequestQuery
+from services.itsm.store import outbox_table
+from tests.support.paging import walk
+from tests.support.text_cases import TEXTS, assert_text_search
 from vigil.runtime.context import CallContext
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Forbidden, InvalidTransition, NotFound, Unavailable, ValidationFailed
-from vigil.runtime.outbox import Outbox
+from vigil.runtime.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from vigil.runtime.search import Filter
 
 T0 = datetime(2026, 4, 1, 18, 0, tzinfo=UTC)
 ALICE = CallContext(tenant_id="t1", actor="alice@x", role="responder")
 CAROL = CallContext(tenant_id="t1", actor="carol@x", role="admin")
 OTHER = CallContext(tenant_id="t2", actor="eve@y", role="admin")
-
-
-class FakeImpact:
-    """Stands in for CmdbImpact.related: a fixed graph (edges both ways), unknown ids, or an outage."""
-
-    def __init__(self) -> None:
-        self.links: dict[str, list[str]] = {}
-        self.known: set[str] | None = None
-        self.down = False
-        self.calls: list[tuple[str, ...]] = []
-
-    async def related(self, ci_ids: Sequence[str]) -> Neighbourhood:
-        self.calls.append(tuple(ci_ids))
-        if self.down:
-            raise Unavailable("connection refused")
-        related = {}
-        for ci in ci_ids:
-            for other in self.links.get(ci, []):
-                if other not in ci_ids:
-                    related[other] = Related(ci_id=other, origin=ci, path=(ci, other))
-        unknown = tuple(c for c in ci_ids if self.known is not None and c not in self.known)
-        return Neighbourhood(related=related, unknown=unknown)
-
-
-async def fresh_postgres_database(server) -> str:
-    import asyncpg
-
-    name = f"vigil_itsm_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(server.admin_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return server.url_for(name)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db(request, tmp_path):
-    url = (f"sqlite+aiosqlite:///{tmp_path / 'itsm.db'}" if request.param == "sqlite"
-           else await fresh_postgres_database(request.getfixturevalue("postgres_server")))
-    database = Database(url, "itsm")
-    await database.migrate(MIGRATIONS)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-def impact() -> FakeImpact:
-    return FakeImpact()
-
-
-@pytest.fixture
-def svc(db, impact) -> ItsmService:
-    return ItsmService(ItsmStore(db, ItsmEvents(Outbox(outbox_table, "vigil/itsm"))), impact)
 
 
 def new_change(title="Deploy", ci_ids=("ci-db",), start=T0, hours=4.0, type="normal", risk="medium",
@@ -127,7 +73,7 @@ async def test_same_ci_conflict_is_flagged_not_refused(svc, db):
     await svc.update_change(ALICE, second.id, {"status": "cancelled"})
     assert (await svc.get_change(ALICE, first.id)).conflicts == ()
     # the cancelled change keeps its own record of the clash; only active changes are flagged for planning
-    items, _ = await svc.list_changes(ALICE, ChangeQuery(conflicting_only=True))
+    items, _, _ = await svc.list_changes(ALICE, ChangeQuery(conflicting_only=True))
     assert [c.id for c in items] == [second.id]
     assert (await svc.list_changes(ALICE, ChangeQuery(conflicting_only=True, status=("new",))))[1] == 0
 
@@ -214,8 +160,37 @@ async def test_list_filters_ci_window_status(svc):
     assert await ids(start=T0 + timedelta(days=1)) == [b.id]
     assert await ids(status=("cancelled",)) == [b.id]
     with pytest.raises(ValidationFailed) as err:
-        await svc.list_changes(ALICE, ChangeQuery(status=("approved",), limit=500))
+        await svc.list_changes(ALICE, ChangeQuery(status=("granted",), limit=500))
     assert {f.field for f in err.value.fields} == {"status", "limit"}
+
+
+async def test_status_approved_selects_granted_and_unfinished_changes(svc):
+    async def through_approval(change, approver=CAROL):
+        for status in (("assess", "authorize") if change.type == "normal" else ("authorize",)):
+            await svc.update_change(ALICE, change.id, {"status": status})
+        return await svc.decide_change(approver, change.id, "approve", "")
+
+    scheduled = await through_approval(await svc.create_change(ALICE, new_change("normal", risk="low")))
+    implementing = await through_approval(await svc.create_change(ALICE, new_change("em", type="emergency")))
+    standard = await svc.create_change(ALICE, new_change("std", type="standard"))
+    finished = await through_approval(await svc.create_change(ALICE, new_change("done", risk="low")))
+    for status in ("implement", "review"):
+        await svc.update_change(ALICE, finished.id, {"status": status, "outcome": "successful"})
+    cancelled = await through_approval(await svc.create_change(ALICE, new_change("off", risk="low")))
+    await svc.update_change(ALICE, cancelled.id, {"status": "cancelled"})
+    waiting = await svc.create_change(ALICE, new_change("waiting", risk="low"))
+    for status in ("assess", "authorize"):
+        await svc.update_change(ALICE, waiting.id, {"status": status})
+    (scheduled_std,) = [c for c in (await svc.list_changes(ALICE, ChangeQuery(status=("scheduled",))))[0]
+                        if c.id == standard.id]
+    assert (implementing.status, scheduled_std.approval_status) == ("implement", "pre_approved")
+
+    approved, total, _ = await svc.list_changes(ALICE, ChangeQuery(status=("approved",), sort="reference",
+                                                                  order="asc"))
+    assert [c.id for c in approved] == [scheduled.id, implementing.id, standard.id] and total == 3
+    # combined with real states, it is one more alternative
+    both, _, _ = await svc.list_changes(ALICE, ChangeQuery(status=("approved", "authorize")))
+    assert {c.id for c in both} == {scheduled.id, implementing.id, standard.id, waiting.id}
 
 
 async def test_catalog_and_requests(svc, db):
@@ -232,7 +207,7 @@ async def test_catalog_and_requests(svc, db):
     assert err.value.fields[0].field == "catalog_item_id"
     with pytest.raises(ValidationFailed):  # another tenant's item is unknown here
         await svc.submit_request(OTHER, laptop.id, "", {})
-    pending, total = await svc.list_requests(ALICE, ("pending_approval",), "", "", Page())
+    pending, total, _ = await svc.list_requests(ALICE, RequestQuery(status=("pending_approval",)))
     assert [r.id for r in pending] == [r1.id] and total == 1
     approved = await svc.decide_request(CAROL, r1.reference, "approve", "")
     fulfilled = await svc.transition_request(CAROL, approved.id, "fulfilled", "shipped")
@@ -268,3 +243,113 @@ async def test_migrations_go_down_and_up_again(db):
     async with db.read() as conn:
         tables = await conn.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
     assert {"changes", "change_cis", "catalog_items", "service_requests", "blackouts"} <= tables
+
+
+async def test_text_search_folds_every_alphabet(svc):
+    async def create_change(title: str, description: str) -> None:
+        await svc.create_change(ALICE, NewChange(title=title, description=description, type="normal",
+                                                 risk_level="low", requested_start=T0,
+                                                 requested_end=T0 + timedelta(hours=1)))
+
+    async def search(q: str) -> set[str]:
+        return {c.title for c in (await svc.list_changes(ALICE, ChangeQuery(q=q, limit=200)))[0]}
+
+    await assert_text_search(create_change, search)
+    assert await search("chg-00000002") == {TEXTS[1]}
+    assert (await svc.list_changes(OTHER, ChangeQuery(q="überlauf")))[1] == 0
+
+
+async def test_catalog_search_folds_every_alphabet(svc):
+    async def create_item(name: str, description: str) -> None:
+        await svc.create_catalog_item(CAROL, name, description, "", True, "")
+
+    async def search(q: str) -> set[str]:
+        return {i.name for i in (await svc.list_catalog_items(CAROL, "", q, True, Page(limit=200)))[0]}
+
+    await assert_text_search(create_item, search)
+
+
+async def test_the_migration_fills_in_folded_text_for_existing_rows(svc, db):
+    await svc.create_change(ALICE, new_change(title="Überlauf im Puffer"))
+    await svc.create_catalog_item(CAROL, "Straße", "ΟΔΟΣ", "", True, "")
+    await db.migrate(MIGRATIONS, "0002")  # as before the columns existed
+    await db.migrate(MIGRATIONS)
+    assert [c.title for c in (await svc.list_changes(ALICE, ChangeQuery(q="ÜBERLAUF")))[0]] == ["Überlauf im Puffer"]
+    for q in ("STRASSE", "οδος"):
+        assert [i.name for i in (await svc.list_catalog_items(CAROL, "", q, True, Page()))[0]] == ["Straße"]
+
+
+async def test_structured_filters_on_changes_and_requests(svc):
+    a = await svc.create_change(ALICE, new_change(title="Überlauf fix", ci_ids=("ci-db",), risk="low"))
+    b = await svc.create_change(ALICE, new_change(title="Tune", ci_ids=("ci-db",), start=T0 + timedelta(hours=1),
+                                                  risk="high"))
+    c = await svc.create_change(ALICE, new_change(title="Rotate", ci_ids=("ci-x",), type="standard",
+                                                  start=T0 + timedelta(days=2)))
+
+    async def refs(*filters: Filter) -> list[int]:
+        page = await svc.list_changes(ALICE, ChangeQuery(filters=filters, sort="reference", order="asc"))
+        return [x.number for x in page.items]
+
+    assert await refs(Filter("has_conflicts", "IS", (True,))) == [a.number, b.number]
+    assert await refs(Filter("status", "IS", ("approved",))) == [c.number]
+    assert await refs(Filter("risk_level", "GT", ("medium",))) == [b.number]
+    assert await refs(Filter("ci_id", "IS_NONE_OF", ("ci-db",))) == [c.number]
+    assert await refs(Filter("title", "CONTAINS", ("ÜBERLAUF",))) == [a.number]
+    assert await refs(Filter("requested_start", "IS_BETWEEN", (T0.isoformat(), (T0 + timedelta(hours=1)).isoformat()))
+                      ) == [a.number, b.number]
+    assert await refs(Filter("reference", "GTE", ("CHG-00000002",)), Filter("type", "IS", ("normal",))) == [b.number]
+    assert (await svc.list_changes(OTHER, ChangeQuery(filters=(Filter("type", "IS", ("normal",)),)))).total == 0
+    with pytest.raises(ValidationFailed) as err:
+        await refs(Filter("status", "IS", ("finished",)))
+    assert err.value.fields[0].field == "filters[0].values[0]"
+
+    laptop = await svc.create_catalog_item(CAROL, "Laptop", "", "", True, "")
+    vpn = await svc.create_catalog_item(CAROL, "VPN", "", "", False, "")
+    r1 = await svc.submit_request(ALICE, laptop.id, "", {})
+    r2 = await svc.submit_request(ALICE, vpn.id, "bob@x", {})
+    await svc.transition_request(CAROL, r2.id, "fulfilled", "")
+
+    async def requests(*filters: Filter) -> list[int]:
+        page = await svc.list_requests(ALICE, RequestQuery(filters=filters, sort="reference", order="asc"))
+        return [x.number for x in page.items]
+
+    assert await requests(Filter("catalog_item_name", "IS", ("VPN",))) == [r2.number]
+    assert await requests(Filter("fulfilled_by", "IS_NOT_EMPTY", ())) == [r2.number]
+    assert await requests(Filter("status", "IS_NONE_OF", ("fulfilled", "cancelled"))) == [r1.number]
+    assert await requests(Filter("requested_by", "IS", ("alice@x",))) == [r1.number]
+
+
+@pytest.mark.parametrize("sort", ["risk_level", "status", "requested_start"])
+async def test_cursor_paging_every_change_and_request_once(svc, sort):
+    rng = random.Random(sort)
+    for i in range(30):
+        change = await svc.create_change(ALICE, new_change(title=f"c{i}", ci_ids=(f"ci-{i}",),
+                                                           risk=rng.choice(("low", "high")),
+                                                           start=T0 + timedelta(hours=rng.randint(0, 3))))
+        if rng.random() < 0.3:
+            await svc.update_change(ALICE, change.id, {"status": "cancelled"})
+
+    for order in ("asc", "desc"):
+        async def fetch(limit: int, cursor: str, order=order):
+            return await svc.list_changes(ALICE, ChangeQuery(sort=sort, order=order, limit=limit, cursor=cursor))
+
+        seen = await walk(fetch, rng)
+        assert sorted(c.number for c in seen) == list(range(1, 31))
+        assert [c.id for c in seen] == [c.id for c in (await fetch(200, "")).items]
+
+    item = await svc.create_catalog_item(CAROL, "Laptop", "", "", False, "")
+    for _ in range(20):
+        request = await svc.submit_request(ALICE, item.id, "", {})
+        if rng.random() < 0.5:
+            await svc.transition_request(CAROL, request.id, "fulfilled", "")
+
+    async def fetch_requests(limit: int, cursor: str):
+        return await svc.list_requests(ALICE, RequestQuery(sort="status", limit=limit, cursor=cursor))
+
+    before = {r.id for r in (await fetch_requests(200, "")).items}
+
+    async def more() -> None:
+        await asyncio.gather(*(svc.submit_request(ALICE, item.id, "", {}) for _ in range(2)))
+
+    seen = await walk(fetch_requests, rng, between=more)
+    assert len(seen) == len({r.id for r in seen}) and before <= {r.id for r in seen}

@@ -2,7 +2,7 @@
 
 An EventConsumer reads CloudEvents, and for each one records (consumer, event id) in the service's
 `processed_events` table in the same transaction as the handler's effect: an event delivered twice (relay
-re-send, consumer restart before its offset commit) acts once. Offsets are committed by hand after the
+re-send, consumer restart before its offset commit, two replicas during a rebalance) acts once. Offsets are committed by hand after the
 transaction, so a crash re-delivers instead of losing.
 """
 
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.runtime import telemetry
 from vigil.runtime.cloudevents import CloudEvent
-from vigil.runtime.db import Database
+from vigil.runtime.db import Database, dialect_insert
 
 log = logging.getLogger("vigil.bus")
 _tracer = trace.get_tracer("vigil.bus")
@@ -83,16 +83,15 @@ class EventConsumer:
         try:
             with _tracer.start_as_current_span(f"consume {event.type}", kind=trace.SpanKind.CONSUMER):
                 async with self.db.write() as conn:
-                    seen = await conn.execute(
-                        sa.select(self.processed.c.event_id).where(
-                            self.processed.c.consumer == self.group_id, self.processed.c.event_id == event.id
-                        )
-                    )
-                    if seen.first() is not None:
+                    # Recording the id first, as one statement, decides between two deliveries of one event
+                    # handled at once (a rebalance between replicas): the second waits for the first's commit
+                    # and then inserts nothing.
+                    recorded = await conn.execute(dialect_insert(conn)(self.processed).values(
+                        consumer=self.group_id, event_id=event.id, processed_at=datetime.now(UTC),
+                    ).on_conflict_do_nothing())
+                    if recorded.rowcount != 1:
                         self.skipped_duplicates += 1
                         return False
-                    await conn.execute(self.processed.insert().values(
-                        consumer=self.group_id, event_id=event.id, processed_at=datetime.now(UTC)))
                     await self.handler(conn, event)
                 self.handled += 1
                 return True

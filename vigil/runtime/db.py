@@ -9,6 +9,7 @@ duplicate is refused before anything runs.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,11 @@ def schema_for(service: str) -> str:
     return f"vigil_{service}"
 
 
+def lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (signed 64 bits) for a lock name."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 class Database:
     """One service's database. `write()` is a transaction; `read()` a connection for queries.
 
@@ -74,8 +80,15 @@ class Database:
         return self.writer.dialect.name == "postgresql"
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def write(self, serialise: str = "") -> AsyncIterator[AsyncConnection]:
+        """A write transaction. `serialise` names a lock held until it ends, for rules that read other rows
+        before they write (e.g. "changes/<tenant>"): transactions naming the same lock run one after another,
+        and each one's reads see what the previous one committed. On PostgreSQL that is a transaction-scoped
+        advisory lock; SQLite already runs every write transaction alone (BEGIN IMMEDIATE on one writer)."""
         async with self.writer.begin() as conn:
+            if serialise and self.is_postgres:
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
+                                   {"k": lock_key(f"{self.service}/{serialise}")})
             yield conn
 
     @asynccontextmanager

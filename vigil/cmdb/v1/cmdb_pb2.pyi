@@ -122,17 +122,19 @@ class BatchGetItemsResponse(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[ConfigurationItem, _Mapping]]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListItemsRequest(_message.Message):
-    __slots__ = ("page", "environment", "q", "ids")
+    __slots__ = ("page", "environment", "q", "ids", "filters")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     CLASS_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     Q_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     page: _common_pb2.PageRequest
     environment: str
     q: str
     ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., environment: _Optional[str] = ..., q: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., **kwargs) -> None: ...
+    filters: _containers.RepeatedCompositeFieldContainer[_common_pb2.Filter]
+    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., environment: _Optional[str] = ..., q: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., filters: _Optional[_Iterable[_Union[_common_pb2.Filter, _Mapping]]] = ..., **kwargs) -> None: ...
 
 class ListItemsResponse(_message.Message):
     __slots__ = ("items", "page")

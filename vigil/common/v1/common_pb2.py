@@ -22,24 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvigil/common/v1/common.proto\x12\x0fvigil.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n\x0bPageRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x05\x12\x0c\n\x04sort\x18\x03 \x01(\t\x12\r\n\x05order\x18\x04 \x01(\t\"8\n\x08PageInfo\x12\r\n\x05total\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\"$\n\x05\x41\x63tor\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"4\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"z\n\rEventEnvelope\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12%\n\x05\x61\x63tor\x18\x02 \x01(\x0b\x32\x16.vigil.common.v1.Actor\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cvigil/common/v1/common.proto\x12\x0fvigil.common.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x0bPageRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x05\x12\x0c\n\x04sort\x18\x03 \x01(\t\x12\r\n\x05order\x18\x04 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t\"M\n\x08PageInfo\x12\r\n\x05total\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12\x13\n\x0bnext_cursor\x18\x04 \x01(\t\"U\n\x06\x46ilter\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12&\n\x06values\x18\x03 \x03(\x0b\x32\x16.google.protobuf.Value\"$\n\x05\x41\x63tor\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\"4\n\x0e\x46ieldViolation\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"z\n\rEventEnvelope\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12%\n\x05\x61\x63tor\x18\x02 \x01(\x0b\x32\x16.vigil.common.v1.Actor\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vigil.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PAGEREQUEST']._serialized_start=82
-  _globals['_PAGEREQUEST']._serialized_end=155
-  _globals['_PAGEINFO']._serialized_start=157
-  _globals['_PAGEINFO']._serialized_end=213
-  _globals['_ACTOR']._serialized_start=215
-  _globals['_ACTOR']._serialized_end=251
-  _globals['_FIELDVIOLATION']._serialized_start=253
-  _globals['_FIELDVIOLATION']._serialized_end=305
-  _globals['_EVENTENVELOPE']._serialized_start=307
-  _globals['_EVENTENVELOPE']._serialized_end=429
+  _globals['_PAGEREQUEST']._serialized_start=112
+  _globals['_PAGEREQUEST']._serialized_end=201
+  _globals['_PAGEINFO']._serialized_start=203
+  _globals['_PAGEINFO']._serialized_end=280
+  _globals['_FILTER']._serialized_start=282
+  _globals['_FILTER']._serialized_end=367
+  _globals['_ACTOR']._serialized_start=369
+  _globals['_ACTOR']._serialized_end=405
+  _globals['_FIELDVIOLATION']._serialized_start=407
+  _globals['_FIELDVIOLATION']._serialized_end=459
+  _globals['_EVENTENVELOPE']._serialized_start=461
+  _globals['_EVENTENVELOPE']._serialized_end=583
 # @@protoc_insertion_point(module_scope)

@@ -123,20 +123,22 @@ class GetIncidentResponse(_message.Message):
     def __init__(self, incident: _Optional[_Union[Incident, _Mapping]] = ...) -> None: ...
 
 class ListIncidentsRequest(_message.Message):
-    __slots__ = ("page", "status", "severity", "q", "source", "ci_id")
+    __slots__ = ("page", "status", "severity", "q", "source", "ci_id", "filters")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     Q_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CI_ID_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     page: _common_pb2.PageRequest
     status: _containers.RepeatedScalarFieldContainer[str]
     severity: _containers.RepeatedScalarFieldContainer[str]
     q: str
     source: str
     ci_id: str
-    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., status: _Optional[_Iterable[str]] = ..., severity: _Optional[_Iterable[str]] = ..., q: _Optional[str] = ..., source: _Optional[str] = ..., ci_id: _Optional[str] = ...) -> None: ...
+    filters: _containers.RepeatedCompositeFieldContainer[_common_pb2.Filter]
+    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., status: _Optional[_Iterable[str]] = ..., severity: _Optional[_Iterable[str]] = ..., q: _Optional[str] = ..., source: _Optional[str] = ..., ci_id: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[_common_pb2.Filter, _Mapping]]] = ...) -> None: ...
 
 class ListIncidentsResponse(_message.Message):
     __slots__ = ("items", "page")

@@ -155,7 +155,7 @@ class GetChangeResponse(_message.Message):
     def __init__(self, change: _Optional[_Union[Change, _Mapping]] = ...) -> None: ...
 
 class ListChangesRequest(_message.Message):
-    __slots__ = ("page", "status", "ci_ids", "to", "type", "q", "conflicting_only")
+    __slots__ = ("page", "status", "ci_ids", "to", "type", "q", "conflicting_only", "filters")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CI_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +164,7 @@ class ListChangesRequest(_message.Message):
     TYPE_FIELD_NUMBER: _ClassVar[int]
     Q_FIELD_NUMBER: _ClassVar[int]
     CONFLICTING_ONLY_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     page: _common_pb2.PageRequest
     status: _containers.RepeatedScalarFieldContainer[str]
     ci_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -171,7 +172,8 @@ class ListChangesRequest(_message.Message):
     type: _containers.RepeatedScalarFieldContainer[str]
     q: str
     conflicting_only: bool
-    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., status: _Optional[_Iterable[str]] = ..., ci_ids: _Optional[_Iterable[str]] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[_Iterable[str]] = ..., q: _Optional[str] = ..., conflicting_only: _Optional[bool] = ..., **kwargs) -> None: ...
+    filters: _containers.RepeatedCompositeFieldContainer[_common_pb2.Filter]
+    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., status: _Optional[_Iterable[str]] = ..., ci_ids: _Optional[_Iterable[str]] = ..., to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[_Iterable[str]] = ..., q: _Optional[str] = ..., conflicting_only: _Optional[bool] = ..., filters: _Optional[_Iterable[_Union[_common_pb2.Filter, _Mapping]]] = ..., **kwargs) -> None: ...
 
 class ListChangesResponse(_message.Message):
     __slots__ = ("items", "page")
@@ -423,16 +425,18 @@ class GetRequestResponse(_message.Message):
     def __init__(self, request: _Optional[_Union[ServiceRequest, _Mapping]] = ...) -> None: ...
 
 class ListRequestsRequest(_message.Message):
-    __slots__ = ("page", "status", "catalog_item_id", "requested_by")
+    __slots__ = ("page", "status", "catalog_item_id", "requested_by", "filters")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CATALOG_ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
     page: _common_pb2.PageRequest
     status: _containers.RepeatedScalarFieldContainer[str]
     catalog_item_id: str
     requested_by: str
-    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., status: _Optional[_Iterable[str]] = ..., catalog_item_id: _Optional[str] = ..., requested_by: _Optional[str] = ...) -> None: ...
+    filters: _containers.RepeatedCompositeFieldContainer[_common_pb2.Filter]
+    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., status: _Optional[_Iterable[str]] = ..., catalog_item_id: _Optional[str] = ..., requested_by: _Optional[str] = ..., filters: _Optional[_Iterable[_Union[_common_pb2.Filter, _Mapping]]] = ...) -> None: ...
 
 class ListRequestsResponse(_message.Message):
     __slots__ = ("items", "page")

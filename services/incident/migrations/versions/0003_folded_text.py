@@ -1,0 +1,18 @@
+"""Incidents keep their title and description folded for Unicode-caseless search (vigil.runtime.text); the
+rows already there are filled in.
+
+Revision ID: 0003
+"""
+
+from vigil.runtime.text import add_folded_columns, drop_folded_columns
+
+revision = "0003"
+down_revision = "0002"
+
+
+def upgrade() -> None:
+    add_folded_columns("incidents", ("id",), ("title", "description"))
+
+
+def downgrade() -> None:
+    drop_folded_columns("incidents", ("title", "description"))
