@@ -111,7 +111,8 @@ class Runner:
             await site.start()
             self.runners.append(runner)
             self.ports[name] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.gateway.tenant_url = f"http://127.0.0.1:{self.ports['tenant']}"
+        host = self.settings.host if self.settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        self.gateway.tenant_url = f"http://{host}:{self.ports['tenant']}"
         start(self.gateway)
         log.info("gateway up in %.0fms: tenant plane :%d, control plane :%d", (time.perf_counter() - started) * 1000,
                  self.ports["tenant"], self.ports["control"])

@@ -4,7 +4,7 @@ through the request's application (no module globals), plus the keys it is store
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -59,29 +59,24 @@ def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL_KEY]
 
 
+def _configured(request: web.Request, part: str, what: str) -> Any:
+    found = getattr(request.app[GATEWAY_KEY], part)
+    if found is None:
+        raise Unavailable(f"{what} is not configured")
+    return found
+
+
 def telemetry_ingest(request: web.Request) -> TelemetryIngest:
-    pipeline = request.app[GATEWAY_KEY].telemetry
-    if pipeline is None:
-        raise Unavailable("telemetry ingest is not configured")
-    return pipeline
+    return _configured(request, "telemetry", "telemetry ingest")
 
 
 def webhooks(request: web.Request) -> Webhooks:
-    found = request.app[GATEWAY_KEY].webhooks
-    if found is None:
-        raise Unavailable("webhooks are not configured")
-    return found
+    return _configured(request, "webhooks", "webhook delivery")
 
 
 def event_hub(request: web.Request) -> EventHub:
-    found = request.app[GATEWAY_KEY].events
-    if found is None:
-        raise Unavailable("the event stream is not configured")
-    return found
+    return _configured(request, "events", "the event stream")
 
 
 def mcp_server(request: web.Request) -> McpServer:
-    found = request.app[GATEWAY_KEY].mcp
-    if found is None:
-        raise Unavailable("the MCP server is not configured")
-    return found
+    return _configured(request, "mcp", "the MCP server")

@@ -123,31 +123,22 @@ class EventHub:
     # -- the consumer -------------------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        backoff = 0.5
-        while True:
-            consumer = AIOKafkaConsumer(*TOPICS, bootstrap_servers=self.bootstrap, group_id=None,
-                                        enable_auto_commit=False, auto_offset_reset="latest")
-            try:
-                await bus.ensure_topics(self.bootstrap, TOPICS)
-                await consumer.start()
-                await self._position(consumer)
-                self.ready.set()
-                backoff = 0.5
-                while True:
-                    batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
-                    for tp, records in batches.items():
-                        for event in published(records):
-                            self.publish(event)
-                        self._positions[tp] = records[-1].offset + 1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - broker trouble: reconnect where this replica left off
-                log.warning("event stream consumer: %s: %s; reconnecting", type(exc).__name__, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
+        def consumer() -> AIOKafkaConsumer:
+            return AIOKafkaConsumer(*TOPICS, bootstrap_servers=self.bootstrap, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="latest")
+
+        async def session(consumer: AIOKafkaConsumer) -> None:
+            await self._position(consumer)
+            self.ready.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
+                for tp, records in batches.items():
+                    for event in published(records):
+                        self.publish(event)
+                    self._positions[tp] = records[-1].offset + 1
+
+        await bus.keep_consuming("event stream consumer", consumer, session, bootstrap=self.bootstrap,
+                                 topics=TOPICS)
 
     async def _position(self, consumer: AIOKafkaConsumer) -> None:
         """Start at the end of each partition, or where this replica stopped reading before a reconnect."""

@@ -59,7 +59,7 @@ async def update_webhook(request: web.Request, path: WebhookPath, body: WebhookP
                          expected_version: int) -> Subscription:
     sent = sent_fields(body)
     changes = {k: v for k, v in body.model_dump().items() if k in sent}
-    return await webhooks(request).update(principal(request).tenant_id, path.id, changes, expected_version or None)
+    return await webhooks(request).update(principal(request).tenant_id, path.id, changes, expected_version)
 
 
 @routes.delete("/api/webhooks/{id}", summary="Delete a webhook subscription and its delivery history",

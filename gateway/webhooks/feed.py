@@ -10,7 +10,6 @@ partition; they are read, and inserted, in their order (the delivery queue's ord
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -19,8 +18,6 @@ from gateway.events.registry import TOPICS, published
 from gateway.webhooks.store import Subscription, WebhookStore
 from vigil.runtime import bus
 from vigil.runtime.clock import Clock
-
-log = logging.getLogger("vigil.webhooks")
 
 
 class WebhookFeed:
@@ -52,31 +49,19 @@ class WebhookFeed:
         return added
 
     async def run(self) -> None:
-        backoff = 0.5
-        while True:
-            consumer = AIOKafkaConsumer(*TOPICS, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                                        enable_auto_commit=False, auto_offset_reset="earliest")
-            try:
-                await bus.ensure_topics(self.bootstrap, TOPICS)
-                await consumer.start()
-                backoff = 0.5
-                while True:
-                    batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-                    records = [r for tp in sorted(batches, key=str) for r in batches[tp]]
-                    if records:
-                        await self.handle(records)
-                        await consumer.commit()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - broker or database trouble: reconnect and resume
-                log.warning("webhook feed: %s: %s; reconnecting", type(exc).__name__, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
-                try:
-                    await consumer.stop()
-                except Exception:  # noqa: BLE001
-                    pass
+        def consumer() -> AIOKafkaConsumer:
+            return AIOKafkaConsumer(*TOPICS, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+
+        async def session(consumer: AIOKafkaConsumer) -> None:
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                records = [r for tp in sorted(batches, key=str) for r in batches[tp]]
+                if records:
+                    await self.handle(records)
+                    await consumer.commit()
+
+        await bus.keep_consuming("webhook feed", consumer, session, bootstrap=self.bootstrap, topics=TOPICS)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="webhook-feed")

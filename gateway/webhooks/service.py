@@ -5,6 +5,7 @@ attempts)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -68,27 +69,32 @@ class Webhooks:
         return await self.store.create(subscription)
 
     async def update(self, tenant_id: str, subscription_id: str, changes: dict[str, Any],
-                     expected_version: int | None) -> Subscription:
+                     expected_version: int) -> Subscription:
         if "event_types" in changes:
             check_event_types(changes["event_types"])
         if "url" in changes:
             await check_target(changes["url"], self.allow)
-        if changes.get("enabled") is True:
-            # Enabling again starts afresh: the reason and the run of failures are history.
-            changes = {**changes, "disabled_reason": None, "disabled_at": None, "consecutive_failures": 0}
-        updated = await self.store.update(tenant_id, subscription_id, changes, self.clock.now(), expected_version)
+        now = self.clock.now()
+
+        def decide(current: Subscription) -> Subscription:
+            values = dict(changes)
+            if values.get("enabled") is True and not current.enabled:
+                # Enabling again starts afresh: the reason and the run of failures are history.
+                values.update(disabled_reason=None, disabled_at=None, consecutive_failures=0)
+            updated = replace(current, **values)
+            return current if updated == current else replace(updated, updated_at=now, version=current.version + 1)
+
+        updated = await self.store.update(tenant_id, subscription_id, decide, expected_version)
         self.worker.wake()
         return updated
 
     async def rotate(self, tenant_id: str, subscription_id: str, overlap_seconds: int) -> Subscription:
         """A new secret; the old one keeps signing (a second `v1=`) for `overlap_seconds`."""
-        current = await self.store.get(tenant_id, subscription_id)
         now = self.clock.now()
-        return await self.store.update(tenant_id, subscription_id, {
-            "secret": signing.new_secret(),
-            "previous_secret": current.secret if overlap_seconds > 0 else None,
-            "previous_secret_expires_at": now + timedelta(seconds=overlap_seconds) if overlap_seconds > 0 else None,
-        }, now)
+        return await self.store.update(tenant_id, subscription_id, lambda current: replace(
+            current, secret=signing.new_secret(), previous_secret=current.secret if overlap_seconds else None,
+            previous_secret_expires_at=now + timedelta(seconds=overlap_seconds) if overlap_seconds else None,
+            updated_at=now, version=current.version + 1))
 
     # -- deliveries ---------------------------------------------------------------------------------------------
 

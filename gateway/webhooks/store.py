@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.events.registry import Published, matches
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database, dialect_insert
-from vigil.runtime.errors import Conflict, NotFound
+from vigil.runtime.errors import NotFound
+from vigil.runtime.versioned import VersionedTable
 
 _SEQ = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 metadata = sa.MetaData()
@@ -144,6 +145,11 @@ def _subscription(row: Any) -> Subscription:
     return Subscription(**values)
 
 
+SUBSCRIPTIONS = VersionedTable(
+    subscriptions, "webhook", _subscription,
+    values=lambda s: {k: v for k, v in s.__dict__.items() if k not in ("id", "tenant_id", "created_by", "created_at")})
+
+
 @dataclass(frozen=True)
 class Claimed:
     """A delivery leased to this replica for one attempt."""
@@ -175,6 +181,24 @@ class Outcome:
     @property
     def outcome(self) -> str:
         return "succeeded" if self.succeeded else ("retry" if self.retry_at is not None else "failed")
+
+
+def after_delivery(subscription: Subscription, outcome: Outcome, disable_after: int) -> Subscription:
+    """A delivery that ended: a success ends the run of failures; a failure extends it, and disables the
+    subscription when the run reaches `disable_after` or the endpoint said it is gone."""
+    if outcome.succeeded:
+        if not subscription.consecutive_failures:
+            return subscription
+        return replace(subscription, consecutive_failures=0, version=subscription.version + 1)
+    failures = subscription.consecutive_failures + 1
+    changes: dict[str, Any] = {"consecutive_failures": failures, "version": subscription.version + 1}
+    if subscription.enabled and (outcome.disables or failures >= disable_after):
+        last = f"HTTP {outcome.status_code}" if outcome.status_code is not None else (outcome.error or "")
+        changes.update(enabled=False, disabled_at=outcome.at, updated_at=outcome.at, disabled_reason=(
+            f"the endpoint answered {last}: it is gone" if outcome.disables
+            else f"{failures} deliveries in a row failed; the last: {last}"))
+    return replace(subscription, **changes)
+
 
 
 class WebhookStore:
@@ -209,19 +233,13 @@ class WebhookStore:
             subscriptions.c.tenant_id == tenant_id, subscriptions.c.enabled.is_(True)))).all()
         return [_subscription(r) for r in rows]
 
-    async def update(self, tenant_id: str, subscription_id: str, changes: dict[str, Any], at: datetime,
-                     expected_version: int | None = None) -> Subscription:
-        """Apply `changes` with one version bump; a stale `expected_version` is a conflict."""
-        async with self.db.write() as conn:
-            row = (await conn.execute(sa.select(subscriptions).where(
-                subscriptions.c.tenant_id == tenant_id, subscriptions.c.id == subscription_id))).first()
-            if row is None:
-                raise NotFound(f"no webhook {subscription_id}")
-            if expected_version is not None and row.version != expected_version:
-                raise Conflict(f"webhook {subscription_id} is at version {row.version}, not {expected_version}")
-            values = {**changes, "updated_at": at, "version": row.version + 1}
-            await conn.execute(subscriptions.update().where(subscriptions.c.id == subscription_id).values(**values))
-        return await self.get(tenant_id, subscription_id)
+    async def update(self, tenant_id: str, subscription_id: str, decide: Callable[[Subscription], Subscription],
+                     expected_version: int = 0) -> Subscription:
+        """Read the subscription, `decide` its new state (bumping the version when it changes), write it under the
+        version it was read at; a stale `expected_version` (If-Match) is a conflict."""
+        where = sa.and_(subscriptions.c.tenant_id == tenant_id, subscriptions.c.id == subscription_id)
+        return (await SUBSCRIPTIONS.mutate(self.db, where, subscription_id, decide,
+                                           expected_version=expected_version)).after
 
     async def delete(self, tenant_id: str, subscription_id: str) -> Subscription:
         found = await self.get(tenant_id, subscription_id)
@@ -334,25 +352,11 @@ class WebhookStore:
                 completed_at=outcome.at if final else None))
             if not claimed.retries or not final:
                 return None  # pings and attempts that will be retried do not count
-            sub = subscriptions.c
-            if outcome.succeeded:
-                await conn.execute(subscriptions.update().where(sub.id == claimed.subscription_id).values(
-                    consecutive_failures=0))
-                return None
-            await conn.execute(subscriptions.update().where(sub.id == claimed.subscription_id).values(
-                consecutive_failures=sub.consecutive_failures + 1))
-            row = (await conn.execute(sa.select(subscriptions).where(sub.id == claimed.subscription_id))).first()
-            if row is None or not row.enabled:
-                return None
-            if not outcome.disables and row.consecutive_failures < disable_after:
-                return None
-            last = f"HTTP {outcome.status_code}" if outcome.status_code is not None else (outcome.error or "")
-            reason = (f"the endpoint answered {last}: it is gone" if outcome.disables else
-                      f"{row.consecutive_failures} deliveries in a row failed; the last: {last}")
-            await conn.execute(subscriptions.update().where(sub.id == claimed.subscription_id).values(
-                enabled=False, disabled_reason=reason, disabled_at=outcome.at, updated_at=outcome.at,
-                version=row.version + 1))
-        return await self.get(claimed.tenant_id, claimed.subscription_id)
+            where = sa.and_(subscriptions.c.tenant_id == claimed.tenant_id,
+                            subscriptions.c.id == claimed.subscription_id)
+            changed = await SUBSCRIPTIONS.mutate_in(conn, where, claimed.subscription_id,
+                                                    lambda s: after_delivery(s, outcome, disable_after))
+        return changed.after if changed.before.enabled and not changed.after.enabled else None
 
     async def deliveries(self, tenant_id: str, subscription_id: str, statuses: Sequence[str], limit: int,
                          offset: int) -> tuple[list[Any], int]:
