@@ -1,60 +1,28 @@
 """Benchmark: `POST /api/incidents` through the gateway with concurrent clients for a fixed time.
 
 Starts everything on this machine as `vigil up` does (a local Kafka broker, the five services and the gateway
-as separate processes, SQLite files), signs in, then drives creates from C concurrent clients for T seconds
-and prints throughput and p50/p99 latency. Afterwards it checks that every created incident's event reached
-Kafka (the relay keeps up, nothing lost).
+as separate processes, SQLite files), signs in (or, with `--api-key`, mints an API key), then drives creates from C
+concurrent clients for T seconds and prints throughput and p50/p99 latency, and the same load on a bare aiohttp
+handler in a process of its own (`bench/anchor.py`) as the anchor of the run. Afterwards it checks that every
+created incident's event reached Kafka (the relay keeps up, nothing lost).
 
-    .venv/bin/python bench/incident_create.py [--seconds 20] [--concurrency 32] [--warmup 3]
+    .venv/bin/python bench/incident_create.py [--seconds 20] [--concurrency 32] [--warmup 3] [--no-ci] [--api-key]
+                                              [--source DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import aiohttp
+import support
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("VIGIL_CACHE_DIR", str(REPO / ".cache"))
+from vigil.runtime import topics
 
-from tests.support import api  # noqa: E402
-from vigil.runtime import topics  # noqa: E402
-from vigil.stack import Stack  # noqa: E402
-
-
-async def drive(client: api.TenantClient, seconds: float, concurrency: int,
-                with_ci: bool = True) -> tuple[list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-    headers = {**client.headers, "Content-Type": "application/json"}
-    url = client.base + "/api/incidents"
-    body = b'{"title": "Database connection pool exhausted", "severity": "P1", "source": "prometheus"'
-    # With a CI, every create also asks the CMDB for the blast radius over gRPC.
-    body += b', "ci_ids": ["ci-001"]}' if with_ci else b"}"
-
-    async def worker() -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            async with client.session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
-                if resp.status != 201:
-                    errors += 1
-                    continue
-            latencies.append(time.perf_counter() - started)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors
+BODY = b'{"title": "Database connection pool exhausted", "severity": "P1", "source": "prometheus"'
 
 
 async def count_events(bootstrap: str, expected: int, timeout: float = 120.0) -> tuple[int, float]:
@@ -80,35 +48,35 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--no-ci", action="store_true", help="create incidents without ci_ids (no CMDB lookup)")
+    support.add_arguments(parser)
     args = parser.parse_args()
+    # With a CI, every create also asks the CMDB for the blast radius over gRPC.
+    body = BODY + (b"}" if args.no_ci else b', "ci_ids": ["ci-001"]}')
 
-    data_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
-    stack = Stack(data_dir=data_dir, env={"VIGIL_OPERATOR_EMAIL": api.OPERATOR_EMAIL,
-                                          "VIGIL_OPERATOR_PASSWORD": api.OPERATOR_PASSWORD,
-                                          "VIGIL_LOG_LEVEL": "WARNING"}, ephemeral_ports=True)
-    try:
-        stack.env["VIGIL_KAFKA_BOOTSTRAP"] = await asyncio.to_thread(stack.start_kafka)
-        await asyncio.to_thread(stack.start)
-        tenant_url = f"http://127.0.0.1:{stack.ports['tenant']}"
-        control_url = f"http://127.0.0.1:{stack.ports['control']}"
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            client = (await api.tenant(session, tenant_url, control_url, "bench", roles=("responder",)))["responder"]
-            warm, _ = await drive(client, args.warmup, args.concurrency, not args.no_ci)
-            latencies, errors = await drive(client, args.seconds, args.concurrency, not args.no_ci)
-        n = len(latencies)
-        latencies.sort()
-        p = lambda q: latencies[min(n - 1, int(q * n))] * 1000  # noqa: E731
-        print(f"POST /api/incidents ({'without' if args.no_ci else 'with'} ci_ids): {n} created in "
-              f"{args.seconds:.0f}s with {args.concurrency} clients, {errors} errors")
-        print(f"  throughput  {n / args.seconds:8.0f} creates/s")
-        print(f"  latency     p50 {p(0.50):.1f} ms   p90 {p(0.90):.1f} ms   p99 {p(0.99):.1f} ms   "
-              f"mean {statistics.fmean(latencies) * 1000:.1f} ms")
-        expected = n + len(warm)  # the warm-up's creates are on the topic too
+    async with support.stack(args.source) as stack, \
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        url = f"http://127.0.0.1:{stack.ports['tenant']}/api/incidents"
+        headers = await support.credentials(session, stack, args.api_key)
+
+        def create():
+            return session.post(url, data=body, headers=headers)
+
+        warm, _ = await support.drive(create, 201, args.warmup, args.concurrency)
+        name = (f"POST /api/incidents ({'without' if args.no_ci else 'with'} ci_ids, "
+                f"{'API key' if args.api_key else 'JWT'})")
+        latencies, errors = await support.drive(create, 201, args.seconds, args.concurrency)
+        creates = support.report(name, latencies, errors, args.seconds, args.concurrency)
+        with support.anchor() as bare_url:
+            def bare_post():
+                return session.post(bare_url, data=body, headers={"Content-Type": "application/json"})
+
+            await support.drive(bare_post, 201, args.warmup, args.concurrency)
+            bare = support.report("anchor: bare aiohttp handler", *await support.drive(
+                bare_post, 201, args.seconds, args.concurrency), args.seconds, args.concurrency)
+        print(f"ratio creates / bare aiohttp: {creates / bare:.3f}")
+        expected = len(latencies) + len(warm)  # the warm-up's creates are on the topic too
         seen, waited = await count_events(stack.env["VIGIL_KAFKA_BOOTSTRAP"], expected)
         print(f"  kafka       {seen} of {expected} incident.created events on the topic ({waited:.1f}s to read them)")
-    finally:
-        await asyncio.to_thread(stack.stop)
 
 
 if __name__ == "__main__":

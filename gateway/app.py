@@ -7,24 +7,34 @@ HTTP <-> gRPC; the domain lives in the services.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from gateway import auth, middleware, routes
-from gateway.clients import Upstreams
+from gateway.api_keys import ApiKeyStore, parse_networks
+from gateway.audit import AuditLog
+from gateway.clients import Upstreams, call
 from gateway.config import GatewaySettings
+from gateway.counters import SharedCounters
 from gateway.events.stream import EventHub
 from gateway.idempotency import IdempotencyStore
 from gateway.identity import IdentityStore
 from gateway.ingest.pipeline import TelemetryIngest
+from gateway.limits import Plans
 from gateway.mcp.server import McpServer
+from gateway.quotas import MonthlyIncidents, Quotas
 from gateway.routing import Plane
 from gateway.state import GATEWAY_KEY, PLANE_KEY, Gateway
 from gateway.webhooks.service import Webhooks
-from vigil.runtime import grpcio, telemetry
+from vigil.incident.v1 import incident_pb2
+from vigil.runtime import context, grpcio, telemetry
 from vigil.runtime.clock import Clock
 from vigil.runtime.db import Database
 
@@ -37,7 +47,31 @@ def plane(g: Gateway, name: Plane) -> web.Application:
     app[GATEWAY_KEY] = g
     app[PLANE_KEY] = name
     app.add_routes([web.route(r.method, r.path, r.endpoint) for r in routes.collect(name)])
+    app.on_response_prepare.append(middleware.rate_limit_headers)
     return app
+
+
+def platform(settings: GatewaySettings, db: Database, upstreams: Upstreams) -> dict[str, Any]:
+    """The gateway's platform parts over its database: plans, API keys, shared counters, quotas, the audit log."""
+
+    async def incidents_since(tenant_id: str, since: datetime) -> int:
+        request = incident_pb2.CountIncidentsRequest()
+        request.created_from.FromDatetime(since)
+        token = context.bind(context.CallContext(tenant_id=tenant_id, actor="vigil-gateway", role="viewer"))
+        try:
+            return (await call(upstreams.incident.CountIncidents(request))).count
+        finally:
+            context.reset(token)
+
+    counters = SharedCounters(db)
+    return {
+        "plans": Plans(settings.rate_limits, settings.plan_quotas),
+        "api_keys": ApiKeyStore(db, settings.api_key_cache_seconds),
+        "counters": counters,
+        "quotas": Quotas(counters, MonthlyIncidents(incidents_since, settings.quota_cache_seconds)),
+        "audit": AuditLog(db, settings.audit_retention_days),
+        "trusted_proxies": parse_networks(settings.trusted_proxies),
+    }
 
 
 async def build(settings: GatewaySettings, clock: Clock | None = None
@@ -52,12 +86,14 @@ async def build(settings: GatewaySettings, clock: Clock | None = None
     async def plan_of(tenant_id: str) -> str:
         return (await identity.get_tenant(tenant_id)).plan
 
+    upstreams = Upstreams(settings.upstreams())
     g = Gateway(
         settings=settings,
         db=db,
         identity=identity,
         idempotency=IdempotencyStore(db),
-        upstreams=Upstreams(settings.upstreams()),
+        **platform(settings, db, upstreams),
+        upstreams=upstreams,
         tenant_tokens=auth.Tokens(secret, settings.jwt_issuer, ttl),
         control_tokens=auth.Tokens(secret + ":control", settings.jwt_issuer, ttl),
         telemetry=TelemetryIngest(settings.kafka_bootstrap, settings.telemetry_consumer_group,
@@ -71,6 +107,15 @@ async def build(settings: GatewaySettings, clock: Clock | None = None
     return g, plane(g, "tenant"), plane(g, "control")
 
 
+async def flush_usage(g: Gateway) -> None:
+    """What the request path keeps in memory (API keys' last use, quota use) goes to the database in batches."""
+    for flush in (g.api_keys.flush, g.counters.flush):
+        try:
+            await flush()
+        except Exception:  # noqa: BLE001 - kept in memory for the next round
+            log.exception("usage not written yet; will retry")
+
+
 def start(g: Gateway) -> None:
     """The gateway's own loops: webhook feed and worker, the live stream's consumer."""
     if g.webhooks is not None:
@@ -79,11 +124,24 @@ def start(g: Gateway) -> None:
         g.events.start()
 
 
+async def keep_flushing(g: Gateway) -> None:
+    pruned = 0.0
+    while True:
+        await asyncio.sleep(g.settings.usage_flush_seconds)
+        await flush_usage(g)
+        if time.monotonic() - pruned > 3600:
+            pruned = time.monotonic()
+            with contextlib.suppress(Exception):
+                await g.audit.prune()
+
+
 async def close(g: Gateway) -> None:
     if g.mcp is not None:
         await g.mcp.close()
     if g.webhooks is not None:
         await g.webhooks.stop()
+    await g.audit.close()
+    await flush_usage(g)
     if g.telemetry is not None:
         await g.telemetry.close()
     await g.upstreams.close()
@@ -99,6 +157,7 @@ class Runner:
         self.runners: list[web.AppRunner] = []
         self.ports: dict[str, int] = {}
         self.gateway: Gateway | None = None
+        self._flusher: asyncio.Task | None = None
 
     async def start(self) -> dict[str, int]:
         started = time.perf_counter()
@@ -114,6 +173,7 @@ class Runner:
         host = self.settings.host if self.settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         self.gateway.tenant_url = f"http://{host}:{self.ports['tenant']}"
         start(self.gateway)
+        self._flusher = asyncio.create_task(keep_flushing(self.gateway), name="gateway-usage-flush")
         log.info("gateway up in %.0fms: tenant plane :%d, control plane :%d", (time.perf_counter() - started) * 1000,
                  self.ports["tenant"], self.ports["control"])
         return self.ports
@@ -121,6 +181,10 @@ class Runner:
     async def stop(self) -> None:
         if self.gateway is not None and self.gateway.events is not None:
             await self.gateway.events.close()  # open streams would hold the shutdown up
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
         for runner in self.runners:
             await runner.cleanup()
         if self.gateway:

@@ -6,6 +6,7 @@ import ipaddress
 
 from pydantic import Field, SecretStr, field_validator
 
+from gateway.limits import Quotas, RateClassLimits
 from vigil.runtime.config import SERVICE_PORTS, CommonSettings
 
 
@@ -39,6 +40,22 @@ class GatewaySettings(CommonSettings):
     telemetry_max_lag_batches: int = Field(default=20_000, ge=1)
     telemetry_retention_days: dict[str, int] = Field(default_factory=lambda: {"free": 7, "pro": 30, "enterprise": 90})
 
+    # Rate limits (requests per minute per tenant and class) and plan quotas, per plan: JSON objects merged over
+    # the defaults in gateway/limits.py, e.g. {"free": {"write": 120}}. The operator overrides them per tenant.
+    rate_limits: dict[str, RateClassLimits] = Field(default_factory=dict)
+    plan_quotas: dict[str, Quotas] = Field(default_factory=dict)
+    # How long a replica trusts what it read of an API key (a revocation through another replica takes at most
+    # this long to reach it; through this one it is immediate).
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # How long the month's incident count asked of the incident service is trusted (incidents created elsewhere,
+    # by alerts or other replicas, are seen at most this late by the incidents-per-month quota).
+    quota_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # How often what is counted in memory (API keys' last use, consumed quota) is written to the database.
+    usage_flush_seconds: float = Field(default=2.0, gt=0, le=300)
+    # Proxies (CIDRs) whose X-Forwarded-For is believed: the client address (IP allowlists, the audit log) is
+    # the nearest address in X-Forwarded-For that is not one of them. Empty: the peer's address.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    audit_retention_days: int = Field(default=365, ge=1)
     # Webhooks: a POST times out after this; targets in private/loopback/link-local/reserved ranges are refused
     # unless in these networks (CIDRs, a JSON list: ["10.0.0.0/8"]); attempts in flight per replica and per
     # subscription; a subscription is disabled after this many deliveries in a row failed for good; how often

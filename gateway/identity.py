@@ -1,5 +1,6 @@
-"""The gateway's own store: tenants, their users and roles, refresh tokens. Passwords are kept as scrypt
-hashes, refresh tokens as SHA-256 hashes; neither is ever stored in the clear."""
+"""The gateway's own store: tenants (with the operator's overrides of their plan's limits), their users and roles,
+refresh tokens. Passwords are kept as scrypt hashes, refresh tokens as SHA-256 hashes; neither is ever stored in
+the clear."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ import re
 import secrets
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Conflict, FieldError, NotFound, ValidationFailed
+from vigil.runtime.errors import Conflict, FieldError, NotFound, QuotaExceeded, ValidationFailed
 
 ROLES = ("viewer", "responder", "admin")
 PLANS = ("free", "pro", "enterprise")
@@ -36,6 +38,8 @@ tenants = sa.Table(
     sa.Column("plan", sa.String(20), nullable=False),
     sa.Column("created_at", _TS, nullable=False),
     sa.Column("updated_at", _TS, nullable=False),
+    # The operator's overrides of the plan's limits: {"rate_limits": {...}, "quotas": {...}} (gateway/limits.py).
+    sa.Column("limits", sa.JSON, nullable=False),
 )
 users = sa.Table(
     "users", metadata,
@@ -66,6 +70,7 @@ class Tenant:
     plan: str
     created_at: datetime
     updated_at: datetime
+    limits: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +115,22 @@ def _user(row) -> User:
 
 def _tenant(row) -> Tenant:
     return Tenant(id=row.id, name=row.name, status=row.status, plan=row.plan, created_at=row.created_at,
-                  updated_at=row.updated_at)
+                  updated_at=row.updated_at, limits=row.limits or {})
+
+
+async def lock_tenant(conn, tenant_id: str) -> None:
+    """Serialise the writes that count a tenant's things (users, API keys) against a quota: on PostgreSQL the
+    tenant's row is locked until the transaction ends (SQLite has one writer at a time anyway)."""
+    found = (await conn.execute(sa.select(tenants.c.id).where(tenants.c.id == tenant_id).with_for_update())).first()
+    if found is None:
+        raise NotFound(f"tenant {tenant_id} not found")
 
 
 class IdentityStore:
     def __init__(self, db: Database, cache_seconds: float = 5.0) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
-        self._status_cache: dict[str, tuple[float, str | None]] = {}
+        self._tenant_cache: dict[str, tuple[float, Tenant | None]] = {}
 
     # -- tenants ---------------------------------------------------------------------------------------
     async def create_tenant(self, name: str, tenant_id: str | None, plan: str) -> Tenant:
@@ -138,7 +151,7 @@ class IdentityStore:
                 await conn.execute(tenants.insert().values(**asdict(tenant)))
         except IntegrityError:
             raise Conflict(f"tenant {tenant.id} already exists", [FieldError("id", "already exists")]) from None
-        self._status_cache.pop(tenant.id, None)
+        self._tenant_cache.pop(tenant.id, None)
         return tenant
 
     async def get_tenant(self, tenant_id: str) -> Tenant:
@@ -173,22 +186,50 @@ class IdentityStore:
             result = await conn.execute(tenants.update().where(tenants.c.id == tenant_id).values(**values))
             if result.rowcount != 1:
                 raise NotFound(f"tenant {tenant_id} not found")
-        self._status_cache.pop(tenant_id, None)
+        self._tenant_cache.pop(tenant_id, None)
         return await self.get_tenant(tenant_id)
 
-    async def tenant_status(self, tenant_id: str) -> str | None:
-        """active / suspended / None (no such tenant), cached briefly: this runs on every tenant-plane call."""
+    async def set_limits(self, tenant_id: str, rate_limits: dict[str, int | None],
+                         quotas: dict[str, int | None]) -> Tenant:
+        """Merge overrides into the tenant's: a number overrides the plan's value, null returns to it."""
+        async with self.db.write() as conn:
+            row = (await conn.execute(sa.select(tenants.c.limits).where(tenants.c.id == tenant_id)
+                                      .with_for_update())).first()
+            if row is None:
+                raise NotFound(f"tenant {tenant_id} not found")
+            limits = {"rate_limits": dict((row.limits or {}).get("rate_limits", {})),
+                      "quotas": dict((row.limits or {}).get("quotas", {}))}
+            for part, changes in (("rate_limits", rate_limits), ("quotas", quotas)):
+                for name, value in changes.items():
+                    if value is None:
+                        limits[part].pop(name, None)
+                    else:
+                        limits[part][name] = value
+            await conn.execute(tenants.update().where(tenants.c.id == tenant_id).values(
+                limits={k: v for k, v in limits.items() if v}, updated_at=datetime.now(UTC)))
+        self._tenant_cache.pop(tenant_id, None)
+        return await self.get_tenant(tenant_id)
+
+    async def cached_tenant(self, tenant_id: str) -> Tenant | None:
+        """The tenant (status, plan, limits) or None, cached briefly: this runs on every tenant-plane call."""
         now = time.monotonic()
-        cached = self._status_cache.get(tenant_id)
+        cached = self._tenant_cache.get(tenant_id)
         if cached and cached[0] > now:
             return cached[1]
         async with self.db.read() as conn:
-            status = (await conn.execute(sa.select(tenants.c.status).where(tenants.c.id == tenant_id))).scalar()
-        self._status_cache[tenant_id] = (now + self.cache_seconds, status)
-        return status
+            row = (await conn.execute(sa.select(tenants).where(tenants.c.id == tenant_id))).first()
+        tenant = _tenant(row) if row else None
+        self._tenant_cache[tenant_id] = (now + self.cache_seconds, tenant)
+        return tenant
+
+    async def tenant_status(self, tenant_id: str) -> str | None:
+        """active / suspended / None (no such tenant)."""
+        tenant = await self.cached_tenant(tenant_id)
+        return tenant.status if tenant else None
 
     # -- users -----------------------------------------------------------------------------------------
-    async def create_user(self, tenant_id: str, email: str, password: str, role: str) -> User:
+    async def create_user(self, tenant_id: str, email: str, password: str, role: str,
+                          max_users: int | None = None) -> User:
         await self.get_tenant(tenant_id)
         errors = []
         if "@" not in email or len(email) > 320:
@@ -204,6 +245,8 @@ class IdentityStore:
                     created_at=datetime.now(UTC))
         try:  # the (tenant, email) unique constraint decides between concurrent creates
             async with self.db.write() as conn:
+                await lock_tenant(conn, tenant_id)
+                await self._check_seats(conn, tenant_id, max_users)
                 await conn.execute(users.insert().values(
                     id=user.id, tenant_id=tenant_id, email=user.email, password_hash=password_hash, role=role,
                     disabled=False, created_at=user.created_at))
@@ -219,8 +262,19 @@ class IdentityStore:
                                        .order_by(users.c.created_at, users.c.email))).all()
         return [_user(r) for r in rows]
 
+    async def _check_seats(self, conn, tenant_id: str, max_users: int | None) -> None:
+        """A user who is not disabled holds a seat: the `users` quota counts them."""
+        if max_users is None:
+            return
+        active = (await conn.execute(sa.select(sa.func.count()).select_from(users).where(
+            users.c.tenant_id == tenant_id, users.c.disabled.is_(False)))).scalar_one()
+        if active >= max_users:
+            raise QuotaExceeded(f"quota users exceeded: tenant {tenant_id} has {active} of {max_users} users "
+                                "(disable one, or ask for a larger plan)", [FieldError("quota", "users")])
+
     async def update_user(self, tenant_id: str, user_id: str, *, role: str | None = None,
-                          disabled: bool | None = None, password: str | None = None) -> User:
+                          disabled: bool | None = None, password: str | None = None,
+                          max_users: int | None = None) -> User:
         errors = []
         if role is not None and role not in ROLES:
             errors.append(FieldError("role", f"must be one of {', '.join(ROLES)}"))
@@ -232,6 +286,12 @@ class IdentityStore:
         if password is not None:
             values["password_hash"] = await asyncio.to_thread(hash_password, password)
         async with self.db.write() as conn:
+            if disabled is False:  # enabling a disabled user takes a seat again
+                await lock_tenant(conn, tenant_id)
+                was = (await conn.execute(sa.select(users.c.disabled).where(
+                    users.c.tenant_id == tenant_id, users.c.id == user_id))).scalar()
+                if was:
+                    await self._check_seats(conn, tenant_id, max_users)
             if values:
                 result = await conn.execute(users.update().where(
                     users.c.tenant_id == tenant_id, users.c.id == user_id).values(**values))

@@ -6,6 +6,7 @@ extensions. JSON Schema 2020-12 (OpenAPI 3.1's dialect) is what pydantic generat
 from __future__ import annotations
 
 import importlib.metadata
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -20,13 +21,27 @@ from vigil.runtime.errors import ValidationFailed, VigilError
 
 REF = "#/components/schemas/{model}"
 PROTOBUF = "application/x-protobuf"
-SECURITY = {
-    "tenant": ("bearerAuth", {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-        "description": "The token of `POST /api/auth/token` on this plane, with the tenant in `x-tenant-id`."}),
-    "control": ("operatorBearer", {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-        "description": "The operator token of `POST /api/auth/token` on the control plane."}),
+SECURITY: dict[str, dict[str, dict[str, Any]]] = {
+    "tenant": {
+        "bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "The token of `POST /api/auth/token` on this plane (a JWT, with the tenant in "
+                           "`x-tenant-id`), or an API key (`vgl_…`)."},
+        "apiKeyAuth": {
+            "type": "apiKey", "in": "header", "name": "X-Api-Key",
+            "description": "An API key (`vgl_…`, minted at `POST /api/api-keys`): bound to its tenant, limited to "
+                           "its scopes (`x-required-scopes`) and role; `x-tenant-id` may be left out."},
+    },
+    "control": {
+        "operatorBearer": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+            "description": "The operator token of `POST /api/auth/token` on the control plane."},
+    },
+}
+RATE_HEADERS = {
+    "X-RateLimit-Limit": "requests per minute allowed for this operation's rate class",
+    "X-RateLimit-Remaining": "requests left in the current minute",
+    "X-RateLimit-Reset": "when the minute ends (Unix seconds)",
 }
 TITLES = {"tenant": "Vigil API: tenant plane", "control": "Vigil API: control plane"}
 DESCRIPTION = """\
@@ -34,7 +49,8 @@ Every answer is `{"data": …}`; every error is `{"error", "code", "trace_id"}` 
 validation) with the HTTP status of its code. Unknown body fields and query parameters are refused.
 `x-required-scopes` is the API-key scope an operation needs (a signed-in user's session holds its role's
 scopes), `x-minimum-role` the role, `x-ratelimit-class` the rate-limit bucket it counts against (read, write,
-ai, ingest). `Idempotency-Key` on a POST replays the first 2xx answer for 24 h; `If-Match: "<version>"` makes a
+ai, ingest; every answer says where the tenant stands in `X-RateLimit-*` headers), `x-quota` the plan quota it
+uses up (402 `QUOTA_EXCEEDED` when it is). `Idempotency-Key` on a POST replays the first 2xx answer for 24 h; `If-Match: "<version>"` makes a
 PATCH conditional where the operation lists it."""
 ERROR_DESCRIPTIONS = {
     400: "the state machine does not allow this move", 401: "no valid credentials", 402: "a plan quota is used up",
@@ -83,16 +99,17 @@ def document(plane: Plane, routes: list[Route]) -> dict[str, Any]:
     for model in parameter_models:
         definitions.pop(found[(model, "validation")].get("$ref", "").rsplit("/", 1)[-1], None)
 
-    scheme_name, scheme = SECURITY[plane]
+    schemes = SECURITY[plane]
     paths: dict[str, dict[str, Any]] = defaultdict(dict)
     for r in routes:
-        paths[r.path][r.method.lower()] = _operation(r, found, parameters_of, found[error_key], scheme_name)
+        paths[r.path][r.method.lower()] = _operation(r, found, parameters_of, found[error_key], list(schemes))
+    _link_creates(routes, paths)
     out = {
         "openapi": "3.1.0",
         "info": {"title": TITLES[plane], "version": importlib.metadata.version("vigil"), "description": DESCRIPTION},
         "tags": [{"name": t} for t in sorted({t for r in routes for t in r.tags})],
         "paths": dict(paths),
-        "components": {"schemas": definitions, "securitySchemes": {scheme_name: scheme}},
+        "components": {"schemas": definitions, "securitySchemes": schemes},
     }
     if events:
         out["webhooks"] = {t: _webhook(f, t, found[key]) for f, key in events.items() for t in f.known}
@@ -134,7 +151,7 @@ Found = dict[tuple[Any, str], dict[str, Any]]
 
 
 def _operation(r: Route, found: Found, parameters_of: dict[Any, dict[str, Any]], error_schema: dict[str, Any],
-               scheme_name: str) -> dict[str, Any]:
+               scheme_names: list[str]) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": r.operation_id, "summary": r.summary, "tags": list(r.tags)}
     if r.description:
         op["description"] = r.description
@@ -147,8 +164,14 @@ def _operation(r: Route, found: Found, parameters_of: dict[Any, dict[str, Any]],
     elif r.consumes:
         op["requestBody"] = {"required": True, "content": {m: {"schema": _media_schema(m)} for m in r.consumes}}
     op["responses"] = {**_success(r, found), **_errors(r, error_schema)}
-    op["security"] = [{scheme_name: []}] if r.auth in ("tenant", "operator") else []
+    if _rate_limited(r):
+        for response in op["responses"].values():
+            response.setdefault("headers", {}).update(
+                {name: {"description": text, "schema": {"type": "integer"}} for name, text in RATE_HEADERS.items()})
+    op["security"] = [{name: []} for name in scheme_names] if r.auth in ("tenant", "operator") else []
     op["x-required-scopes"] = [r.scope.value] if r.scope is not None else []
+    if r.quota is not None:
+        op["x-quota"] = r.quota
     if r.role is not None:
         op["x-minimum-role"] = r.role
     if r.rate is not None:
@@ -172,8 +195,9 @@ def _parameters(r: Route, parameters_of: dict[Any, dict[str, Any]]) -> list[dict
                 param.update(style="form", explode=True)
             out.append(param)
     if r.auth == "tenant":
-        out.append({"name": "x-tenant-id", "in": "header", "required": True, "schema": {"type": "string"},
-                    "description": "the tenant of the token"})
+        out.append({"name": "x-tenant-id", "in": "header", "required": False, "schema": {"type": "string"},
+                    "description": "the tenant of the token: required with a JWT; with an API key it may be left "
+                                   "out (if sent, it must be the key's tenant)"})
     if r.if_match:
         out.append({"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                     "description": 'the ETag (version) of the object read, e.g. "3": a stale one answers 409'})
@@ -182,6 +206,31 @@ def _parameters(r: Route, parameters_of: dict[Any, dict[str, Any]]) -> list[dict
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                     "description": "the same key within 24 h replays the first 2xx answer"})
     return out
+
+
+def _rate_limited(r: Route) -> bool:
+    """Answers of tenant-plane requests that count against a rate class carry the X-RateLimit-* headers."""
+    return r.rate is not None and r.plane == "tenant" and r.auth == "tenant"
+
+
+def _link_creates(routes: list[Route], paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links from each create (a POST answering 201 with an object that has an `id`) to the operations on
+    the object it created: those whose path is the create's path plus one `{parameter}` (and perhaps more
+    segments), with the new id for that parameter and the create's own path parameters for the others."""
+    for create in routes:
+        if create.method != "POST" or create.status != 201 or create.response is None \
+                or "id" not in create.response.model_fields:
+            continue
+        links = {}
+        for target in routes:
+            match = re.fullmatch(re.escape(create.path) + r"/\{(\w+)\}(/.*)?", target.path)
+            if match is None or target is create or set(target.path_names) - {match.group(1), *create.path_names}:
+                continue
+            parameters = {name: f"$request.path.{name}" for name in create.path_names}
+            parameters[match.group(1)] = "$response.body#/data/id"
+            links[target.operation_id] = {"operationId": target.operation_id, "parameters": parameters}
+        if links:
+            paths[create.path]["post"]["responses"]["201"]["links"] = links
 
 
 def _described(prop: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,8 @@
 
 A declaration carries the plane, the authentication (`public`, `tenant`, `operator`, or `integration` for
 doors whose handler checks an integration key), the minimum role, the API-key scope, the rate-limit class, the
-body/query/path models, the response model and status, the errors it can answer, a summary and tags. From it:
+body/query/path models, the response model and status, the plan quota it uses up (`quota=`), the errors it can
+answer, a summary and tags. From it:
 
 - the middleware (gateway/middleware.py) authenticates and authorizes the caller;
 - the endpoint validates the inputs and passes them to the handler as `body=`, `query=`, `path=` (and
@@ -20,7 +21,8 @@ body/query/path models, the response model and status, the errors it can answer,
 - `tool="name"` makes the route an MCP tool of that name (gateway/mcp/tools.py).
 
 Defaults: a GET needs the viewer role and the family's read scope and is rate class `read`; anything else
-needs the responder role and the family's write scope and is class `write`. Route modules in gateway/routes/
+needs the responder role and the family's write scope and is class `write`; an `ai` route uses up the
+`ai_calls_per_day` quota. Route modules in gateway/routes/
 each hold one `Routes` and are collected automatically: adding a route touches one file.
 """
 
@@ -36,6 +38,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from gateway import envelope, validation, versioning
+from gateway.limits import MeteredQuota
 from gateway.schemas.base import Body, Path, Query
 from gateway.schemas.convert import to_json
 from gateway.scopes import RateClass, Scope, family
@@ -43,6 +46,8 @@ from vigil.runtime.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    QuotaExceeded,
+    RateLimited,
     Unauthenticated,
     Unavailable,
     ValidationFailed,
@@ -77,6 +82,7 @@ class Route:
     scope: Scope | None
     rate: RateClass | None
     tags: tuple[str, ...]
+    quota: MeteredQuota | None = None
     body: type[Body] | type | None = None  # a Body model, or a TypedDict
     query: type[Query] | None = None
     path_params: type[Path] | None = None
@@ -123,6 +129,10 @@ class Route:
             found.append(NotFound)
         if self.if_match:
             found.append(Conflict)
+        if self.quota is not None:
+            found.append(QuotaExceeded)
+        if self.rate is not None and self.plane == "tenant" and self.auth in ("tenant", "integration"):
+            found.append(RateLimited)
         if self.plane == "tenant" and self.auth in ("tenant", "integration"):
             found.append(Unavailable)  # an upstream service is down
         found += [e for e in self.errors if e not in found]
@@ -189,8 +199,8 @@ class Routes:
 
     def route(self, method: str, template: str, *, summary: str, auth: Auth | None = None,
               role: Role | None = None, scope: Scope | None = DEFAULT, rate: RateClass | None = DEFAULT,
-              tags: tuple[str, ...] | None = None, path: type[Path] | None = None,
-              **options: Any) -> Callable[[Handler], Handler]:
+              quota: MeteredQuota | None = DEFAULT, tags: tuple[str, ...] | None = None,
+              path: type[Path] | None = None, **options: Any) -> Callable[[Handler], Handler]:
         auth = auth or self.auth
         reading = method in READ_METHODS
         if role is None and auth in ("tenant", "operator"):
@@ -199,11 +209,13 @@ class Routes:
             scope = None if auth == "public" else (self.read_scope if reading else self.write_scope)
         if rate is DEFAULT:
             rate = "read" if reading else "write"
+        if quota is DEFAULT:
+            quota = "ai_calls_per_day" if rate == "ai" else None
 
         def declare(handler: Handler) -> Handler:
             self.routes.append(Route(
                 method=method, path=template, handler=handler, plane=self.plane, summary=summary, auth=auth,
-                role=role, scope=scope, rate=rate, tags=tags or self.tags, path_params=path,
+                role=role, scope=scope, rate=rate, quota=quota, tags=tags or self.tags, path_params=path,
                 description=inspect.cleandoc(handler.__doc__ or ""), **options))
             return handler
 

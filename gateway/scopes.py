@@ -65,3 +65,19 @@ ROLE_SCOPES: dict[str, frozenset[Scope]] = {
 # small answers); `ai` is anything that calls the LLM.
 RateClass = Literal["read", "write", "ai", "ingest"]
 RATE_CLASSES: tuple[str, ...] = ("read", "write", "ai", "ingest")
+
+
+def expand(patterns: list[str] | tuple[str, ...]) -> frozenset[Scope]:
+    """The tenant-plane scopes a key's scope list grants. Each entry is a scope (`incidents:read`) or a pattern
+    with `*` for the family or the access (`cmdb:*`, `*:read`, `*`). Raises ValueError naming an entry that
+    grants nothing."""
+    granted: set[Scope] = set()
+    for pattern in patterns:
+        family_part, _, access = ("*:*" if pattern == "*" else pattern).partition(":")
+        matched = {s for s in TENANT_SCOPES
+                   if family_part in ("*", s.value.partition(":")[0]) and access in ("*", s.value.partition(":")[2])}
+        if not matched:
+            raise ValueError(f"{pattern!r} is no scope: scopes are <family>:<read|write> "
+                             f"({', '.join(sorted(s.value for s in TENANT_SCOPES))}), '*' for any part")
+        granted |= matched
+    return frozenset(granted)

@@ -8,13 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from gateway.api_keys import ApiKeyStore, Network, VerifiedKey
+from gateway.audit import AuditLog
 from gateway.auth import Principal, Tokens
 from gateway.clients import Upstreams
 from gateway.config import GatewaySettings
+from gateway.counters import Decision, SharedCounters
 from gateway.idempotency import IdempotencyStore
 from gateway.identity import IdentityStore
+from gateway.limits import Limits, Plans
+from gateway.quotas import Quotas
 from vigil.runtime.db import Database
-from vigil.runtime.errors import Unavailable
+from vigil.runtime.errors import Unauthenticated, Unavailable
 
 if TYPE_CHECKING:
     from gateway.events.stream import EventHub
@@ -32,6 +37,13 @@ class Gateway:
     tenant_tokens: Tokens
     control_tokens: Tokens
     idempotency: IdempotencyStore
+    plans: Plans
+    api_keys: ApiKeyStore
+    counters: SharedCounters
+    quotas: Quotas
+    audit: AuditLog
+    # Proxies whose X-Forwarded-For is believed (VIGIL_TRUSTED_PROXIES).
+    trusted_proxies: tuple[Network, ...] = ()
     # Telemetry ingest: the Kafka producer and the consumer-lag backpressure (gateway/ingest/pipeline.py).
     telemetry: TelemetryIngest | None = None
     # Outbound: webhook deliveries (gateway/webhooks/) and the live event stream (gateway/events/stream.py).
@@ -45,6 +57,8 @@ class Gateway:
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 PLANE_KEY = web.AppKey("plane", str)
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
+API_KEY_KEY = web.RequestKey("api_key", VerifiedKey)
+RATE_KEY = web.RequestKey("rate_limit", Decision)
 
 
 def gw(request: web.Request) -> Gateway:
@@ -64,6 +78,13 @@ def _configured(request: web.Request, part: str, what: str) -> Any:
     if found is None:
         raise Unavailable(f"{what} is not configured")
     return found
+async def limits_of(g: Gateway, tenant_id: str) -> Limits:
+    """The tenant's effective rate limits and quotas: its plan's with the operator's overrides (cached with the
+    tenant's status)."""
+    tenant = await g.identity.cached_tenant(tenant_id)
+    if tenant is None:
+        raise Unauthenticated("unknown tenant")
+    return g.plans.of(tenant.plan, tenant.limits)
 
 
 def telemetry_ingest(request: web.Request) -> TelemetryIngest:

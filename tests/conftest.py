@@ -3,6 +3,7 @@ real processes. Nothing here is a double."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -17,6 +18,13 @@ from vigil.stack import Stack
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("VIGIL_CACHE_DIR", str(REPO / ".cache"))
+# Tests that are not about limits run on generous plans (every process of a test inherits these); the tests of
+# rate limits and quotas set their own, per tenant through the control plane or per gateway.
+GENEROUS = {"read": 10**6, "write": 10**6, "ai": 10**6, "ingest": 10**6}
+os.environ.setdefault("VIGIL_RATE_LIMITS", json.dumps({plan: GENEROUS for plan in ("free", "pro", "enterprise")}))
+os.environ.setdefault("VIGIL_PLAN_QUOTAS", json.dumps({plan: {"incidents_per_month": 10**7, "users": 1000,
+                                                              "api_keys": 1000, "ai_calls_per_day": 10**6}
+                                                       for plan in ("free", "pro", "enterprise")}))
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from gateway.schemas.search import Search, search_message
 from gateway.state import upstreams
 from gateway.versioning import update_message
 from vigil.cmdb.v1 import cmdb_pb2 as pb
-from vigil.runtime.errors import Conflict
+from vigil.runtime.errors import Conflict, NotFound
 
 routes = Routes("tenant", tags=("cmdb",), scopes="cmdb")
 
@@ -113,8 +113,7 @@ async def import_cmdb(request: web.Request, body: BulkImport) -> pb.BulkImportRe
 
 
 @routes.get("/api/cmdb/impact", summary="Blast radius (or probable causes) of failing CIs", tool="get_impact",
-            query=ImpactQuery,
-            response=Impact)
+            query=ImpactQuery, response=Impact, errors=(NotFound,))
 async def cmdb_impact(request: web.Request, query: ImpactQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).cmdb.GetImpact(to_proto(pb.GetImpactRequest, query)))
     return {"items": resp.items, "total": resp.summary.total, "limit": query.limit, "offset": query.offset,

@@ -1,4 +1,5 @@
-"""The control plane: operator sign-in, tenants (create, list, get, update, suspend, activate) and their users."""
+"""The control plane: operator sign-in, tenants (create, list, get, update, suspend, activate), their users, their
+limits (the plan's rate limits and quotas with the operator's overrides) and their usage."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway import auth
+from gateway.counters import day_start
 from gateway.identity import Tenant as TenantRow
 from gateway.identity import User as UserRow
+from gateway.limits import QUOTAS
+from gateway.quotas import month_start
 from gateway.routing import Routes
 from gateway.schemas.common import Page, page, whole
 from gateway.schemas.identity import (
@@ -25,8 +29,9 @@ from gateway.schemas.identity import (
     User,
     UserUpdate,
 )
-from gateway.state import gw
-from vigil.runtime.errors import Conflict, Unauthenticated
+from gateway.schemas.limits import LimitsUpdate, TenantLimits, Usage
+from gateway.state import PRINCIPAL_KEY, Gateway, gw, limits_of
+from vigil.runtime.errors import Conflict, QuotaExceeded, Unauthenticated
 
 routes = Routes("control", tags=("tenants",), scopes="tenants")
 
@@ -38,10 +43,12 @@ async def operator_sign_in(request: web.Request, body: OperatorLogin) -> dict[st
     expected = g.settings.operator_password.get_secret_value()
     if not expected:
         raise Unauthenticated("operator sign-in is disabled: VIGIL_OPERATOR_PASSWORD is not set")
-    if not (hmac.compare_digest(body.email.lower(), g.settings.operator_email.lower())
+    # compare_digest takes non-ASCII text only as bytes (found by schemathesis: a 500 on a Unicode email)
+    if not (hmac.compare_digest(body.email.lower().encode(), g.settings.operator_email.lower().encode())
             and hmac.compare_digest(body.password.encode(), expected.encode())):
         raise Unauthenticated("invalid email or password")
     operator = auth.Principal(actor=g.settings.operator_email, role="operator", kind="operator")
+    request[PRINCIPAL_KEY] = operator  # the audit log records a sign-in as its operator's action
     return {
         "token": g.control_tokens.issue(operator, auth.CONTROL_AUDIENCE),
         "token_type": "Bearer",
@@ -86,10 +93,17 @@ async def activate_tenant(request: web.Request, path: ByTenant) -> TenantRow:
     return await gw(request).identity.update_tenant(path.tenant_id, status="active")
 
 
+async def _max_users(g: Gateway, tenant_id: str) -> int:
+    await g.identity.get_tenant(tenant_id)
+    return (await limits_of(g, tenant_id)).quotas["users"]
+
+
 @routes.post("/api/tenants/{tenant_id}/users", summary="Add a user to a tenant", path=ByTenant, body=NewUser,
-             response=User, status=201, errors=(Conflict,))
+             response=User, status=201, errors=(Conflict, QuotaExceeded))
 async def create_user(request: web.Request, path: ByTenant, body: NewUser) -> UserRow:
-    return await gw(request).identity.create_user(path.tenant_id, body.email, body.password, body.role)
+    g = gw(request)
+    return await g.identity.create_user(path.tenant_id, body.email, body.password, body.role,
+                                        await _max_users(g, path.tenant_id))
 
 
 @routes.get("/api/tenants/{tenant_id}/users", summary="A tenant's users", path=ByTenant, response=Page[User])
@@ -98,7 +112,49 @@ async def list_users(request: web.Request, path: ByTenant) -> dict[str, Any]:
 
 
 @routes.patch("/api/tenants/{tenant_id}/users/{user_id}", summary="Change a user's role, password or access",
-              path=ByTenantUser, body=UserUpdate, response=User)
+              path=ByTenantUser, body=UserUpdate, response=User, errors=(QuotaExceeded,))
 async def update_user(request: web.Request, path: ByTenantUser, body: UserUpdate) -> UserRow:
-    return await gw(request).identity.update_user(path.tenant_id, path.user_id, role=body.role,
-                                                  disabled=body.disabled, password=body.password)
+    """Enabling a disabled user takes a seat (`users` quota). The user's API keys follow their new role or
+    access at once on this gateway (on others within `VIGIL_API_KEY_CACHE_SECONDS`)."""
+    g = gw(request)
+    user = await g.identity.update_user(path.tenant_id, path.user_id, role=body.role, disabled=body.disabled,
+                                        password=body.password, max_users=await _max_users(g, path.tenant_id))
+    g.api_keys.forget_tenant(path.tenant_id)
+    return user
+
+
+def _limits(g: Gateway, tenant: TenantRow) -> dict[str, Any]:
+    limits = g.plans.of(tenant.plan, tenant.limits)
+    return {"tenant_id": tenant.id, "plan": tenant.plan, "rate_limits": limits.rate, "quotas": limits.quotas,
+            "overrides": tenant.limits}
+
+
+@routes.get("/api/tenants/{tenant_id}/limits", summary="A tenant's rate limits and quotas in effect",
+            path=ByTenant, response=TenantLimits)
+async def get_tenant_limits(request: web.Request, path: ByTenant) -> dict[str, Any]:
+    g = gw(request)
+    return _limits(g, await g.identity.get_tenant(path.tenant_id))
+
+
+@routes.patch("/api/tenants/{tenant_id}/limits", summary="Override a tenant's rate limits or quotas (null: back "
+              "to the plan's)", path=ByTenant, body=LimitsUpdate, response=TenantLimits)
+async def update_tenant_limits(request: web.Request, path: ByTenant, body: LimitsUpdate) -> dict[str, Any]:
+    """Every gateway replica applies the new limits within `VIGIL_TENANT_CACHE_SECONDS`."""
+    g = gw(request)
+    rate = body.rate_limits.model_dump(exclude_unset=True) if body.rate_limits else {}
+    quotas = body.quotas.model_dump(exclude_unset=True) if body.quotas else {}
+    return _limits(g, await g.identity.set_limits(path.tenant_id, rate, quotas))
+
+
+@routes.get("/api/tenants/{tenant_id}/usage", summary="What a tenant used of its quotas: this month's incidents, "
+            "today's telemetry bytes and AI calls, users and live API keys", path=ByTenant, response=Usage)
+async def get_tenant_usage(request: web.Request, path: ByTenant) -> dict[str, Any]:
+    g = gw(request)
+    tenant = await g.identity.get_tenant(path.tenant_id)
+    used = {name: await g.quotas.used(tenant.id, name) for name in
+            ("incidents_per_month", "telemetry_bytes_per_day", "ai_calls_per_day")}
+    used["users"] = sum(1 for u in await g.identity.list_users(tenant.id) if not u.disabled)
+    used["api_keys"] = await g.api_keys.count_live(tenant.id)
+    return {"tenant_id": tenant.id, "plan": tenant.plan, "month_start": month_start().isoformat(),
+            "day_start": day_start().isoformat(), "used": {q: used[q] for q in QUOTAS},
+            "quotas": (await limits_of(g, tenant.id)).quotas}

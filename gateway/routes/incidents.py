@@ -38,7 +38,7 @@ async def search_incidents(request: web.Request, body: Search) -> dict[str, Any]
 
 
 @routes.post("/api/incidents", summary="Create an incident", tool="create_incident", body=NewIncident,
-             response=Incident, status=201)
+             response=Incident, status=201, quota="incidents_per_month")
 async def create_incident(request: web.Request, body: NewIncident) -> pb.Incident:
     return (await call(upstreams(request).incident.CreateIncident(to_proto(pb.CreateIncidentRequest, body)))).incident
 

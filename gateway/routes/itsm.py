@@ -116,7 +116,7 @@ async def list_catalog_items(request: web.Request, query: CatalogQuery) -> dict[
 
 
 @routes.post("/api/itsm/catalog", summary="Add a catalog item", role="admin", body=NewCatalogItem,
-             response=CatalogItem, status=201)
+             response=CatalogItem, status=201, errors=(Conflict,))
 async def create_catalog_item(request: web.Request, body: NewCatalogItem) -> pb.CatalogItem:
     return (await call(upstreams(request).itsm.CreateCatalogItem(to_proto(pb.CreateCatalogItemRequest, body)))).item
 

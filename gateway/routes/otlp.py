@@ -43,7 +43,7 @@ JSON = "application/json"
 _HEX_ID_FIELDS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
 
 routes = Routes("tenant", tags=("otlp",), scopes="telemetry")
-EXPORT = {"rate": "ingest", "consumes": (PROTOBUF, JSON), "produces": (PROTOBUF, JSON), "errors": (RateLimited,)}
+EXPORT = {"rate": "ingest", "quota": "telemetry_bytes_per_day", "consumes": (PROTOBUF, JSON), "produces": (PROTOBUF, JSON), "errors": (RateLimited,)}
 
 
 def _hex_ids(node: Any) -> Any:

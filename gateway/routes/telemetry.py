@@ -40,7 +40,7 @@ from vigil.observability.v1 import observability_pb2 as pb
 from vigil.runtime.errors import FieldError, RateLimited, ValidationFailed
 
 routes = Routes("tenant", tags=("telemetry",), scopes="telemetry")
-INGEST = {"rate": "ingest", "response": Accepted, "status": 202, "errors": (RateLimited,)}
+INGEST = {"rate": "ingest", "quota": "telemetry_bytes_per_day", "response": Accepted, "status": 202, "errors": (RateLimited,)}
 MATCHER = re.compile(r"^([^=!~]+)(=~|!~|!=|=)(.*)$", re.S)
 
 

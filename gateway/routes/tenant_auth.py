@@ -10,7 +10,7 @@ from gateway import auth
 from gateway.identity import User
 from gateway.routing import Routes
 from gateway.schemas.identity import RefreshRequest, SignedInUser, TokenPair, TokenRequest
-from gateway.state import gw, principal
+from gateway.state import PRINCIPAL_KEY, gw, principal
 from vigil.runtime.errors import Forbidden, Unauthenticated
 
 routes = Routes("tenant", tags=("auth",))
@@ -21,6 +21,7 @@ async def _tokens(request: web.Request, user: User) -> dict[str, Any]:
     if await g.identity.tenant_status(user.tenant_id) != "active":
         raise Forbidden(f"tenant {user.tenant_id} is suspended")
     who = auth.Principal(actor=user.email, role=user.role, tenant_id=user.tenant_id)
+    request[PRINCIPAL_KEY] = who  # the audit log records a sign-in as its user's action
     return {
         "token": g.tenant_tokens.issue(who, auth.TENANT_AUDIENCE),
         "token_type": "Bearer",

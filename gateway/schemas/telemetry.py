@@ -23,6 +23,8 @@ from vigil import levels
 from vigil.runtime.errors import FieldError
 
 MAX_ITEMS = 10_000
+# A histogram bucket or point count: 256 of them still add up within 64 bits.
+MAX_COUNT = 2**48
 Scalar = str | int | float | bool
 Attributes = dict[str, Scalar]
 TimeInput = str | int | float | None
@@ -41,13 +43,13 @@ def parse_time(raw: TimeInput, name: str, errors: list[FieldError], default_ns: 
         if not math.isfinite(value) or value < 0:
             errors.append(FieldError(name, "must be a positive Unix timestamp"))
             return 0
-        for limit, scale in ((1e11, NS), (1e14, 1_000_000), (1e17, 1_000)):
-            if value < limit:
-                return int(raw * scale) if isinstance(raw, int) else int(round(value * scale))
-        if value > 4e18:
+        ns = int(raw) if value >= 1e17 else next(
+            int(raw * scale) if isinstance(raw, int) else int(round(value * scale))
+            for limit, scale in ((1e11, NS), (1e14, 1_000_000), (1e17, 1_000)) if value < limit)
+        if ns > 4e18:  # past the year 2096, and beyond the 64-bit nanoseconds the row contract holds
             errors.append(FieldError(name, "is out of range"))
             return 0
-        return int(raw)
+        return ns
     text = raw.strip()
     try:
         if re.fullmatch(r"\d+(\.\d+)?", text):
@@ -103,9 +105,9 @@ class MetricIn(Body):
     monotonic: bool = True
     attributes: Attributes = Field(default_factory=dict, max_length=128)
     resource: Attributes = Field(default_factory=dict, max_length=128)
-    count: int = Field(default=0, ge=0)
+    count: int = Field(default=0, ge=0, le=MAX_COUNT)
     sum: float | int = 0.0
-    bucket_counts: list[int] = Field(default_factory=list, max_length=256)
+    bucket_counts: list[Annotated[int, Field(ge=0, le=MAX_COUNT)]] = Field(default_factory=list, max_length=256)
     explicit_bounds: list[float | int] = Field(default_factory=list, max_length=255)
     min: float | int = 0.0
     max: float | int = 0.0

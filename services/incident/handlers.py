@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
@@ -99,3 +101,7 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
     async def GetTimeline(self, request, _ctx):
         entries = await self.service.timeline(context.current(), request.id)
         return incident_pb2.GetTimelineResponse(entries=[timeline_to_proto(e) for e in entries])
+
+    async def CountIncidents(self, request, _ctx):
+        count = await self.service.count_created(context.current(), request.created_from.ToDatetime(UTC))
+        return incident_pb2.CountIncidentsResponse(count=count)

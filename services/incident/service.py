@@ -127,6 +127,7 @@ class Store(Protocol):
     async def list(self, tenant_id: str, query: ListQuery) -> Listing[Incident]: ...
     async def mutate(self, tenant_id: str, key: str, decide, expected_version: int) -> Incident: ...
     async def timeline(self, tenant_id: str, incident_id: str) -> list[TimelineEntry]: ...
+    async def count_created(self, tenant_id: str, since: datetime) -> int: ...
 
 
 def is_incident_key(key: str) -> bool:
@@ -315,6 +316,9 @@ class IncidentService:
     async def timeline(self, ctx: CallContext, key: str) -> list[TimelineEntry]:
         incident = await self.get(ctx, key)
         return await self.store.timeline(ctx.tenant_id, incident.id)
+
+    async def count_created(self, ctx: CallContext, since: datetime) -> int:
+        return await self.store.count_created(ctx.tenant_id, since)
 
     @staticmethod
     def _check_key(key: str) -> None:

@@ -305,6 +305,11 @@ class IncidentStore:
                                    order=query.order, limit=query.limit, offset=query.offset, cursor=query.cursor,
                                    query=replace(query, limit=0, offset=0, cursor=""))
 
+    async def count_created(self, tenant_id: str, since: datetime) -> int:
+        async with self.db.read() as conn:
+            return int((await conn.execute(sa.select(sa.func.count()).select_from(incidents).where(
+                incidents.c.tenant_id == tenant_id, incidents.c.created_at >= since))).scalar_one())
+
     async def mutate(self, tenant_id: str, key: str, decide: Callable[[Incident], Change],
                      expected_version: int = 0) -> Incident:
         """Read, decide, write under the row's version (see vigil.runtime.versioned), with the change's

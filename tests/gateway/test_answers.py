@@ -118,6 +118,15 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     await walk.call("control", "GET", f"/api/tenants/{tenant_id}/users", headers=op)
     await walk.call("control", "PATCH", f"/api/tenants/{tenant_id}/users/{made.data['id']}", headers=op,
                     json={"disabled": False})
+    await walk.call("control", "GET", f"/api/tenants/{tenant_id}/limits", headers=op)
+    await walk.call("control", "PATCH", f"/api/tenants/{tenant_id}/limits", headers=op,
+                    json={"rate_limits": {"ai": 50}, "quotas": {"users": 100}})
+    service_key = await walk.call("control", "POST", f"/api/tenants/{tenant_id}/api-keys", headers=op,
+                                  json={"name": "ingest", "scopes": ["telemetry:write"]})
+    await walk.call("control", "GET", f"/api/tenants/{tenant_id}/api-keys", headers=op)
+    await walk.call("control", "GET", f"/api/tenants/{tenant_id}/api-keys/{service_key.data['id']}", headers=op)
+    await walk.call("control", "POST", f"/api/tenants/{tenant_id}/api-keys/{service_key.data['id']}/revoke",
+                    headers=op)
     for plane in ("tenant", "control"):
         await walk.call(plane, "GET", "/healthz")
         await walk.call(plane, "GET", "/readyz")
@@ -133,6 +142,11 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
                              "admin")
     call = walk.as_user(admin)
     await call("GET", "/api/auth/me")
+    key = (await call("POST", "/api/api-keys", json={"name": "ci", "scopes": ["incidents:*"],
+                                                     "allowed_cidrs": ["127.0.0.0/8"]})).data
+    await call("GET", "/api/api-keys")
+    await call("GET", f"/api/api-keys/{key['id']}")
+    await call("POST", f"/api/api-keys/{key['id']}/revoke")
 
     # -- CMDB
     db = (await call("POST", "/api/cmdb/items", json={
@@ -257,6 +271,11 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
 
     await eventually(series)
     await call("GET", "/api/observability/anomalies?service=checkout")
+
+    # -- the audit log of what the walk did, on both planes
+    await call("GET", "/api/audit?limit=5")
+    await walk.call("control", "GET", f"/api/audit?tenant_id={tenant_id}&limit=5", headers=op)
+    await walk.call("control", "GET", f"/api/tenants/{tenant_id}/usage", headers=op)
 
 
 async def test_every_answer_matches_its_declared_schema(stack_factory):

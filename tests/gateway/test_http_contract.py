@@ -131,6 +131,9 @@ async def test_authentication_failures(gateway_env, acme):
     # A tenant-plane token is no good on the control plane.
     assert_error(await request(session, "GET", gateway_env["control"] + "/api/tenants",
                                headers={"Authorization": f"Bearer {good.token}"}), 401, "UNAUTHORIZED")
+    # A Unicode email on the control plane is a wrong sign-in, not a failure.
+    assert_error(await request(session, "POST", gateway_env["control"] + "/api/auth/token",
+                               json={"email": "öé@vigil.test", "password": "x"}), 401, "UNAUTHORIZED")
     # Wrong password.
     resp = await request(session, "POST", base + "/api/auth/token",
                          json={"email": good.email, "password": "wrong-password", "tenant_id": "acme"})

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway import middleware, routes
+from gateway.app import platform
 from gateway.auth import TENANT_AUDIENCE, Principal, Tokens
 from gateway.clients import Upstreams
 from gateway.config import GatewaySettings
@@ -74,9 +75,11 @@ async def plane(tmp_path: FsPath):
     await identity.create_tenant("Acme", "acme", "free")
     await identity.create_tenant("Globex", "globex", "free")
     tokens = Tokens(SECRET, "vigil", 60)
-    g = Gateway(settings=GatewaySettings(data_dir=tmp_path), db=db, identity=identity,
-                upstreams=Upstreams(GatewaySettings(data_dir=tmp_path).upstreams()), tenant_tokens=tokens, control_tokens=Tokens(SECRET + "c", "vigil", 60),
-                idempotency=IdempotencyStore(db))
+    settings = GatewaySettings(data_dir=tmp_path)
+    upstreams = Upstreams(settings.upstreams())
+    g = Gateway(settings=settings, db=db, identity=identity, upstreams=upstreams, tenant_tokens=tokens,
+                control_tokens=Tokens(SECRET + "c", "vigil", 60), idempotency=IdempotencyStore(db),
+                **platform(settings, db, upstreams))
     app = web.Application(middlewares=middleware.CHAIN)
     app[GATEWAY_KEY], app[PLANE_KEY] = g, "tenant"
     app.add_routes([web.route(r.method, r.path, r.endpoint) for r in test_routes])
@@ -177,4 +180,5 @@ def test_every_route_of_both_planes_is_declared_completely():
 
 def test_the_chain_order_is_the_documented_one():
     assert [m.__name__ for m in middleware.CHAIN] == [
-        "tracing", "errors", "authenticate", "tenant_status", "authorize", "idempotency"]
+        "tracing", "errors", "authenticate", "tenant_status", "audit", "authorize", "rate_limit", "idempotency",
+        "quota"]

@@ -9,7 +9,7 @@ from typing import Annotated
 import pytest
 from google.protobuf import json_format
 from multidict import MultiDict
-from pydantic import Field
+from pydantic import Field, ValidationError
 from yarl import URL
 
 from gateway.schemas.base import Derived, NoSplit, Paging, ProtoField, Query, Resource, Time
@@ -181,3 +181,15 @@ def test_derived_values_run_on_the_source():
         ref: Annotated[str | None, ProtoField("reference")]
 
     assert to_json(Doubled, incident_pb2.Incident(version=21)) == {"twice": 42, "ref": None}
+
+
+def test_telemetry_times_and_counts_stay_within_64_bits():
+    """Found by schemathesis: a Unix time in microseconds near 1e17, or a histogram count of 1e38, overflowed the
+    row contract's 64-bit integers (a 500); both are now field errors."""
+    from gateway.schemas.telemetry import MetricBatch, parse_time
+
+    errors: list = []
+    assert parse_time(6.2e16, "t", errors) == 0 and errors[0].message == "is out of range"
+    assert parse_time(1_700_000_000, "t", []) == 1_700_000_000 * 10**9
+    with pytest.raises(ValidationError):
+        MetricBatch.model_validate({"metrics": [{"name": "m", "service": "s", "bucket_counts": [10**38]}]})

@@ -135,6 +135,20 @@ Secrets always come through secretKeyRef, never as plain values.
 - name: VIGIL_OPERATOR_EMAIL
   value: {{ $root.Values.auth.operatorEmail | quote }}
 {{ include "vigil.secretEnv" (dict "root" $root "env" "VIGIL_OPERATOR_PASSWORD" "key" "operator-password") }}
+- name: VIGIL_RATE_LIMITS
+  value: {{ toJson $root.Values.platform.rateLimits | quote }}
+- name: VIGIL_PLAN_QUOTAS
+  value: {{ toJson $root.Values.platform.planQuotas | quote }}
+- name: VIGIL_API_KEY_CACHE_SECONDS
+  value: {{ $root.Values.platform.apiKeyCacheSeconds | quote }}
+- name: VIGIL_QUOTA_CACHE_SECONDS
+  value: {{ $root.Values.platform.quotaCacheSeconds | quote }}
+- name: VIGIL_USAGE_FLUSH_SECONDS
+  value: {{ $root.Values.platform.usageFlushSeconds | quote }}
+- name: VIGIL_TRUSTED_PROXIES
+  value: {{ toJson $root.Values.platform.trustedProxies | quote }}
+- name: VIGIL_AUDIT_RETENTION_DAYS
+  value: {{ $root.Values.platform.auditRetentionDays | quote }}
 - name: VIGIL_WEBHOOK_TIMEOUT_SECONDS
   value: {{ $root.Values.outbound.webhookTimeoutSeconds | quote }}
 - name: VIGIL_WEBHOOK_ALLOWED_NETWORKS

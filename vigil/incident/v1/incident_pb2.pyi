@@ -214,6 +214,18 @@ class GetTimelineResponse(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[TimelineEntry]
     def __init__(self, entries: _Optional[_Iterable[_Union[TimelineEntry, _Mapping]]] = ...) -> None: ...
 
+class CountIncidentsRequest(_message.Message):
+    __slots__ = ("created_from",)
+    CREATED_FROM_FIELD_NUMBER: _ClassVar[int]
+    created_from: _timestamp_pb2.Timestamp
+    def __init__(self, created_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CountIncidentsResponse(_message.Message):
+    __slots__ = ("count",)
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    count: int
+    def __init__(self, count: _Optional[int] = ...) -> None: ...
+
 class IncidentEvent(_message.Message):
     __slots__ = ("envelope", "incident", "from_status", "to_status", "changed_fields")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]

@@ -65,6 +65,11 @@ class IncidentServiceStub:
                 request_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineRequest.SerializeToString,
                 response_deserializer=vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineResponse.FromString,
                 _registered_method=True)
+        self.CountIncidents = channel.unary_unary(
+                '/vigil.incident.v1.IncidentService/CountIncidents',
+                request_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.CountIncidentsRequest.SerializeToString,
+                response_deserializer=vigil_dot_incident_dot_v1_dot_incident__pb2.CountIncidentsResponse.FromString,
+                _registered_method=True)
 
 
 class IncidentServiceServicer:
@@ -109,6 +114,14 @@ class IncidentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountIncidents(self, request, context):
+        """How many incidents the caller's tenant created since a time, however they were created (API or alerts):
+        what the gateway's incidents-per-month quota counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IncidentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +154,11 @@ def add_IncidentServiceServicer_to_server(servicer, server):
                     servicer.GetTimeline,
                     request_deserializer=vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineRequest.FromString,
                     response_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineResponse.SerializeToString,
+            ),
+            'CountIncidents': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountIncidents,
+                    request_deserializer=vigil_dot_incident_dot_v1_dot_incident__pb2.CountIncidentsRequest.FromString,
+                    response_serializer=vigil_dot_incident_dot_v1_dot_incident__pb2.CountIncidentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -306,6 +324,33 @@ class IncidentService:
             '/vigil.incident.v1.IncidentService/GetTimeline',
             vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineRequest.SerializeToString,
             vigil_dot_incident_dot_v1_dot_incident__pb2.GetTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountIncidents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vigil.incident.v1.IncidentService/CountIncidents',
+            vigil_dot_incident_dot_v1_dot_incident__pb2.CountIncidentsRequest.SerializeToString,
+            vigil_dot_incident_dot_v1_dot_incident__pb2.CountIncidentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,123 @@
+"""What the gateway benchmarks share: starting the stack (from this checkout or another one, to measure before
+and after a change on the same machine state), a tenant to drive it with a JWT or an API key, the bare aiohttp
+anchor, and the load loop with its report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("VIGIL_CACHE_DIR", str(REPO / ".cache"))
+
+from tests.support import api  # noqa: E402
+from vigil.runtime.kafka_local import free_port  # noqa: E402
+from vigil.stack import Stack  # noqa: E402
+
+UNLIMITED = {"rate_limits": {"read": 10**9, "write": 10**9}, "quotas": {"incidents_per_month": 10**12}}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--api-key", action="store_true", help="authenticate with an API key (X-Api-Key) instead "
+                                                               "of a JWT")
+    parser.add_argument("--source", type=lambda p: Path(p).resolve(), default=None, help="run the stack's processes from this checkout "
+                                                                  "(e.g. an export of the commit before a change)")
+
+
+@contextlib.asynccontextmanager
+async def stack(source: Path | None) -> AsyncIterator[Stack]:
+    env = {"VIGIL_OPERATOR_EMAIL": api.OPERATOR_EMAIL, "VIGIL_OPERATOR_PASSWORD": api.OPERATOR_PASSWORD,
+           "VIGIL_LOG_LEVEL": "WARNING"}
+    if source is not None:
+        env["PYTHONPATH"] = str(source)  # ahead of this checkout's editable install
+    running = Stack(data_dir=Path(tempfile.mkdtemp(prefix="vigil-bench-")), env=env, ephemeral_ports=True)
+    try:
+        running.env["VIGIL_KAFKA_BOOTSTRAP"] = await asyncio.to_thread(running.start_kafka)
+        await asyncio.to_thread(running.start)
+        yield running
+    finally:
+        await asyncio.to_thread(running.stop)
+
+
+async def credentials(session: aiohttp.ClientSession, running: Stack, use_api_key: bool) -> dict[str, str]:
+    """Headers of a responder of tenant `bench` (a JWT), or of an API key of that tenant; the tenant's limits are
+    raised out of the way (the benchmark measures what checking them costs, not refusals)."""
+    tenant_url = f"http://127.0.0.1:{running.ports['tenant']}"
+    control_url = f"http://127.0.0.1:{running.ports['control']}"
+    users = await api.tenant(session, tenant_url, control_url, "bench", roles=("admin", "responder"))
+    operator = {"Authorization": f"Bearer {await api.operator_token(session, control_url)}"}
+    await api.request(session, "PATCH", f"{control_url}/api/tenants/bench/limits", json=UNLIMITED,
+                      headers=operator)  # (a 404 from a checkout before limits existed)
+    if use_api_key:
+        minted = await users["admin"].post("/api/api-keys", {"name": "bench", "scopes": ["incidents:*"]})
+        return {"X-Api-Key": minted.data["token"], "Content-Type": "application/json"}
+    return {**users["responder"].headers, "Content-Type": "application/json"}
+
+
+@contextlib.contextmanager
+def anchor() -> str:
+    """The bare aiohttp handler in a process of its own; yields its URL."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(REPO / "bench" / "anchor.py"), str(port)])
+    url = f"http://127.0.0.1:{port}/bare"
+    try:
+        deadline = time.monotonic() + 20
+        import urllib.request
+
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+async def drive(send: Callable[[], object], ok: int, seconds: float, concurrency: int) -> tuple[list[float], int]:
+    """`concurrency` clients calling `send()` (an aiohttp request context) for `seconds`."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            async with send() as resp:  # type: ignore[attr-defined]
+                await resp.read()
+                if resp.status != ok:
+                    errors += 1
+                    continue
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors
+
+
+def report(name: str, latencies: list[float], errors: int, seconds: float, concurrency: int) -> float:
+    n = len(latencies)
+    latencies.sort()
+    p = lambda q: latencies[min(n - 1, int(q * n))] * 1000  # noqa: E731
+    rate = n / seconds
+    print(f"{name}: {n} answers in {seconds:.0f}s with {concurrency} clients, {errors} errors")
+    print(f"  throughput  {rate:8.0f} /s")
+    if n:
+        print(f"  latency     p50 {p(0.50):.1f} ms   p90 {p(0.90):.1f} ms   p99 {p(0.99):.1f} ms   "
+              f"mean {statistics.fmean(latencies) * 1000:.1f} ms")
+    return rate
