@@ -107,3 +107,24 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_others_keep_receiv
     finally:
         slow.close()
         await fast.close()
+
+
+async def test_an_api_key_streams_only_what_its_scopes_may_read(outbound_env):
+    session, base, control = outbound_env["session"], outbound_env["tenant"], outbound_env["control"]
+    admin = (await api.tenant(session, base, control))["admin"]
+    incidents = (await admin.post("/api/api-keys", {"name": "board", "scopes": ["incidents:read"]})).data["token"]
+    cmdb = (await admin.post("/api/api-keys", {"name": "cmdb", "scopes": ["cmdb:read"]})).data["token"]
+    allowed = await open_stream(session, base, {"X-Api-Key": incidents})
+    other = await open_stream(session, base, {"X-Api-Key": cmdb})
+    try:
+        made = (await admin.post("/api/incidents", {"title": "seen by one", "severity": "P2"})).data
+        assert (await allowed.next()).json["resource"]["id"] == made["id"]
+        # The incident event has been handed out; a CI event comes next, and it is the first the other key sees.
+        ci = event(admin.tenant_id, 1, 10)
+        ci.envelope.update(type="ci.updated", resource={"type": "ci", "id": "ci-1"})
+        outbound_env["gateway"].events.publish(Published(ci.envelope, orjson.dumps(ci.envelope), "ci-1",
+                                                         Scope.CMDB_READ))
+        assert (await other.next()).json["type"] == "ci.updated"
+    finally:
+        await allowed.close()
+        await other.close()

@@ -56,3 +56,43 @@ async def test_incident_tools_through_the_sdk_client(outbound_env):
         assert refused.is_error and text(refused)["code"] == "FORBIDDEN"
         assert (await session.call_tool("get_incident", {"id": incident["id"]})).structured_content["id"] == \
             incident["id"]
+
+
+async def test_an_api_keys_scopes_bound_what_an_agent_can_do(outbound_env):
+    """An agent with an API key: it sees and calls only the tools its scopes allow; a tool whose scope it lacks
+    is refused before anything runs; what it changes is audited as the route it called."""
+    users = await api.tenant(outbound_env["session"], outbound_env["tenant"], outbound_env["control"])
+    admin = users["admin"]
+    minted = await admin.post("/api/api-keys", {"name": "agent", "scopes": ["incidents:read", "cmdb:read"]})
+    assert minted.status == 201, minted.body
+    reader = {"X-Api-Key": minted.data["token"]}
+    writer = {"X-Api-Key": (await admin.post("/api/api-keys", {"name": "writer", "scopes": ["incidents:*"]}))
+              .data["token"]}
+    async with mcp_session(outbound_env["tenant"], writer) as session:
+        assert {t.name for t in (await session.list_tools()).tools} == {
+            "list_incidents", "search_incidents", "get_incident", "get_incident_timeline", "create_incident",
+            "update_incident"}
+        made = await session.call_tool("create_incident", {"title": "Made by an agent", "severity": "P3"})
+        assert not made.is_error, made.content
+        incident = made.structured_content
+        refused = await session.call_tool("list_cis", {})
+        assert refused.is_error and text(refused)["code"] == "FORBIDDEN" and "cmdb:read" in text(refused)["error"]
+
+    async with mcp_session(outbound_env["tenant"], reader) as session:
+        listed = {t.name for t in (await session.list_tools()).tools}
+        assert {"get_incident", "list_cis", "get_impact"} <= listed
+        assert not listed & {"create_incident", "update_incident", "list_changes", "search_logs"}
+        for tool, arguments in (("create_incident", {"title": "nope", "severity": "P1"}),
+                                ("update_incident", {"id": incident["id"], "status": "open"}),
+                                ("list_changes", {})):
+            refused = await session.call_tool(tool, arguments)
+            assert refused.is_error and text(refused)["code"] == "FORBIDDEN", tool
+        got = await session.call_tool("get_incident", {"id": incident["id"]})
+        assert got.structured_content["status"] == "triggered"  # nothing moved it
+        # Allowed, so it reaches the route: this fixture runs no CMDB service, and the route says so.
+        assert text(await session.call_tool("list_cis", {}))["code"] == "UNAVAILABLE"
+
+    audit = (await admin.get("/api/audit", params={"limit": 200})).data["items"]
+    creates = [e for e in audit if e.get("path") == "/api/incidents" and e.get("method") == "POST"]
+    assert [e["resource_id"] for e in creates] == [incident["id"]]
+    assert not [e for e in audit if e.get("path") == "/api/mcp"]  # MCP messages themselves only read

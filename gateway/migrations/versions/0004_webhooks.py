@@ -1,13 +1,13 @@
 """Webhook subscriptions, their deliveries (one per event and subscription, ordered per resource) and attempts.
 
-Revision ID: 0003
+Revision ID: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 
 _SEQ = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
