@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiohttp
+from yarl import URL
 
 from gateway.webhooks import signing
 from gateway.webhooks.store import Claimed, Outcome, Subscription, WebhookStore
 from gateway.webhooks.targets import GuardedResolver, Network, RefusedTarget, check_address, literal_ip
 from vigil.runtime.clock import Clock
+from vigil.runtime.errors import NotFound
 
 log = logging.getLogger("vigil.webhooks")
 
@@ -113,7 +115,7 @@ class Sender:
             return round((time.perf_counter() - started) * 1000, 3)
 
         try:
-            host = aiohttp.client.URL(url).host or ""
+            host = URL(url).host or ""
             if literal_ip(host):
                 check_address(host, self.allow)
             async with self.session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
@@ -224,6 +226,8 @@ class DeliveryWorker:
             disabled = await self.store.record(claimed, outcome, self.disable_after)
         except asyncio.CancelledError:
             raise
+        except NotFound:
+            return None  # the subscription was deleted meanwhile, and its deliveries with it
         except Exception:  # noqa: BLE001 - the lease runs out and another attempt follows
             log.exception("webhook delivery %s: attempt failed unexpectedly", claimed.id)
             return None

@@ -13,6 +13,7 @@ import orjson
 
 from gateway.config import GatewaySettings
 from gateway.events.registry import Published, unknown_patterns
+from gateway.schemas.convert import iso_value
 from gateway.webhooks import signing
 from gateway.webhooks.delivery import DeliveryWorker, Sender
 from gateway.webhooks.feed import WebhookFeed
@@ -104,7 +105,7 @@ class Webhooks:
         subscription = await self.store.get(tenant_id, subscription_id)
         now = self.clock.now()
         event_id = str(uuid.uuid4())
-        envelope = {"id": event_id, "type": PING, "occurred_at": now.isoformat().replace("+00:00", "Z"),
+        envelope = {"id": event_id, "type": PING, "occurred_at": iso_value(now),
                     "tenant_id": tenant_id, "actor": None, "resource": {"type": "webhook", "id": subscription.id},
                     "data": {"id": subscription.id, "url": subscription.url}, "details": {}}
         event = Published(envelope, orjson.dumps(envelope), f"ping:{event_id}", scope=None)
