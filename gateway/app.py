@@ -164,7 +164,9 @@ class Runner:
         self.gateway, tenant_app, control_app = await build(self.settings, self.clock)
         for name, app, port in (("tenant", tenant_app, self.settings.tenant_port),
                                 ("control", control_app, self.settings.control_port)):
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            # Long query strings (many repeated filters, cursors) fit; beyond these the parser answers 400.
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, max_line_size=32768,
+                                   max_field_size=16384)
             await runner.setup()
             site = web.TCPSite(runner, self.settings.host, port, reuse_address=True)
             await site.start()

@@ -284,4 +284,10 @@ def _errors(r: Route, error_schema: dict[str, Any]) -> dict[str, Any]:
             response["headers"] = {"Retry-After": {"description": "seconds to wait before retrying",
                                                    "schema": {"type": "integer"}}}
         out[str(status)] = response
+    # Below the application, aiohttp's HTTP parser refuses a malformed request (or a request line or header over
+    # its limits) with a plain-text 400 before any route runs; every operation can meet it.
+    malformed = out.setdefault("400", {"description": "a malformed HTTP request", "content": {}})
+    malformed["content"]["text/plain"] = {"schema": {"type": "string"}}
+    if "malformed" not in malformed["description"]:
+        malformed["description"] += "; or, as text/plain, a malformed HTTP request"
     return out
