@@ -15,6 +15,7 @@ from aiohttp import web
 from gateway.webhooks.delivery import JITTER, LADDER
 from tests.support import api
 from tests.support.receiver import Received, Receiver
+from tests.support.sse import open_stream
 
 pytestmark = pytest.mark.kafka
 
@@ -316,7 +317,7 @@ async def test_a_hanging_endpoint_of_one_tenant_does_not_hold_up_another(outboun
 @pytest.mark.postgres
 async def test_two_gateway_replicas_deliver_each_event_once(tmp_path, kafka_bootstrap, postgres_url):
     """Two gateways on one PostgreSQL database and one consumer group, each with its feed and worker: every event
-    becomes one delivery, attempted by one of them."""
+    becomes one delivery, attempted by one of them. The live stream, by contrast, shows every event on each."""
     import aiohttp
 
     from gateway.app import Runner
@@ -344,12 +345,18 @@ async def test_two_gateway_replicas_deliver_each_event_once(tmp_path, kafka_boot
             control = f"http://127.0.0.1:{runners[0].ports['control']}"
             admin = (await api.tenant(session, bases[0], control))["admin"]
             await subscribe(admin, receiver.url)
+            for runner in runners:
+                await runner.gateway.events.wait_ready(30)
+            streams = [await open_stream(session, base, admin.headers) for base in bases]
             made = []
             for n in range(20):
                 admin.base = bases[n % 2]
                 made.append((await admin.post("/api/incidents", {"title": f"twice {n}", "severity": "P4"})).data)
             await receiver.wait_for(lambda r: len({x.event["id"] for x in r.successes()}) >= 20, timeout=60)
-            await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
+            streamed = [{m.json["id"] for m in await stream.events(20)} for stream in streams]
+            for stream in streams:
+                await stream.close()
+            await asyncio.sleep(1.0)  # room for a duplicate delivery to show up, if there were one
     finally:
         await receiver.stop()
         for runner in runners:
@@ -358,6 +365,7 @@ async def test_two_gateway_replicas_deliver_each_event_once(tmp_path, kafka_boot
     events = [r.event["id"] for r in receiver.received]
     assert len(events) == len(set(events)) == 20
     assert {r.event["resource"]["id"] for r in receiver.received} == {m["id"] for m in made}
+    assert streamed[0] == streamed[1] == set(events)
 
 
 async def test_concurrent_changes_to_one_subscription_lose_nothing(tmp_path, kafka_bootstrap, database_url):
