@@ -46,6 +46,7 @@ class Family:
     scope: Scope
     known: tuple[str, ...]  # the types its service publishes today (documented in the OpenAPI `webhooks`)
     exact: bool = False  # claims only `known` (the other types of the prefix have another resource)
+    # Payload fields beyond the resource that the envelope's `details` carries (empty texts and lists left out).
     details: tuple[str, ...] = ("from_status", "to_status", "changed_fields")
 
     def claims(self, event_type: str) -> bool:
@@ -146,9 +147,11 @@ def render(event: CloudEvent, key: str = "") -> Published | None:
     occurred = iso(envelope_pb.occurred_at) if envelope_pb is not None else None
     details: dict[str, Any] = {}
     for name in family.details:
-        value = getattr(payload, name, None)
-        if value:
-            details[name] = list(value) if not isinstance(value, str) else value
+        value = getattr(payload, name)
+        if isinstance(value, int | float):
+            details[name] = value  # a number always says something (a step index 0 is the first step)
+        elif value:
+            details[name] = value if isinstance(value, str) else list(value)
     actor = envelope_pb.actor.email if envelope_pb is not None and envelope_pb.HasField("actor") else ""
     envelope = {
         "id": event.id,
