@@ -61,7 +61,7 @@ FAMILIES: tuple[Family, ...] = (
             "change.approved", "change.rejected", "change.conflict_detected")),
     Family("request", topics.ITSM_EVENTS, itsm_pb2.RequestEvent, "request", "request", ServiceRequest,
            Scope.ITSM_READ, ("request.submitted", "request.approved", "request.rejected", "request.fulfilled",
-                             "request.cancelled", "request.approval_recorded")),
+                             "request.cancelled", "request.approval_recorded"), details=("from_status", "to_status")),
     Family("ci", topics.CMDB_EVENTS, cmdb_pb2.CiEvent, "items", "ci", ConfigurationItem, Scope.CMDB_READ,
            ("ci.created", "ci.updated", "ci.deleted"), exact=True, details=("changed_fields",)),
     Family("ci", topics.CMDB_EVENTS, cmdb_pb2.CiEvent, "relations", "relation", Relation, Scope.CMDB_READ,

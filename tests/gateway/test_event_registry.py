@@ -10,7 +10,7 @@ import orjson
 import pytest
 from pydantic import TypeAdapter
 
-from gateway.events.registry import matches, render, unknown_patterns
+from gateway.events.registry import FAMILIES, family_of, matches, render, unknown_patterns
 from gateway.schemas.cmdb import ConfigurationItem, Relation
 from gateway.schemas.events import Event
 from gateway.schemas.incidents import Incident
@@ -80,6 +80,13 @@ def test_details_say_what_the_event_says_beyond_the_resource() -> None:
                                   data=incident().SerializeToString()))
     assert published.envelope["details"] == {"from_status": "triggered", "to_status": "open",
                                              "changed_fields": ["status"]}
+
+
+def test_every_family_names_fields_its_payload_has() -> None:
+    for family in FAMILIES:
+        fields = family.payload.DESCRIPTOR.fields_by_name
+        assert {family.field, "envelope", *family.details} <= set(fields), family
+        assert all(family.claims(t) and family_of(t) is family for t in family.known), family
 
 
 def test_what_is_not_published() -> None:
