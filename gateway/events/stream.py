@@ -90,6 +90,8 @@ class EventHub:
             else:
                 backlog = None
         self.clients[client.tenant_id].add(client)
+        if self.closing:
+            client.queue.put_nowait(None)  # shutting down: the stream ends at once
         return client, backlog
 
     def disconnect(self, client: Client) -> None:
