@@ -23,16 +23,20 @@ from gateway.audit import AuditLog
 from gateway.clients import Upstreams, call
 from gateway.config import GatewaySettings
 from gateway.counters import SharedCounters
+from gateway.events.stream import EventHub
 from gateway.idempotency import IdempotencyStore
 from gateway.identity import IdentityStore
 from gateway.ingest.alerts import AlertIntake
 from gateway.ingest.pipeline import TelemetryIngest
 from gateway.limits import Plans
+from gateway.mcp.server import McpServer
 from gateway.quotas import MonthlyIncidents, Quotas
 from gateway.routing import Plane
 from gateway.state import GATEWAY_KEY, PLANE_KEY, Gateway
+from gateway.webhooks.service import Webhooks
 from vigil.incident.v1 import incident_pb2
 from vigil.runtime import context, grpcio, telemetry
+from vigil.runtime.clock import Clock
 from vigil.runtime.db import Database
 
 log = logging.getLogger("vigil.gateway")
@@ -72,7 +76,8 @@ def platform(settings: GatewaySettings, db: Database, upstreams: Upstreams) -> d
     }
 
 
-async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, web.Application]:
+async def build(settings: GatewaySettings, clock: Clock | None = None
+                ) -> tuple[Gateway, web.Application, web.Application]:
     telemetry.setup("gateway", settings.log_level, settings.log_json)
     db = Database(settings.database_url_for_gateway(), "gateway")
     await db.migrate(MIGRATIONS)
@@ -96,7 +101,12 @@ async def build(settings: GatewaySettings) -> tuple[Gateway, web.Application, we
         telemetry=TelemetryIngest(settings.kafka_bootstrap, settings.telemetry_consumer_group,
                                   settings.telemetry_max_lag_batches, settings.telemetry_retention_days, plan_of),
         alerts=AlertIntake(settings.kafka_bootstrap),
+        webhooks=Webhooks(db, settings, clock),
+        events=EventHub(settings.kafka_bootstrap, history=settings.event_stream_history,
+                        client_queue=settings.event_stream_client_queue,
+                        heartbeat_seconds=settings.event_stream_heartbeat_seconds),
     )
+    g.mcp = McpServer(routes.collect("tenant"), lambda: g.tenant_url)
     return g, plane(g, "tenant"), plane(g, "control")
 
 
@@ -107,6 +117,14 @@ async def flush_usage(g: Gateway) -> None:
             await flush()
         except Exception:  # noqa: BLE001 - kept in memory for the next round
             log.exception("usage not written yet; will retry")
+
+
+def start(g: Gateway) -> None:
+    """The gateway's own loops: webhook feed and worker, the live stream's consumer."""
+    if g.webhooks is not None:
+        g.webhooks.start()
+    if g.events is not None:
+        g.events.start()
 
 
 async def keep_flushing(g: Gateway) -> None:
@@ -121,6 +139,10 @@ async def keep_flushing(g: Gateway) -> None:
 
 
 async def close(g: Gateway) -> None:
+    if g.mcp is not None:
+        await g.mcp.close()
+    if g.webhooks is not None:
+        await g.webhooks.stop()
     await g.audit.close()
     await flush_usage(g)
     if g.telemetry is not None:
@@ -134,8 +156,9 @@ async def close(g: Gateway) -> None:
 class Runner:
     """Both planes on their ports; used by `python -m gateway`, `vigil up` and the tests."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock
         self.runners: list[web.AppRunner] = []
         self.ports: dict[str, int] = {}
         self.gateway: Gateway | None = None
@@ -143,7 +166,7 @@ class Runner:
 
     async def start(self) -> dict[str, int]:
         started = time.perf_counter()
-        self.gateway, tenant_app, control_app = await build(self.settings)
+        self.gateway, tenant_app, control_app = await build(self.settings, self.clock)
         for name, app, port in (("tenant", tenant_app, self.settings.tenant_port),
                                 ("control", control_app, self.settings.control_port)):
             # Long query strings (many repeated filters, cursors) fit; beyond these the parser answers 400.
@@ -154,6 +177,9 @@ class Runner:
             await site.start()
             self.runners.append(runner)
             self.ports[name] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        host = self.settings.host if self.settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        self.gateway.tenant_url = f"http://{host}:{self.ports['tenant']}"
+        start(self.gateway)
         self._flusher = asyncio.create_task(keep_flushing(self.gateway), name="gateway-usage-flush")
         log.info("gateway up in %.0fms: tenant plane :%d, control plane :%d", (time.perf_counter() - started) * 1000,
                  self.ports["tenant"], self.ports["control"])
@@ -164,6 +190,8 @@ class Runner:
         VIGIL_DRAIN_SECONDS to finish."""
         if self.gateway:
             self.gateway.draining = True
+            if self.gateway.events is not None:
+                await self.gateway.events.close()  # open streams would hold the shutdown up
         await asyncio.gather(*(runner.cleanup() for runner in self.runners))
         if self._flusher is not None:
             self._flusher.cancel()

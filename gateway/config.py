@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator
 
 from gateway.limits import Quotas, RateClassLimits
 from vigil.runtime.config import SERVICE_PORTS, CommonSettings
@@ -54,6 +56,29 @@ class GatewaySettings(CommonSettings):
     # the nearest address in X-Forwarded-For that is not one of them. Empty: the peer's address.
     trusted_proxies: list[str] = Field(default_factory=list)
     audit_retention_days: int = Field(default=365, ge=1)
+    # Webhooks: a POST times out after this; targets in private/loopback/link-local/reserved ranges are refused
+    # unless in these networks (CIDRs, a JSON list: ["10.0.0.0/8"]); attempts in flight per replica and per
+    # subscription; a subscription is disabled after this many deliveries in a row failed for good; how often
+    # a replica looks for due deliveries made by others; the consumer group the replicas share.
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_allowed_networks: list[str] = Field(default_factory=list)
+    webhook_concurrency: int = Field(default=32, ge=1)
+    webhook_concurrency_per_subscription: int = Field(default=4, ge=1)
+    webhook_disable_after_failures: int = Field(default=5, ge=1)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_consumer_group: str = "vigil-gateway.webhooks"
+    # The live event stream (SSE): events kept per tenant for Last-Event-ID resume, events queued per client
+    # before a client too slow to take them is dropped, and the heartbeat interval.
+    event_stream_history: int = Field(default=1000, ge=1)
+    event_stream_client_queue: int = Field(default=256, ge=1)
+    event_stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # a ValueError names the bad one
+        return value
 
     def database_url_for_gateway(self) -> str:
         if self.database_url:

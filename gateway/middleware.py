@@ -200,7 +200,9 @@ async def tenant_status(request: web.Request, handler) -> web.StreamResponse:
 @web.middleware
 async def audit(request: web.Request, handler) -> web.StreamResponse:
     route = route_of(request)
-    if request.method in READ_METHODS or route is None or route.rate == "ingest":
+    # Reads are not audited, nor POSTs that only read (searches; MCP messages, whose tool calls that change
+    # something are audited as the routes they call).
+    if request.method in READ_METHODS or route is None or route.reads or route.rate == "ingest":
         return await handler(request)
     status, code, response = 500, "ERROR", None
     try:

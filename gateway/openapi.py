@@ -13,8 +13,10 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
+from gateway.events.registry import FAMILIES, Family
 from gateway.routing import Plane, Route
 from gateway.schemas.common import ErrorBody
+from gateway.schemas.events import Event
 from vigil.runtime.errors import ValidationFailed, VigilError
 
 REF = "#/components/schemas/{model}"
@@ -90,6 +92,7 @@ def document(plane: Plane, routes: list[Route]) -> dict[str, Any]:
             schemas.want(r.body, "validation")
         if r.response is not None:
             schemas.want(r.response, "serialization")
+    events = {f: schemas.want(Event[f.model], "serialization") for f in FAMILIES} if plane == "tenant" else {}
     found, definitions = schemas.generate()
     # Query and path models become parameters, not components of their own.
     parameters_of = {m: _inline(found[(m, "validation")], definitions) for m in parameter_models}
@@ -101,13 +104,42 @@ def document(plane: Plane, routes: list[Route]) -> dict[str, Any]:
     for r in routes:
         paths[r.path][r.method.lower()] = _operation(r, found, parameters_of, found[error_key], list(schemes))
     _link_creates(routes, paths)
-    return {
+    out = {
         "openapi": "3.1.0",
         "info": {"title": TITLES[plane], "version": importlib.metadata.version("vigil"), "description": DESCRIPTION},
         "tags": [{"name": t} for t in sorted({t for r in routes for t in r.tags})],
         "paths": dict(paths),
         "components": {"schemas": definitions, "securitySchemes": schemes},
     }
+    if events:
+        out["webhooks"] = {t: _webhook(f, t, found[key]) for f, key in events.items() for t in f.known}
+    return out
+
+
+WEBHOOK_HEADERS = {
+    "Vigil-Event": "the event type",
+    "Vigil-Delivery": "the delivery id: the same on every retry of this delivery",
+    "Vigil-Attempt": "1 for the first attempt, 2 for the first retry, …",
+    "Vigil-Timestamp": "Unix seconds when this attempt was signed",
+    "Vigil-Signature": "t=<timestamp>,v1=<hex HMAC-SHA256 of '<timestamp>.<raw body>' with the secret> (a second "
+                       "v1= while a rotated-out secret still signs)",
+}
+
+
+def _webhook(family: Family, event_type: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """What a subscriber receives for one event type: the same envelope on the live stream and in MCP."""
+    return {"post": {
+        "operationId": f"webhook_{event_type.replace('.', '_')}",
+        "summary": f"{event_type}: the {family.resource_type} after the event",
+        "tags": ["webhooks"],
+        "parameters": [{"name": n, "in": "header", "required": True, "description": d, "schema": {"type": "string"}}
+                       for n, d in WEBHOOK_HEADERS.items()],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "responses": {"200": {"description": "any 2xx: delivered. 429 and 5xx (or no answer within the timeout) "
+                                             "are retried on the ladder; 410 disables the subscription; any other "
+                                             "answer fails the delivery"}},
+        "x-required-scopes": [family.scope.value],
+    }}
 
 
 def _inline(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:

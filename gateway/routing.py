@@ -17,7 +17,8 @@ answer, a summary and tags. From it:
 - the handler returns the answer's source (a proto message, a dict, or an object with the response model's
   fields) and the endpoint answers `{"data": <response model's JSON>}` with the declared status, adding
   `ETag` when the response model has a `version` (a handler may also return a `web.StreamResponse`);
-- the OpenAPI document describes the operation.
+- the OpenAPI document describes the operation;
+- `tool="name"` makes the route an MCP tool of that name (gateway/mcp/tools.py).
 
 Defaults: a GET needs the viewer role and the family's read scope and is rate class `read`; anything else
 needs the responder role and the family's write scope and is class `write`; an `ai` route uses up the
@@ -93,7 +94,10 @@ class Route:
     consumes: tuple[str, ...] = ()
     produces: tuple[str, ...] = ()
     description: str = ""
-    # A POST that only reads (a search with its filters in the body): readers may call it.
+    # The MCP tool this route is (gateway/mcp/tools.py), by name; None: not a tool.
+    tool: str | None = None
+    # A POST that only reads (a search with its filters in the body; the MCP endpoint, whose tool calls are each
+    # authorized as their own route): readers may call it.
     read_only: bool = False
     # Error statuses answered in the route's own JSON shape instead of the envelope (a door that speaks a
     # source's protocol, e.g. PagerDuty's), with the model of that shape.

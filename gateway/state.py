@@ -4,7 +4,7 @@ through the request's application (no module globals), plus the keys it is store
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -22,8 +22,11 @@ from vigil.runtime.db import Database
 from vigil.runtime.errors import Unauthenticated, Unavailable
 
 if TYPE_CHECKING:
+    from gateway.events.stream import EventHub
     from gateway.ingest.alerts import AlertIntake
     from gateway.ingest.pipeline import TelemetryIngest
+    from gateway.mcp.server import McpServer
+    from gateway.webhooks.service import Webhooks
 
 
 @dataclass
@@ -48,6 +51,12 @@ class Gateway:
     alerts: AlertIntake | None = None
     # Set on SIGTERM: /readyz answers 503 from then on while in-flight requests finish.
     draining: bool = False
+    # Outbound: webhook deliveries (gateway/webhooks/) and the live event stream (gateway/events/stream.py).
+    webhooks: Webhooks | None = None
+    events: EventHub | None = None
+    mcp: McpServer | None = None
+    # The tenant plane's own address, once it listens: MCP tools call their routes through it.
+    tenant_url: str = ""
 
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
@@ -69,6 +78,11 @@ def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL_KEY]
 
 
+def _configured(request: web.Request, part: str, what: str) -> Any:
+    found = getattr(request.app[GATEWAY_KEY], part)
+    if found is None:
+        raise Unavailable(f"{what} is not configured")
+    return found
 async def limits_of(g: Gateway, tenant_id: str) -> Limits:
     """The tenant's effective rate limits and quotas: its plan's with the operator's overrides (cached with the
     tenant's status)."""
@@ -79,14 +93,20 @@ async def limits_of(g: Gateway, tenant_id: str) -> Limits:
 
 
 def telemetry_ingest(request: web.Request) -> TelemetryIngest:
-    pipeline = request.app[GATEWAY_KEY].telemetry
-    if pipeline is None:
-        raise Unavailable("telemetry ingest is not configured")
-    return pipeline
+    return _configured(request, "telemetry", "telemetry ingest")
 
 
 def alert_intake(request: web.Request) -> AlertIntake:
-    pipeline = request.app[GATEWAY_KEY].alerts
-    if pipeline is None:
-        raise Unavailable("alert intake is not configured")
-    return pipeline
+    return _configured(request, "alerts", "alert intake")
+
+
+def webhooks(request: web.Request) -> Webhooks:
+    return _configured(request, "webhooks", "webhook delivery")
+
+
+def event_hub(request: web.Request) -> EventHub:
+    return _configured(request, "events", "the event stream")
+
+
+def mcp_server(request: web.Request) -> McpServer:
+    return _configured(request, "mcp", "the MCP server")

@@ -84,6 +84,8 @@ def stack_factory(kafka_bootstrap: str) -> Iterator[Callable[..., Stack]]:
             "VIGIL_OPERATOR_PASSWORD": api.OPERATOR_PASSWORD,
             "VIGIL_LOG_LEVEL": "INFO",
             "VIGIL_OUTBOX_POLL_SECONDS": "0.2",
+            # Each stack's gateways share a webhook consumer group of their own (stacks share the broker).
+            "VIGIL_WEBHOOK_CONSUMER_GROUP": f"vigil-gateway.webhooks-{data_dir.name}",
             **(env or {}),
         }
         stack = Stack(data_dir=data_dir, env=stack_env, ephemeral_ports=True, **kwargs)

@@ -36,7 +36,7 @@ from vigil.runtime.errors import Conflict, NotFound
 routes = Routes("tenant", tags=("cmdb",), scopes="cmdb")
 
 
-@routes.get("/api/cmdb/items", summary="List configuration items", query=ItemQuery,
+@routes.get("/api/cmdb/items", summary="List configuration items", tool="list_cis", query=ItemQuery,
             response=Listing[ConfigurationItem])
 async def list_cis(request: web.Request, query: ItemQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).cmdb.ListItems(to_proto(pb.ListItemsRequest, query)))
@@ -58,7 +58,8 @@ async def create_ci(request: web.Request, body: NewItem) -> pb.ConfigurationItem
     return (await call(upstreams(request).cmdb.CreateItem(msg))).item
 
 
-@routes.get("/api/cmdb/items/{id}", summary="Get a configuration item", path=ById, response=ConfigurationItem)
+@routes.get("/api/cmdb/items/{id}", summary="Get a configuration item",
+            tool="get_ci", path=ById, response=ConfigurationItem)
 async def get_ci(request: web.Request, path: ById) -> pb.ConfigurationItem:
     return (await call(upstreams(request).cmdb.GetItem(pb.GetItemRequest(id=path.id)))).item
 
@@ -78,7 +79,8 @@ async def delete_ci(request: web.Request, path: ById) -> dict[str, Any]:
     return {**to_json(ConfigurationItem, resp.item), "relations_deleted": resp.relations_deleted}
 
 
-@routes.get("/api/cmdb/relations", summary="List relations", query=RelationQuery, response=Page[Relation])
+@routes.get("/api/cmdb/relations", summary="List relations",
+            tool="list_relations", query=RelationQuery, response=Page[Relation])
 async def list_relations(request: web.Request, query: RelationQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).cmdb.ListRelations(to_proto(pb.ListRelationsRequest, query)))
     return page(resp.items, resp.page.total, query)
@@ -110,8 +112,8 @@ async def import_cmdb(request: web.Request, body: BulkImport) -> pb.BulkImportRe
     return await call(upstreams(request).cmdb.BulkImport(to_proto(pb.BulkImportRequest, body), timeout=120))
 
 
-@routes.get("/api/cmdb/impact", summary="Blast radius (or probable causes) of failing CIs", query=ImpactQuery,
-            response=Impact, errors=(NotFound,))
+@routes.get("/api/cmdb/impact", summary="Blast radius (or probable causes) of failing CIs", tool="get_impact",
+            query=ImpactQuery, response=Impact, errors=(NotFound,))
 async def cmdb_impact(request: web.Request, query: ImpactQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).cmdb.GetImpact(to_proto(pb.GetImpactRequest, query)))
     return {"items": resp.items, "total": resp.summary.total, "limit": query.limit, "offset": query.offset,

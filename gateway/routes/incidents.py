@@ -22,32 +22,36 @@ from vigil.runtime.errors import InvalidTransition
 routes = Routes("tenant", tags=("incidents",), scopes="incidents")
 
 
-@routes.get("/api/incidents", summary="List incidents", query=IncidentQuery, response=Listing[Incident])
+@routes.get("/api/incidents", summary="List incidents", tool="list_incidents", query=IncidentQuery,
+            response=Listing[Incident])
 async def list_incidents(request: web.Request, query: IncidentQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).incident.ListIncidents(to_proto(pb.ListIncidentsRequest, query)))
     return listing(resp.items, resp.page, query)
 
 
-@routes.search("/api/incidents/search", summary="Search incidents with structured filters", body=Search,
-               response=Listing[Incident])
+@routes.search("/api/incidents/search", summary="Search incidents with structured filters",
+               tool="search_incidents", body=Search, response=Listing[Incident])
 async def search_incidents(request: web.Request, body: Search) -> dict[str, Any]:
     """Filters on any attribute docs/lists.md names for incidents, all of which must hold."""
     resp = await call(upstreams(request).incident.ListIncidents(search_message(pb.ListIncidentsRequest, body)))
     return listing(resp.items, resp.page, body)
 
 
-@routes.post("/api/incidents", summary="Create an incident", body=NewIncident, response=Incident, status=201,
-             quota="incidents_per_month")
+@routes.post("/api/incidents", summary="Create an incident", tool="create_incident", body=NewIncident,
+             response=Incident, status=201, quota="incidents_per_month")
 async def create_incident(request: web.Request, body: NewIncident) -> pb.Incident:
     return (await call(upstreams(request).incident.CreateIncident(to_proto(pb.CreateIncidentRequest, body)))).incident
 
 
-@routes.get("/api/incidents/{id}", summary="Get an incident by id or reference", path=ById, response=Incident)
+@routes.get("/api/incidents/{id}", summary="Get an incident by id or reference",
+            tool="get_incident", path=ById,
+            response=Incident)
 async def get_incident(request: web.Request, path: ById) -> pb.Incident:
     return (await call(upstreams(request).incident.GetIncident(pb.GetIncidentRequest(id=path.id)))).incident
 
 
-@routes.patch("/api/incidents/{id}", summary="Change an incident's fields and/or status", path=ById,
+@routes.patch("/api/incidents/{id}", summary="Change an incident's fields and/or status (transition it)",
+              tool="update_incident", path=ById,
               body=IncidentPatch, response=Incident, if_match=True, errors=(InvalidTransition,))
 async def update_incident(request: web.Request, path: ById, body: IncidentPatch,
                           expected_version: int) -> pb.Incident:
@@ -64,7 +68,8 @@ async def update_incident(request: web.Request, path: ById, body: IncidentPatch,
     return resp.incident
 
 
-@routes.get("/api/incidents/{id}/timeline", summary="An incident's timeline, oldest first", path=ById,
+@routes.get("/api/incidents/{id}/timeline", summary="An incident's timeline, oldest first",
+            tool="get_incident_timeline", path=ById,
             response=Page[TimelineEntry])
 async def incident_timeline(request: web.Request, path: ById) -> dict[str, Any]:
     resp = await call(upstreams(request).incident.GetTimeline(pb.GetTimelineRequest(id=path.id)))

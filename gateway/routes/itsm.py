@@ -45,22 +45,23 @@ routes = Routes("tenant", tags=("itsm",), scopes="itsm")
 # -- changes ----------------------------------------------------------------------------------------------------
 
 
-@routes.get("/api/itsm/changes", summary="List change requests", query=ChangeQuery, response=Listing[Change])
+@routes.get("/api/itsm/changes", summary="List change requests (`ci_id`: what changed on these CIs)",
+            tool="list_changes", query=ChangeQuery, response=Listing[Change])
 async def list_changes(request: web.Request, query: ChangeQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).itsm.ListChanges(to_proto(pb.ListChangesRequest, query)))
     return listing(resp.items, resp.page, query)
 
 
-@routes.search("/api/itsm/changes/search", summary="Search change requests with structured filters", body=Search,
-               response=Listing[Change])
+@routes.search("/api/itsm/changes/search", summary="Search change requests with structured filters",
+               tool="search_changes", body=Search, response=Listing[Change])
 async def search_changes(request: web.Request, body: Search) -> dict[str, Any]:
     """Filters on any attribute docs/lists.md names for changes, all of which must hold."""
     resp = await call(upstreams(request).itsm.ListChanges(search_message(pb.ListChangesRequest, body)))
     return listing(resp.items, resp.page, body)
 
 
-@routes.get("/api/cmdb/items/{id}/changes", summary="The change requests on one CI", tags=("itsm", "cmdb"),
-            path=ById, query=CiChangeQuery, response=Listing[Change])
+@routes.get("/api/cmdb/items/{id}/changes", summary="The change requests on one CI", tool="list_ci_changes",
+            tags=("itsm", "cmdb"), path=ById, query=CiChangeQuery, response=Listing[Change])
 async def list_ci_changes(request: web.Request, path: ById, query: CiChangeQuery) -> dict[str, Any]:
     """The CI must exist in this tenant's CMDB (404 otherwise, whoever owns it). With the CMDB down the list is
     still served: changes are tenant-scoped, so nothing leaks."""
@@ -77,7 +78,8 @@ async def create_change(request: web.Request, body: NewChange) -> pb.Change:
     return (await call(upstreams(request).itsm.CreateChange(to_proto(pb.CreateChangeRequest, body)))).change
 
 
-@routes.get("/api/itsm/changes/{id}", summary="Get a change by id or reference", path=ById, response=Change)
+@routes.get("/api/itsm/changes/{id}", summary="Get a change by id or reference",
+            tool="get_change", path=ById, response=Change)
 async def get_change(request: web.Request, path: ById) -> pb.Change:
     return (await call(upstreams(request).itsm.GetChange(pb.GetChangeRequest(id=path.id)))).change
 

@@ -80,7 +80,8 @@ def _window(query: Window) -> dict[str, Timestamp]:
     return {"from": start, "to": end}
 
 
-@routes.get("/api/logs", summary="Search logs, newest first", query=LogQuery, response=CursorPage[LogRecord])
+@routes.get("/api/logs", summary="Search logs, newest first",
+            tool="search_logs", query=LogQuery, response=CursorPage[LogRecord])
 async def query_logs(request: web.Request, query: LogQuery) -> dict[str, Any]:
     msg = pb.QueryLogsRequest(service=",".join(query.service), level=",".join(query.level), q=query.q,
                               trace_id=query.trace_id, limit=query.limit, cursor=query.cursor, **_window(query))
@@ -89,6 +90,7 @@ async def query_logs(request: web.Request, query: LogQuery) -> dict[str, Any]:
 
 
 @routes.get("/api/metrics/query", summary="One metric over time, aggregated per step and label group",
+            tool="query_metrics",
             query=MetricQuery, response=MetricAnswer)
 async def query_metrics(request: web.Request, query: MetricQuery) -> dict[str, Any]:
     start, end = window(query.start, query.end)
@@ -111,7 +113,7 @@ def _seconds(step: str) -> int:
     return duration_ns(step, "s") // NS
 
 
-@routes.get("/api/traces", summary="Search traces, newest first", query=TraceQuery,
+@routes.get("/api/traces", summary="Search traces, newest first", tool="search_traces", query=TraceQuery,
             response=CursorPage[TraceSummary])
 async def query_traces(request: web.Request, query: TraceQuery) -> dict[str, Any]:
     msg = pb.QueryTracesRequest(service=query.service, operation=query.operation, min_duration_ns=query.min_duration or 0,
@@ -120,13 +122,15 @@ async def query_traces(request: web.Request, query: TraceQuery) -> dict[str, Any
     return {"items": resp.items, "limit": query.limit, "next_cursor": resp.next_cursor or None}
 
 
-@routes.get("/api/traces/{trace_id}", summary="Every span of one trace, as a tree", path=TraceIdPath,
+@routes.get("/api/traces/{trace_id}", summary="Every span of one trace, as a tree",
+            tool="get_trace", path=TraceIdPath,
             response=Trace)
 async def get_trace(request: web.Request, path: TraceIdPath) -> pb.GetTraceResponse:
     return await call(upstreams(request).observability.GetTrace(pb.GetTraceRequest(trace_id=path.trace_id)))
 
 
 @routes.get("/api/observability/anomalies", summary="Error clusters, deviating metrics and failing operations",
+            tool="find_anomalies",
             query=AnomalyQuery, response=Anomalies)
 async def find_anomalies(request: web.Request, query: AnomalyQuery) -> pb.FindAnomaliesResponse:
     msg = pb.FindAnomaliesRequest(services=query.service, limit=query.limit, **_window(query))

@@ -25,6 +25,7 @@ from gateway import routes
 from gateway.routing import Route
 from tests.conftest import urls
 from tests.support import api
+from tests.support.receiver import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -57,6 +58,14 @@ class Walk:
                 assert resp.headers["ETag"] == f'"{resp.body["data"]["version"]}"', path
         self.reached.add((plane, route.method, route.path))
         return resp
+
+    async def stream(self, path: str, headers: dict[str, str]) -> None:
+        """A stream route: opened and its first bytes read (it does not end by itself)."""
+        route = self.route("tenant", "GET", path)
+        async with self.session.get(self.bases["tenant"] + path, headers=headers) as resp:
+            assert resp.status == route.status and resp.headers["Content-Type"] == "text/event-stream"
+            assert (await resp.content.readline()).startswith(b"retry:")
+        self.reached.add(("tenant", route.method, route.path))
 
     def as_user(self, client: api.TenantClient) -> Callable[..., Awaitable[api.Response]]:
         async def call(method: str, path: str, **kw: Any) -> api.Response:
@@ -227,6 +236,27 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
     await call("POST", f"/api/runbook-runs/{flagged['id']}/retry", json={})
     draft = (await call("POST", "/api/runbooks", json={"name": "scratch", "steps": [{"name": "x", "kind": "manual"}]})).data
     await call("DELETE", f"/api/runbooks/{draft['id']}")
+    # -- webhooks, the live stream, MCP
+    receiver = await Receiver().start()
+    try:
+        hook = (await call("POST", "/api/webhooks", json={"url": receiver.url + "/walk",
+                                                          "event_types": ["incident.*", "change.approved"],
+                                                          "filter": {"severity": ["P1"]}})).data
+        await call("GET", "/api/webhooks")
+        await call("GET", f"/api/webhooks/{hook['id']}")
+        await call("PATCH", f"/api/webhooks/{hook['id']}", json={"description": "walk"}, headers={"If-Match": '"1"'})
+        await call("POST", f"/api/webhooks/{hook['id']}/rotate-secret", json={"overlap_seconds": 60})
+        ping = (await call("POST", f"/api/webhooks/{hook['id']}/ping")).data
+        await call("GET", f"/api/webhooks/{hook['id']}/deliveries?status=succeeded")
+        await call("GET", f"/api/webhooks/{hook['id']}/deliveries/{ping['id']}")
+        await call("POST", f"/api/webhooks/{hook['id']}/deliveries/{ping['id']}/replay")
+        await call("DELETE", f"/api/webhooks/{hook['id']}")
+    finally:
+        await receiver.stop()
+    await walk.stream("/api/events/stream?types=incident.*", admin.headers)
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "walk", "version": "1"}}}
+    await call("POST", "/api/mcp", json=initialize, headers={"Accept": "application/json, text/event-stream"})
 
     # -- ITSM
     change = (await call("POST", "/api/itsm/changes", json={
@@ -349,7 +379,7 @@ async def walk_everything(walk: Walk, session: aiohttp.ClientSession) -> None:
 
 
 async def test_every_answer_matches_its_declared_schema(stack_factory):
-    stack = stack_factory({"VIGIL_TELEMETRY_BATCH_SECONDS": "0.2"})
+    stack = stack_factory({"VIGIL_TELEMETRY_BATCH_SECONDS": "0.2", "VIGIL_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]'})
     tenant_base, control_base = urls(stack)
     async with aiohttp.ClientSession() as session:
         walk = Walk(session, {"tenant": tenant_base, "control": control_base})

@@ -63,7 +63,9 @@ async def test_every_operation_is_described_completely(gateway_env):
                         assert json_body["schema"] == {"$ref": "#/components/schemas/ErrorBody"}, where
                 if op["security"]:
                     assert {"401", "403"} <= set(responses), where
-                    assert op["x-required-scopes"] or path == "/api/auth/me", where
+                    # The stream and MCP check each event's or tool's own scope.
+                    assert op["x-required-scopes"] or path in ("/api/auth/me", "/api/events/stream",
+                                                               "/api/mcp"), where
                     assert op["x-ratelimit-class"] in ("read", "write", "ai", "ingest"), where
                 if method == "post" and op["security"]:
                     assert "Idempotency-Key" in {p["name"] for p in op["parameters"]}, where
@@ -98,6 +100,20 @@ async def test_the_document_says_what_matters_about_particular_operations(gatewa
     assert impact["ci_id"]["required"] is True
     error = tenant["components"]["schemas"]["ErrorBody"]
     assert set(error["required"]) == {"error", "code", "trace_id"} and "fields" in error["properties"]
+
+
+async def test_the_webhook_payloads_are_published(gateway_env):
+    tenant = (await documents(gateway_env))["tenant"]
+    hook = tenant["webhooks"]["incident.transitioned"]["post"]
+    schema = hook["requestBody"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/Event_Incident_"}
+    event = tenant["components"]["schemas"]["Event_Incident_"]
+    assert event["properties"]["data"] == {"$ref": "#/components/schemas/Incident", "description": event[
+        "properties"]["data"]["description"]}
+    assert {"Vigil-Signature", "Vigil-Delivery", "Vigil-Event", "Vigil-Timestamp"} <= {
+        p["name"] for p in hook["parameters"]}
+    assert {"change.approved", "request.fulfilled", "ci.updated", "ci.related"} <= set(tenant["webhooks"])
+    assert "webhooks" not in (await documents(gateway_env))["control"]
 
 
 async def test_the_docs_page_is_served_with_its_own_assets(gateway_env):

@@ -18,6 +18,7 @@ import pytest
 from gateway import routes
 from tests.conftest import urls
 from tests.support import api
+from tests.support.receiver import Receiver
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -40,6 +41,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/runbook-runs/{id}/reject"): {},
     ("POST", "/api/runbook-runs/{id}/confirm"): {},
     ("POST", "/api/runbook-runs/{id}/retry"): {},
+    ("PATCH", "/api/webhooks/{id}"): {"description": "intruder"},
+    ("POST", "/api/webhooks/{id}/rotate-secret"): {"overlap_seconds": 0},
 }
 
 
@@ -47,7 +50,7 @@ def at(days: float) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat()
 
 
-async def objects_of(a: api.TenantClient) -> dict[str, str]:
+async def objects_of(a: api.TenantClient, receiver_url: str) -> dict[str, str]:
     """One object of each kind in tenant A, by the collection path its `{id}` routes hang under."""
     ci = (await a.post("/api/cmdb/items", {"name": "orders-db", "class": "database"})).data
     other = (await a.post("/api/cmdb/items", {"name": "orders-api", "class": "service"})).data
@@ -60,6 +63,9 @@ async def objects_of(a: api.TenantClient) -> dict[str, str]:
     request = (await a.post("/api/itsm/requests", {"catalog_item_id": item["id"]})).data
     blackout = (await a.post("/api/itsm/blackouts", {"name": "freeze", "start": at(30), "end": at(31)})).data
     key = (await a.post("/api/api-keys", {"name": "a's key", "scopes": ["incidents:read"]})).data
+    # A webhook for events that this walk does not cause, so that its deliveries are only the ping's.
+    hook = (await a.post("/api/webhooks", {"url": receiver_url, "event_types": ["request.fulfilled"]})).data
+    ping = (await a.post(f"/api/webhooks/{hook['id']}/ping")).data
     trace_id, now = uuid.uuid4().hex, time.time_ns()
     await a.post("/api/traces", {"spans": [{"trace_id": trace_id, "span_id": uuid.uuid4().hex[:16], "name": "GET /",
                                             "service": "web", "start_time": now - 1_000_000, "end_time": now}]})
@@ -87,22 +93,24 @@ async def objects_of(a: api.TenantClient) -> dict[str, str]:
             "/api/itsm/changes": change["id"], "/api/itsm/catalog": item["id"], "/api/itsm/requests": request["id"],
             "/api/itsm/blackouts": blackout["id"], "/api/api-keys": key["id"], "/api/traces": trace_id,
             "/api/integrations": integration["integration"]["id"], "/api/alerts": alert_id,
-            "/api/maintenance-windows": window["id"]}
+            "/api/maintenance-windows": window["id"],
+            "/api/webhooks": hook["id"], "{delivery_id}": ping["id"]}
 
 
 def concrete(path: str, ids: dict[str, str]) -> str:
     collection = path.split("/{", 1)[0]
     assert collection in ids, f"{path}: make an object of tenant A under {collection} in objects_of()"
-    return re.sub(r"{\w+}", ids[collection], path, count=1)
+    return re.sub(r"{\w+}", ids[collection], path.replace("{delivery_id}", ids["{delivery_id}"]), count=1)
 
 
 async def test_no_route_reads_or_writes_another_tenants_objects(stack_factory):
-    stack = stack_factory({"VIGIL_TELEMETRY_BATCH_SECONDS": "0.2"})
+    stack = stack_factory({"VIGIL_TELEMETRY_BATCH_SECONDS": "0.2", "VIGIL_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8"]'})
     tenant_base, control_base = urls(stack)
+    receiver = await Receiver().start()
     async with aiohttp.ClientSession() as session:
         a = (await api.tenant(session, tenant_base, control_base, "tenant-a", roles=("admin",)))["admin"]
         b = (await api.tenant(session, tenant_base, control_base, "tenant-b", roles=("admin",)))["admin"]
-        ids = await objects_of(a)
+        ids = await objects_of(a, receiver.url)
         with_ids = [r for r in routes.collect("tenant") if r.path_names and r.auth == "tenant"]
         reads = [r for r in with_ids if r.method == "GET"]
         before = {r.path: (await a.get(concrete(r.path, ids))).body for r in reads}
@@ -121,3 +129,4 @@ async def test_no_route_reads_or_writes_another_tenants_objects(stack_factory):
         after = {r.path: (await a.get(concrete(r.path, ids))).body for r in reads}
         for path in before:
             assert after[path]["data"] == before[path]["data"], path
+    await receiver.stop()

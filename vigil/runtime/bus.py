@@ -9,6 +9,7 @@ transaction, so a crash re-delivers instead of losing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -59,6 +60,32 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int =
         await admin.close()
 
 
+async def keep_consuming(name: str, make: Callable[[], AIOKafkaConsumer],
+                         session: Callable[[AIOKafkaConsumer], Awaitable[None]], *,
+                         bootstrap: str = "", topics: Sequence[str] = ()) -> None:
+    """Consume for good: make a consumer (first creating `topics` when named), start it and hand it to
+    `session`, which reads until something fails; on broker or database trouble stop it, wait (0.5 s, doubling
+    to 5 s; back to 0.5 s once a consumer started) and begin again. Only cancellation ends it."""
+    backoff = 0.5
+    while True:
+        consumer = make()
+        try:
+            if topics:
+                await ensure_topics(bootstrap, topics)
+            await consumer.start()
+            backoff = 0.5
+            await session(consumer)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - broker or database trouble: reconnect and resume
+            log.warning("%s: %s: %s; reconnecting", name, type(exc).__name__, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+
 class EventConsumer:
     """Consume CloudEvents from topics with a group, acting once per event id."""
 
@@ -99,37 +126,21 @@ class EventConsumer:
             otel_context.detach(token)
 
     async def run(self) -> None:
-        backoff = 0.5
-        while True:
-            consumer = AIOKafkaConsumer(
-                *self.topics,
-                bootstrap_servers=self.bootstrap,
-                group_id=self.group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-            )
-            try:
-                await consumer.start()
-                backoff = 0.5
-                async for msg in consumer:
-                    try:
-                        event = CloudEvent.from_kafka(msg.headers, msg.value)
-                    except ValueError as exc:
-                        log.warning("skipping a message that is not a CloudEvent on %s: %s", msg.topic, exc)
-                    else:
-                        await self.handle(event)
-                    await consumer.commit()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - broker or database trouble: reconnect and resume
-                log.warning("consumer %s: %s: %s; reconnecting", self.group_id, type(exc).__name__, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            finally:
+        def consumer() -> AIOKafkaConsumer:
+            return AIOKafkaConsumer(*self.topics, bootstrap_servers=self.bootstrap, group_id=self.group_id,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
+
+        async def session(consumer: AIOKafkaConsumer) -> None:
+            async for msg in consumer:
                 try:
-                    await consumer.stop()
-                except Exception:  # noqa: BLE001
-                    pass
+                    event = CloudEvent.from_kafka(msg.headers, msg.value)
+                except ValueError as exc:
+                    log.warning("skipping a message that is not a CloudEvent on %s: %s", msg.topic, exc)
+                else:
+                    await self.handle(event)
+                await consumer.commit()
+
+        await keep_consuming(f"consumer {self.group_id}", consumer, session)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"consumer-{self.group_id}")

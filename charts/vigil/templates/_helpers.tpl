@@ -149,6 +149,26 @@ Secrets always come through secretKeyRef, never as plain values.
   value: {{ toJson $root.Values.platform.trustedProxies | quote }}
 - name: VIGIL_AUDIT_RETENTION_DAYS
   value: {{ $root.Values.platform.auditRetentionDays | quote }}
+- name: VIGIL_WEBHOOK_TIMEOUT_SECONDS
+  value: {{ $root.Values.outbound.webhookTimeoutSeconds | quote }}
+- name: VIGIL_WEBHOOK_ALLOWED_NETWORKS
+  value: {{ toJson $root.Values.outbound.webhookAllowedNetworks | quote }}
+- name: VIGIL_WEBHOOK_CONCURRENCY
+  value: {{ $root.Values.outbound.webhookConcurrency | quote }}
+- name: VIGIL_WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION
+  value: {{ $root.Values.outbound.webhookConcurrencyPerSubscription | quote }}
+- name: VIGIL_WEBHOOK_DISABLE_AFTER_FAILURES
+  value: {{ $root.Values.outbound.webhookDisableAfterFailures | quote }}
+- name: VIGIL_WEBHOOK_POLL_SECONDS
+  value: {{ $root.Values.outbound.webhookPollSeconds | quote }}
+- name: VIGIL_WEBHOOK_CONSUMER_GROUP
+  value: {{ $root.Values.outbound.webhookConsumerGroup | quote }}
+- name: VIGIL_EVENT_STREAM_HISTORY
+  value: {{ $root.Values.outbound.eventStreamHistory | quote }}
+- name: VIGIL_EVENT_STREAM_CLIENT_QUEUE
+  value: {{ $root.Values.outbound.eventStreamClientQueue | quote }}
+- name: VIGIL_EVENT_STREAM_HEARTBEAT_SECONDS
+  value: {{ $root.Values.outbound.eventStreamHeartbeatSeconds | quote }}
 {{- end }}
 {{- if eq .name "incident" }}
 - name: VIGIL_ALERT_CONSUMER_GROUP

@@ -1,0 +1,127 @@
+"""Unit tests of the event registry: each published family renders into the envelope with the REST response model's
+JSON (checked strictly against the model), unpublished types and undecodable payloads are left out, and the
+patterns and filters subscriptions use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+from pydantic import TypeAdapter
+
+from gateway.events.registry import FAMILIES, family_of, matches, render, unknown_patterns
+from gateway.schemas.cmdb import ConfigurationItem, Relation
+from gateway.schemas.events import Event
+from gateway.schemas.incidents import Incident
+from gateway.schemas.itsm import Change, ServiceRequest
+from gateway.webhooks.store import Subscription
+from vigil.cmdb.v1 import cmdb_pb2
+from vigil.common.v1 import common_pb2
+from vigil.incident.v1 import incident_pb2
+from vigil.itsm.v1 import itsm_pb2
+from vigil.runtime.cloudevents import CloudEvent
+
+T = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def envelope() -> common_pb2.EventEnvelope:
+    env = common_pb2.EventEnvelope(tenant_id="acme")
+    env.actor.email = "sre@acme.io"
+    env.occurred_at.FromDatetime(T)
+    return env
+
+
+def stamp(message):
+    for name in ("created_at", "updated_at", "requested_start", "requested_end", "submitted_at"):
+        if name in message.DESCRIPTOR.fields_by_name:
+            getattr(message, name).FromDatetime(T)
+    return message
+
+
+def incident() -> incident_pb2.IncidentEvent:
+    return incident_pb2.IncidentEvent(envelope=envelope(), from_status="triggered", to_status="open",
+                                      changed_fields=["status"], incident=stamp(incident_pb2.Incident(
+                                          id="i-1", reference="INC-00000001", title="DB down", severity="P1",
+                                          status="open", ci_ids=["ci-1"], version=2)))
+
+
+CASES = [
+    ("incident.transitioned", incident(), Incident, "incident", "i-1"),
+    ("change.approved", itsm_pb2.ChangeEvent(envelope=envelope(), change=stamp(itsm_pb2.Change(
+        id="c-1", reference="CHG-00000001", title="Upgrade", type="normal", risk_level="low", status="scheduled",
+        ci_ids=["ci-1"]))), Change, "change", "c-1"),
+    ("request.fulfilled", itsm_pb2.RequestEvent(envelope=envelope(), request=stamp(itsm_pb2.ServiceRequest(
+        id="r-1", reference="REQ-00000001", status="fulfilled"))), ServiceRequest, "request", "r-1"),
+    ("ci.updated", cmdb_pb2.CiEvent(envelope=envelope(), changed_fields=["owner"], items=[stamp(
+        cmdb_pb2.ConfigurationItem(id="ci-1", name="orders-db", version=3))]), ConfigurationItem, "ci", "ci-1"),
+    ("ci.related", cmdb_pb2.CiEvent(envelope=envelope(), relations=[stamp(cmdb_pb2.Relation(
+        id="rel-1", source_id="ci-2", target_id="ci-1", type="depends_on"))]), Relation, "relation", "rel-1"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "payload", "model", "resource_type", "resource_id"), CASES)
+def test_each_family_renders_with_the_rest_model(event_type, payload, model, resource_type, resource_id) -> None:
+    event = CloudEvent(type=event_type, source="test", tenant_id="acme", data=payload.SerializeToString())
+    published = render(event, resource_id)
+    assert published is not None
+    body = orjson.loads(published.body)
+    assert body == published.envelope
+    assert (body["id"], body["type"], body["tenant_id"], body["actor"]) == (event.id, event_type, "acme",
+                                                                            "sre@acme.io")
+    assert body["resource"] == {"type": resource_type, "id": resource_id}
+    assert body["occurred_at"] == "2026-01-02T03:04:05.000000Z"
+    TypeAdapter(Event[model]).validate_json(published.body, strict=True)
+    assert published.frame == b"id: " + event.id.encode() + b"\ndata: " + published.body + b"\n\n"
+
+
+def test_details_say_what_the_event_says_beyond_the_resource() -> None:
+    published = render(CloudEvent(type="incident.transitioned", source="t", tenant_id="acme",
+                                  data=incident().SerializeToString()))
+    assert published.envelope["details"] == {"from_status": "triggered", "to_status": "open",
+                                             "changed_fields": ["status"]}
+
+
+def test_every_family_names_fields_its_payload_has() -> None:
+    for family in FAMILIES:
+        fields = family.payload.DESCRIPTOR.fields_by_name
+        assert {family.field, "envelope", *family.details} <= set(fields), family
+        assert all(family.claims(t) and family_of(t) is family for t in family.known), family
+
+
+def test_what_is_not_published() -> None:
+    imported = cmdb_pb2.CiEvent(envelope=envelope(), items=[cmdb_pb2.ConfigurationItem(id="ci-1")])
+    assert render(CloudEvent(type="ci.imported", source="t", tenant_id="acme",
+                             data=imported.SerializeToString())) is None
+    assert render(CloudEvent(type="telemetry.batch", source="t", tenant_id="acme", data=b"")) is None
+    assert render(CloudEvent(type="incident.created", source="t", tenant_id="acme", data=b"\xff\xff")) is None
+    assert render(CloudEvent(type="ci.updated", source="t", tenant_id="acme",
+                             data=cmdb_pb2.CiEvent().SerializeToString())) is None  # no item in it
+
+
+def test_patterns() -> None:
+    assert matches(["incident.*"], "incident.created") and matches(["*"], "ci.related")
+    assert matches(["change.approved"], "change.approved") and not matches(["change.approved"], "change.rejected")
+    assert not matches(["incident.*"], "change.created")
+    assert unknown_patterns(["incident.*", "change.approved", "*", "ci.related"]) == []
+    assert unknown_patterns(["incidnet.*", "incident", "incident.[a]", "", "INCIDENT.*"]) == [
+        "incidnet.*", "incident", "incident.[a]", "", "INCIDENT.*"]
+
+
+def subscription(**filters: list[str]) -> Subscription:
+    return Subscription(id="s", tenant_id="acme", url="https://x", description="", event_types=["*"],
+                        filter=filters, enabled=True, disabled_reason=None, disabled_at=None, secret="whsec_x",
+                        previous_secret=None, previous_secret_expires_at=None, consecutive_failures=0,
+                        created_by="a", created_at=T, updated_at=T, version=1)
+
+
+def test_filters_narrow_only_events_that_carry_the_attribute() -> None:
+    events = {t: render(CloudEvent(type=t, source="t", tenant_id="acme", data=p.SerializeToString()), i)
+              for t, p, _, _, i in CASES}
+    p1 = subscription(severity=["P1"])
+    assert p1.wants(events["incident.transitioned"]) and p1.wants(events["change.approved"])
+    assert not subscription(severity=["P3", "P4"]).wants(events["incident.transitioned"])
+    on_ci = subscription(ci_id=["ci-1"])
+    assert all(on_ci.wants(e) for t, e in events.items() if t != "request.fulfilled")
+    other_ci = subscription(ci_id=["ci-9"])
+    assert [t for t, e in events.items() if other_ci.wants(e)] == ["request.fulfilled"]
