@@ -35,7 +35,7 @@ from gateway.routing import Plane
 from gateway.state import GATEWAY_KEY, PLANE_KEY, Gateway
 from gateway.webhooks.service import Webhooks
 from vigil.incident.v1 import incident_pb2
-from vigil.runtime import context, grpcio, telemetry
+from vigil.runtime import context, grpcio, shutdown, telemetry
 from vigil.runtime.clock import Clock
 from vigil.runtime.db import Database
 
@@ -140,17 +140,17 @@ async def keep_flushing(g: Gateway) -> None:
 
 async def close(g: Gateway) -> None:
     if g.mcp is not None:
-        await g.mcp.close()
+        await shutdown.step("the MCP server", g.mcp.close())
     if g.webhooks is not None:
-        await g.webhooks.stop()
-    await g.audit.close()
-    await flush_usage(g)
+        await shutdown.step("webhook delivery", g.webhooks.stop())
+    await shutdown.step("the audit log", g.audit.close())
+    await shutdown.step("the usage flush", flush_usage(g))
     if g.telemetry is not None:
-        await g.telemetry.close()
+        await shutdown.step("telemetry ingest", g.telemetry.close())
     if g.alerts is not None:
-        await g.alerts.close()
-    await g.upstreams.close()
-    await g.db.dispose()
+        await shutdown.step("alert intake", g.alerts.close())
+    await shutdown.step("the upstream channels", g.upstreams.close())
+    await shutdown.step("the database", g.db.dispose())
 
 
 class Runner:
@@ -190,8 +190,8 @@ class Runner:
         VIGIL_DRAIN_SECONDS to finish."""
         if self.gateway:
             self.gateway.draining = True
-            if self.gateway.events is not None:
-                await self.gateway.events.close()  # open streams would hold the shutdown up
+            if self.gateway.events is not None:  # open streams would hold the shutdown up
+                await shutdown.step("the event stream", self.gateway.events.close())
         await asyncio.gather(*(runner.cleanup() for runner in self.runners))
         if self._flusher is not None:
             self._flusher.cancel()

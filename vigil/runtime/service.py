@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from vigil.runtime import bus, outbox, telemetry
+from vigil.runtime import bus, outbox, shutdown, telemetry
 from vigil.runtime.config import ServiceSettings
 from vigil.runtime.db import Database
 from vigil.runtime.grpcio import GrpcServer, run_until_signalled
@@ -69,12 +69,13 @@ class ServiceRuntime:
         return port
 
     async def stop(self) -> None:
-        await self.grpc.stop(self.settings.drain_seconds)
+        await shutdown.step("the gRPC server", self.grpc.stop(self.settings.drain_seconds),
+                            self.settings.drain_seconds + 5)
         for task in self._worker_tasks:
             task.cancel()
-        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        await shutdown.step("the workers", asyncio.gather(*self._worker_tasks, return_exceptions=True))
         for c in self.consumers:
-            await c.stop()
+            await shutdown.step(f"consumer {type(c).__name__}", c.stop())
         self.relay.stop()
         for task in self.background:
             try:
@@ -82,8 +83,8 @@ class ServiceRuntime:
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
         for close in self._closers:
-            await close()
-        await self.db.dispose()
+            await shutdown.step("a closer", close())
+        await shutdown.step("the database", self.db.dispose())
 
 
 def serve(name: str, settings: ServiceSettings, build) -> None:
