@@ -78,12 +78,12 @@ FAMILIES: tuple[Family, ...] = (
            ("alert.created", "alert.joined", "alert.reopened", "alert.resolved", "alert.acknowledged",
             "alert.suppressed"), details=()),
     Family("rca", topics.AI_EVENTS, ai_pb2.RcaEvent, "result", "rca", RcaResult, Scope.AI_READ,
-           ("rca.completed", "rca.narrative_added", "rca.failed"), details=()),
+           ("rca.completed", "rca.narrative_added", "rca.narrative_failed", "rca.failed"), details=()),
     # step_index: the step the event is about, -1 for the run as a whole.
     Family("runbook_run", topics.AI_EVENTS, ai_pb2.RunbookRunEvent, "run", "runbook_run", RunbookRun,
            Scope.RUNBOOKS_READ, ("runbook_run.started", "runbook_run.step_completed", "runbook_run.awaiting_approval",
-                                 "runbook_run.completed", "runbook_run.flagged", "runbook_run.rejected",
-                                 "runbook_run.cancelled"), details=("step_index",)),
+                                 "runbook_run.completed", "runbook_run.flagged", "runbook_run.retried",
+                                 "runbook_run.rejected", "runbook_run.cancelled"), details=("step_index",)),
 )
 TOPICS = tuple(sorted({f.topic for f in FAMILIES}))
 PREFIXES = tuple(sorted({f.prefix for f in FAMILIES}))

@@ -221,7 +221,7 @@ async def test_a_blocked_run_resumes_after_a_restart(ai_stack, users, automation
     assert [s.attempts for s in done.steps] == [1, 0, 1]
 
 
-async def test_a_step_interrupted_by_a_kill_is_flagged_not_repeated(ai_stack, users, automation):
+async def test_a_step_interrupted_by_a_kill_is_flagged_not_repeated(ai_stack, users, automation, kafka_bootstrap):
     _, incident = await setup_incident(users)
     slow_handler = automation.handler
     automation.handler = lambda path, body: (200, {"ok": True}, 3.0 if "/slow" in path else 0)
@@ -246,6 +246,9 @@ async def test_a_step_interrupted_by_a_kill_is_flagged_not_repeated(ai_stack, us
         done = await wait_status(ai_stack, users["responder"], run.id, "COMPLETED")
         assert done.steps[0].attempts == 2
         assert calls(automation, "/slow/k")[-1]["_headers"]["Idempotency-Key"] == f"{run.id}:call:2"
+        assert await run_events(kafka_bootstrap, run.id, 5) == [
+            "runbook_run.started", "runbook_run.flagged", "runbook_run.retried", "runbook_run.step_completed",
+            "runbook_run.completed"]
     finally:
         automation.handler = slow_handler
 
