@@ -119,15 +119,11 @@ class AiStack:
 
     async def restart(self, name: str, kill: bool = False) -> None:
         """Stop one process (SIGTERM, or SIGKILL to leave no chance of a clean stop) and start it again."""
-        proc = self.stack.processes[name]
-        if kill:
-            proc.send_signal(signal.SIGKILL)
-            await asyncio.to_thread(proc.wait, 10)
-            self.stack.processes.pop(name)
+        if kill:  # through the supervisor, so that it does not restart the process by itself meanwhile
+            await asyncio.to_thread(self.stack.supervisor.stop_child, name, signal.SIGKILL)
         else:
             await asyncio.to_thread(self.stack.stop_process, name)
-        env = self.stack.base_env()
-        self.stack._spawn(name, f"services.{name}", {**env, "VIGIL_GRPC_PORT": str(self.stack.ports[name])})
+        await asyncio.to_thread(self.stack.start_process, name)
         await grpcio.wait_serving(f"127.0.0.1:{self.stack.ports[name]}", timeout=60)
 
 
