@@ -20,13 +20,17 @@ import orjson
 from google.protobuf.message import DecodeError, Message
 from pydantic import BaseModel
 
+from gateway.schemas.ai import RcaResult
+from gateway.schemas.alerts import Alert
 from gateway.schemas.cmdb import ConfigurationItem, Relation
 from gateway.schemas.convert import iso, iso_value, to_json
 from gateway.schemas.incidents import Incident
 from gateway.schemas.itsm import Change, ServiceRequest
+from gateway.schemas.runbooks import RunbookRun
 from gateway.scopes import Scope
+from vigil.ai.v1 import ai_pb2
 from vigil.cmdb.v1 import cmdb_pb2
-from vigil.incident.v1 import incident_pb2
+from vigil.incident.v1 import alerts_pb2, incident_pb2
 from vigil.itsm.v1 import itsm_pb2
 from vigil.runtime import topics
 from vigil.runtime.cloudevents import CloudEvent
@@ -68,6 +72,18 @@ FAMILIES: tuple[Family, ...] = (
            ("ci.related", "ci.unrelated"), exact=True, details=()),
     # ci.imported (chunks of a bulk import) is not published outside: an import of 100k CIs is one answer to
     # its caller, not 100k deliveries.
+    # One event per stored alert, named by its decision (a duplicate changes nothing and publishes nothing); key =
+    # integration/fingerprint, so one alert series stays in order. Alerts are read with the incidents' scope.
+    Family("alert", topics.ALERT_EVENTS, alerts_pb2.AlertEvent, "alert", "alert", Alert, Scope.INCIDENTS_READ,
+           ("alert.created", "alert.joined", "alert.reopened", "alert.resolved", "alert.acknowledged",
+            "alert.suppressed"), details=()),
+    Family("rca", topics.AI_EVENTS, ai_pb2.RcaEvent, "result", "rca", RcaResult, Scope.AI_READ,
+           ("rca.completed", "rca.narrative_added", "rca.narrative_failed", "rca.failed"), details=()),
+    # step_index: the step the event is about, -1 for the run as a whole.
+    Family("runbook_run", topics.AI_EVENTS, ai_pb2.RunbookRunEvent, "run", "runbook_run", RunbookRun,
+           Scope.RUNBOOKS_READ, ("runbook_run.started", "runbook_run.step_completed", "runbook_run.awaiting_approval",
+                                 "runbook_run.completed", "runbook_run.flagged", "runbook_run.retried",
+                                 "runbook_run.rejected", "runbook_run.cancelled"), details=("step_index",)),
 )
 TOPICS = tuple(sorted({f.topic for f in FAMILIES}))
 PREFIXES = tuple(sorted({f.prefix for f in FAMILIES}))
@@ -121,6 +137,10 @@ class Published:
                 return [data["id"]]
             if self.resource_type == "relation":
                 return [data["source_id"], data["target_id"]]
+            if self.resource_type == "rca":  # the CIs it names as causes
+                return [c["ci_id"] for c in data["causes"] if c["ci_id"]]
+            if self.resource_type == "runbook_run":  # the CIs the run acts on
+                return list(data["preflight"]["target_ci_ids"])
             ids = data.get("ci_ids")
             return list(ids) if ids is not None else None
         value = data.get(name)

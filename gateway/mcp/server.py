@@ -34,9 +34,10 @@ FORWARD = "vigil.forward"
 # The caller's credentials and context, passed on to each tool's route call.
 FORWARDED_HEADERS = ("Authorization", "X-Api-Key", "x-tenant-id", "X-Request-Id")
 INSTRUCTIONS = """\
-Vigil is an incident-management platform. Tools read and change this tenant's incidents, changes, configuration
-items (CIs) and telemetry through Vigil's REST API; each answer is the API's JSON. Errors come back as the API's
-error envelope (`code`, `error`, and `fields` naming what failed validation)."""
+Vigil is an incident-management platform. Tools read and change this tenant's incidents, alerts, changes,
+configuration items (CIs), telemetry, root-cause analyses and runbooks through Vigil's REST API; each answer is the
+API's JSON. Errors come back as the API's error envelope (`code`, `error`, and `fields` naming what failed
+validation)."""
 
 
 class McpServer:

@@ -40,7 +40,8 @@ from vigil.runtime.errors import NotFound, VigilError, from_rpc_error
 routes = Routes("tenant", tags=("ai",), scopes="ai")
 
 
-@routes.post("/api/rca", summary="Analyse an incident's probable root causes", body=RcaRequest, response=RcaResult,
+@routes.post("/api/rca", summary="Analyse an incident's probable root causes", tool="run_rca",
+             body=RcaRequest, response=RcaResult,
              rate="ai", errors=(NotFound,))
 async def run_rca(request: web.Request, body: RcaRequest) -> pb.RcaResult:
     """Gathers the evidence (the incident's CMDB neighbourhood, ITSM changes, the window's telemetry against its
@@ -50,13 +51,13 @@ async def run_rca(request: web.Request, body: RcaRequest) -> pb.RcaResult:
     return (await call(upstreams(request).ai.RunRca(to_proto(pb.RunRcaRequest, body), timeout=60))).result
 
 
-@routes.get("/api/rca/{id}", summary="An analysis", path=ById, response=RcaResult)
+@routes.get("/api/rca/{id}", summary="An analysis", tool="get_rca", path=ById, response=RcaResult)
 async def get_rca(request: web.Request, path: ById) -> pb.RcaResult:
     return (await call(upstreams(request).ai.GetRca(pb.GetRcaRequest(id=path.id)))).result
 
 
 @routes.get("/api/incidents/{id}/rca", summary="An incident's analyses, newest first", tags=("ai", "incidents"),
-            path=ById, query=RcaPage, response=Page[RcaResult])
+            tool="list_incident_rca", path=ById, query=RcaPage, response=Page[RcaResult])
 async def incident_rca(request: web.Request, path: ById, query: RcaPage) -> dict[str, Any]:
     resp = await call(upstreams(request).ai.ListRcas(to_proto(pb.ListRcasRequest, query, incident_id=path.id)))
     return page(resp.items, resp.page.total, query)

@@ -29,18 +29,19 @@ async def _page(request: web.Request, query: AlertQuery, incident_id: str = "") 
     return page(resp.items, resp.page.total, query)
 
 
-@routes.get("/api/alerts", summary="List alerts with their decisions", query=AlertQuery, response=Page[Alert])
+@routes.get("/api/alerts", summary="List alerts with their decisions", tool="list_alerts", query=AlertQuery, response=Page[Alert])
 async def list_alerts(request: web.Request, query: AlertQuery) -> dict[str, Any]:
     return await _page(request, query)
 
 
-@routes.get("/api/alerts/{id}", summary="Get an alert and the decision taken on it", path=ById, response=Alert)
+@routes.get("/api/alerts/{id}", summary="Get an alert and the decision taken on it", tool="get_alert",
+            path=ById, response=Alert)
 async def get_alert(request: web.Request, path: ById) -> pb.Alert:
     return (await call(upstreams(request).alerts.GetAlert(pb.GetAlertRequest(id=path.id)))).alert
 
 
 @routes.get("/api/incidents/{id}/alerts", summary="The alerts of an incident", tags=("alerts", "incidents"),
-            path=ById, query=AlertQuery, response=Page[Alert])
+            tool="list_incident_alerts", path=ById, query=AlertQuery, response=Page[Alert])
 async def list_incident_alerts(request: web.Request, path: ById, query: AlertQuery) -> dict[str, Any]:
     """The incident is looked up first: another tenant's (or no) incident is a 404; a reference resolves."""
     incident = await call(upstreams(request).incident.GetIncident(incident_pb2.GetIncidentRequest(id=path.id)))

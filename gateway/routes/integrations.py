@@ -30,7 +30,8 @@ def _settings(body: IntegrationSettingsBody | None) -> tuple[pb.IntegrationSetti
     return pb.IntegrationSettings(**given), sorted(given)
 
 
-@routes.get("/api/integrations", summary="List integrations", query=IntegrationQuery, response=Page[Integration])
+@routes.get("/api/integrations", summary="List integrations", tool="list_integrations",
+            query=IntegrationQuery, response=Page[Integration])
 async def list_integrations(request: web.Request, query: IntegrationQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).integrations.ListIntegrations(pb.ListIntegrationsRequest(
         type=query.type or "", page=common_pb2.PageRequest(limit=query.limit, offset=query.offset))))
@@ -45,7 +46,8 @@ async def create_integration(request: web.Request, body: NewIntegration) -> pb.C
         name=body.name, type=body.type, settings=settings, settings_mask=given)))
 
 
-@routes.get("/api/integrations/{id}", summary="Get an integration (never its key)", path=ById, response=Integration)
+@routes.get("/api/integrations/{id}", summary="Get an integration (never its key)", tool="get_integration",
+            path=ById, response=Integration)
 async def get_integration(request: web.Request, path: ById) -> pb.Integration:
     return (await call(upstreams(request).integrations.GetIntegration(pb.GetIntegrationRequest(id=path.id)))
             ).integration

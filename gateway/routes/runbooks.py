@@ -41,7 +41,7 @@ def content(body: NewRunbook | RunbookPatch, fields: tuple[str, ...] = CONTENT) 
     return json_format.ParseDict(data, pb.RunbookContent())
 
 
-@routes.get("/api/runbooks", summary="List runbooks", query=RunbookQuery, response=Page[Runbook])
+@routes.get("/api/runbooks", summary="List runbooks", tool="list_runbooks", query=RunbookQuery, response=Page[Runbook])
 async def list_runbooks(request: web.Request, query: RunbookQuery) -> dict[str, Any]:
     resp = await call(upstreams(request).ai.ListRunbooks(to_proto(pb.ListRunbooksRequest, query)))
     return page(resp.items, resp.page.total, query)
@@ -54,7 +54,7 @@ async def create_runbook(request: web.Request, body: NewRunbook) -> pb.Runbook:
         content=content(body), status=body.status)))).runbook
 
 
-@routes.get("/api/runbooks/{id}", summary="A runbook (any version)", path=ById, query=VersionQuery,
+@routes.get("/api/runbooks/{id}", summary="A runbook (any version)", tool="get_runbook", path=ById, query=VersionQuery,
             response=Runbook)
 async def get_runbook(request: web.Request, path: ById, query: VersionQuery) -> pb.Runbook:
     return (await call(upstreams(request).ai.GetRunbook(pb.GetRunbookRequest(id=path.id,
@@ -80,7 +80,8 @@ async def delete_runbook(request: web.Request, path: ById) -> dict[str, Any]:
     return {"id": path.id, "deleted": True}
 
 
-@routes.post("/api/runbooks/{id}/execute", summary="Run a published runbook, or dry-run any", path=ById,
+@routes.post("/api/runbooks/{id}/execute", summary="Run a published runbook, or dry-run any", tool="execute_runbook",
+               path=ById,
              body=ExecuteBody, response=RunbookRun, errors=(Conflict, InvalidTransition))
 async def execute_runbook(request: web.Request, path: ById, body: ExecuteBody) -> pb.RunbookRun:
     """Pre-flight checks first (ITSM blackouts and active changes on the run's CIs, the CMDB blast radius): a
@@ -105,7 +106,7 @@ async def incident_runs(request: web.Request, path: ById, query: IncidentRunQuer
     return page(resp.items, resp.page.total, query)
 
 
-@routes.get("/api/runbook-runs/{id}", summary="A run, step by step", path=ById, response=RunbookRun)
+@routes.get("/api/runbook-runs/{id}", summary="A run, step by step", tool="get_runbook_run", path=ById, response=RunbookRun)
 async def get_run(request: web.Request, path: ById) -> pb.RunbookRun:
     return (await call(upstreams(request).ai.GetRunbookRun(pb.GetRunbookRunRequest(id=path.id)))).run
 

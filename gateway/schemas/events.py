@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 
 class EventResource(Resource):
-    type: str = Field(description="incident, change, request, ci, relation, …")
+    type: str = Field(description="incident, change, request, ci, relation, alert, rca, runbook_run")
     id: str = Field(description="the resource's id; events of one resource are delivered in order")
 
 

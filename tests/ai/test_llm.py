@@ -14,10 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from aiokafka import AIOKafkaConsumer
 from google.protobuf import json_format
 
 from tests.ai.conftest import completion, eventually
 from vigil.ai.v1 import ai_pb2
+from vigil.runtime import topics
+from vigil.runtime.cloudevents import CloudEvent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.clickhouse]
 
@@ -84,6 +87,26 @@ async def settled(ai_stack, client, rca_id) -> ai_pb2.RcaResult:
     return await eventually(probe, 30)
 
 
+async def rca_event_types(kafka_bootstrap: str, rca_id: str, until: str) -> list[str]:
+    """The types of an analysis's events on vigil.ai.events, read until `until` arrives."""
+    consumer = AIOKafkaConsumer(topics.AI_EVENTS, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
+                                group_id=None)
+    await consumer.start()
+    found: list[str] = []
+    try:
+        async def probe():
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    event = CloudEvent.from_kafka(r.headers, r.value)
+                    if event.type.startswith("rca.") and ai_pb2.RcaEvent.FromString(r.value).result.id == rca_id:
+                        found.append(event.type)
+            return until in found
+        await eventually(probe, 30)
+    finally:
+        await consumer.stop()
+    return found
+
+
 async def test_citations_are_checked_and_an_injection_changes_nothing(ai_stack, users, llm_server):
     world = await seed(users)
     llm_server.requests.clear()
@@ -113,7 +136,7 @@ async def test_citations_are_checked_and_an_injection_changes_nothing(ai_stack, 
     assert any(INJECTION in e["sample"] or INJECTION in e["description"] for e in doc["evidence"])
 
 
-async def test_a_slow_model_never_holds_the_request(ai_stack, users, llm_server):
+async def test_a_slow_model_never_holds_the_request(ai_stack, users, llm_server, kafka_bootstrap):
     world = await seed(users)
     llm_server.handler = lambda path, body: (200, completion('{"sentences": []}'), 10)  # past the 3 s timeout
     started = time.monotonic()
@@ -125,6 +148,9 @@ async def test_a_slow_model_never_holds_the_request(ai_stack, users, llm_server)
     failed = await settled(ai_stack, users["responder"], result.id)
     assert failed.narrative_status == "failed" and "timeout" in failed.llm_error
     assert failed.mode == "deterministic" and failed.summary == result.summary
+    # Whoever saw `pending` learns that no narrative follows.
+    assert await rca_event_types(kafka_bootstrap, result.id, "rca.narrative_failed") == [
+        "rca.completed", "rca.narrative_failed"]
 
     # A model slower than the request's bound but within its timeout: the narrative lands afterwards.
     llm_server.handler = lambda path, body: (200, completion(json.dumps({"sentences": [

@@ -136,7 +136,8 @@ def test_claim_succeed_fail_retry_interrupt_cancel():
                                                                             AT + timedelta(seconds=25))
     failed, events = machine.fail(claimed, AT, "boom")
     assert failed.status == FLAGGED and events == [("runbook_run.flagged", 0)]
-    retried, _ = machine.decide(failed, AT, "retry", "bob", "responder")
+    retried, events = machine.decide(failed, AT, "retry", "bob", "responder")
+    assert events == [("runbook_run.retried", 0)]
     assert retried.status == IN_PROGRESS and retried.current.status == "pending" and retried.current.attempts == 1
     done, _ = machine.succeed(machine.claim(retried, AT, {}, "e", timedelta(seconds=1)), AT, {"status": 200})
     stopped, events = machine.interrupted(machine.claim(done, AT, {}, "e", timedelta(seconds=1)), AT)

@@ -84,19 +84,20 @@ async def run_events(kafka_bootstrap: str, run_id: str, expected: int) -> list[s
     consumer = AIOKafkaConsumer(topics.AI_EVENTS, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest",
                                 group_id=None)
     await consumer.start()
-    found: list[str] = []
+    found: dict[str, str] = {}  # by CloudEvent id, as a consumer sees them (a relay may re-send after a kill)
     try:
         async def probe():
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for r in records:
                     if r.key and r.key.decode() == run_id:
-                        found.append(CloudEvent.from_kafka(r.headers, r.value).type)
+                        event = CloudEvent.from_kafka(r.headers, r.value)
+                        found.setdefault(event.id, event.type)
             return len(found) >= expected
         await eventually(probe, 30)
     finally:
         await consumer.stop()
-    return found
+    return list(found.values())
 
 
 async def test_an_approved_run_acts_once_and_completes(ai_stack, users, automation, kafka_bootstrap):
@@ -221,7 +222,7 @@ async def test_a_blocked_run_resumes_after_a_restart(ai_stack, users, automation
     assert [s.attempts for s in done.steps] == [1, 0, 1]
 
 
-async def test_a_step_interrupted_by_a_kill_is_flagged_not_repeated(ai_stack, users, automation):
+async def test_a_step_interrupted_by_a_kill_is_flagged_not_repeated(ai_stack, users, automation, kafka_bootstrap):
     _, incident = await setup_incident(users)
     slow_handler = automation.handler
     automation.handler = lambda path, body: (200, {"ok": True}, 3.0 if "/slow" in path else 0)
@@ -246,6 +247,9 @@ async def test_a_step_interrupted_by_a_kill_is_flagged_not_repeated(ai_stack, us
         done = await wait_status(ai_stack, users["responder"], run.id, "COMPLETED")
         assert done.steps[0].attempts == 2
         assert calls(automation, "/slow/k")[-1]["_headers"]["Idempotency-Key"] == f"{run.id}:call:2"
+        assert await run_events(kafka_bootstrap, run.id, 5) == [
+            "runbook_run.started", "runbook_run.flagged", "runbook_run.retried", "runbook_run.step_completed",
+            "runbook_run.completed"]
     finally:
         automation.handler = slow_handler
 

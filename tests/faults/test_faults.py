@@ -161,8 +161,8 @@ async def run_scenario(stack: Stack, fault: str, inject: Callable[[Stack], Await
     tenant_url, control_url = urls(stack)
     tag = "f" + fault.replace(" ", "").replace("/", "").replace("-", "")[:20] + str(int(time.time()) % 10_000)
     async with aiohttp.ClientSession() as session:
-        client = (await api.tenant(session, tenant_url, control_url, roles=("responder",)))["responder"]
-        w = Workload(client, tag)
+        users = await api.tenant(session, tenant_url, control_url, roles=("admin", "responder"))
+        w = Workload(users["responder"], tag, admin=users["admin"])
         load = asyncio.create_task(w.run())
         try:
             phases.done("setup")

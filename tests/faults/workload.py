@@ -1,7 +1,7 @@
 """A Jepsen-style workload and count checker for the fault suite.
 
 Clients drive a steady load through the gateway: incident creates and transitions, CMDB item creates, ITSM
-change creates, log ingest. Every operation goes into a history with whether the client got an
+change creates, log ingest, alerts through the generic alert door. Every operation goes into a history with whether the client got an
 acknowledgement (a 2xx). An attempt that fails (5xx, 429, a 409 "still in progress", connection refused or
 reset, a timeout) is retried as a careful client would: the same request with the same `Idempotency-Key`
 (POST) or the same target state (PATCH), until the load's give-up time. A write never acknowledged may be
@@ -16,13 +16,14 @@ After the load ends and the system settles, the checker counts, per kind of writ
 
 for the stored state (read back through the API), for the Kafka events of acknowledged writes (every domain
 topic read from the start by an idempotent consumer: deduplicated by CloudEvent id, so a relay re-send is
-not a duplicate but the same fact published twice under two ids is), and for every accepted telemetry record
-(queryable exactly once); and it checks that the incident references are 1..N, none skipped, none reused.
+not a duplicate but the same fact published twice under two ids is), for every accepted telemetry record
+(queryable exactly once), and for every accepted alert (stored once with one decision, and that decision
+published once); and it checks that the incident references are 1..N, none skipped, none reused.
 
-A new kind of write (alert intake, once it exists): subclass Writer with `step` (one operation through the
-API, recorded with `Workload.record`), `stored` (how many times each operation's record exists) and
-`expected_event` (the CloudEvent an acknowledged operation must have produced, if any), and add it to
-`default_writers()`.
+A new kind of write: subclass Writer with `prepare` (set-up before the load, e.g. an integration), `step`
+(one operation through the API, recorded with `Workload.record`), `stored` (how many times each operation's
+record exists) and `expected_event` (the CloudEvent an acknowledged operation must have produced, if any), and
+add it to `default_writers()`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.support import api
-from vigil.incident.v1 import incident_pb2
+from vigil.incident.v1 import alerts_pb2, incident_pb2
 from vigil.runtime import topics
 from vigil.runtime.cloudevents import CloudEvent
 
@@ -86,8 +87,9 @@ def _retryable(resp: api.Response) -> bool:
 
 class Workload:
     def __init__(self, client: api.TenantClient, tag: str, writers: list[Writer] | None = None,
-                 clients_per_writer: int = 1, pause: float = 0.05) -> None:
+                 clients_per_writer: int = 1, pause: float = 0.05, admin: api.TenantClient | None = None) -> None:
         self.client = client
+        self.admin = admin  # for writers whose set-up needs the admin role (an alert integration)
         self.tag = tag  # unique per scenario: every marker starts with it
         self.writers = writers if writers is not None else default_writers()
         self.clients_per_writer = clients_per_writer
@@ -107,14 +109,17 @@ class Workload:
         return op
 
     async def send(self, method: str, path: str, body: dict, idempotent: bool = True,
-                   trail: list[str] | None = None) -> api.Response | None:
+                   trail: list[str] | None = None, headers: dict[str, str] | None = None,
+                   client: api.TenantClient | None = None) -> api.Response | None:
         """One logical request, retried until acknowledged, refused for good, or the give-up time. The outcome
         of every attempt is appended to `trail` (an operation's history)."""
-        headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotent and method == "POST" else {}
+        headers = {**({"Idempotency-Key": uuid.uuid4().hex} if idempotent and method == "POST" else {}),
+                   **(headers or {})}
         delay = 0.1
         while True:
             try:
-                resp = await self.client.call(method, path, json=body, headers=headers, timeout=ATTEMPT_TIMEOUT)
+                resp = await (client or self.client).call(method, path, json=body, headers=headers,
+                                                          timeout=ATTEMPT_TIMEOUT)
                 outcome = str(resp.status)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 outcome = "timeout" if isinstance(exc, TimeoutError) else "connection"
@@ -132,6 +137,9 @@ class Workload:
     async def run(self) -> None:
         """Until `stopping` is set: each writer has its own clients (a fault that stalls one kind of write
         does not stall the others)."""
+        for writer in self.writers:
+            await writer.prepare(self)
+
         async def client(writer: Writer) -> None:
             while not self.stopping.is_set():
                 await writer.step(self)
@@ -161,6 +169,9 @@ class Workload:
 
 class Writer:
     name = ""
+
+    async def prepare(self, w: Workload) -> None:
+        """Before the load starts."""
 
     async def step(self, w: Workload) -> None:
         raise NotImplementedError
@@ -307,11 +318,59 @@ class LogIngest(Writer):
                 return found
 
 
+class AlertIngest(Writer):
+    """One alert per operation through the generic door with an integration key (as an alert source sends them:
+    no Idempotency-Key, so a retry after a lost answer is another alert, which the checker does not count
+    against the first). Each fingerprint sees firing, resolved, firing, resolved: created, resolved, reopened,
+    resolved, so the incidents open, auto-resolve and reopen under the fault.
+
+    An acknowledged alert is the id the 202 named: it must be stored exactly once with its decision, and that
+    decision published exactly once as `alert.<decision>` naming it (a `duplicate` publishes nothing)."""
+
+    name = "alert.ingest"
+
+    def __init__(self) -> None:
+        self.key = ""
+        self.integration_id = ""
+        self.sent = 0
+        self.decisions: dict[str, tuple[str, str]] = {}  # alert id -> (decision, fingerprint), once stored
+
+    async def prepare(self, w: Workload) -> None:
+        assert w.admin is not None, "the alert writer needs an admin to create its integration"
+        resp = await w.send("POST", "/api/integrations", {"name": f"{w.tag}-generic", "type": "generic"},
+                            client=w.admin)
+        assert resp is not None and resp.status == 201, resp and resp.body
+        self.key, self.integration_id = resp.body["data"]["key"], resp.body["data"]["integration"]["id"]
+
+    async def step(self, w: Workload) -> None:
+        n, self.sent = self.sent, self.sent + 1
+        op = w.record(Op(self.name, w.marker("alert")))
+        resp = await w.send("POST", "/api/alerts/generic", {"alerts": [{
+            "title": op.key, "fingerprint": f"{w.tag}-fp-{n // 4}", "status": ("firing", "resolved")[n % 2],
+            "severity": "warning", "labels": {"marker": op.key}}]}, idempotent=False, trail=op.attempts,
+            headers={"Authorization": f"Bearer {self.key}"})
+        if resp is not None and resp.status == 202:
+            op.ack(resp.body["data"]["alert_ids"][0])
+
+    async def stored(self, w: Workload) -> Counter:
+        """How many times each acknowledged alert (the id its 202 named) is stored, by operation key."""
+        alerts = await w.pages("/api/alerts", f"&integration_id={self.integration_id}")
+        self.decisions = {a["id"]: (a["decision"], a["fingerprint"]) for a in alerts}
+        found = Counter(a["id"] for a in alerts)
+        return Counter({op.key: found[op.id] for op in w.history if op.writer == self.name and op.acked})
+
+    def expected_event(self, op: Op):
+        decision, fingerprint = self.decisions.get(op.id, ("", ""))
+        if decision == "duplicate":
+            return None  # changes nothing, publishes nothing
+        return (f"alert.{decision or 'decided'}", f"{self.integration_id}/{fingerprint}"[:200], op.id)
+
+
 def default_writers() -> list[Writer]:
-    """The writers of a workload, in the order each worker runs them (alert intake adds its writer here)."""
+    """The writers of a workload, in the order each worker runs them."""
     cis = CiCreates()
     creates = IncidentCreates(cis)
-    return [cis, creates, IncidentTransitions(creates), ChangeCreates(), LogIngest()]
+    return [cis, creates, IncidentTransitions(creates), ChangeCreates(), LogIngest(), AlertIngest()]
 
 
 # -- the checker ---------------------------------------------------------------------------------------------
@@ -378,6 +437,8 @@ async def domain_events(bootstrap: str, tenant_id: str) -> tuple[Counter, int]:
                     extra = ""
                     if event.type == "incident.transitioned":
                         extra = incident_pb2.IncidentEvent.FromString(m.value).to_status
+                    elif event.type.startswith("alert."):  # one event per alert: which alert it decided
+                        extra = alerts_pb2.AlertEvent.FromString(m.value).alert.id
                     facts[(event.type, m.key.decode(), extra)] += 1
     finally:
         await consumer.stop()

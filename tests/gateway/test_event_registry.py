@@ -11,14 +11,18 @@ import pytest
 from pydantic import TypeAdapter
 
 from gateway.events.registry import FAMILIES, family_of, matches, render, unknown_patterns
+from gateway.schemas.ai import RcaResult
+from gateway.schemas.alerts import Alert
 from gateway.schemas.cmdb import ConfigurationItem, Relation
 from gateway.schemas.events import Event
 from gateway.schemas.incidents import Incident
 from gateway.schemas.itsm import Change, ServiceRequest
+from gateway.schemas.runbooks import RunbookRun
 from gateway.webhooks.store import Subscription
+from vigil.ai.v1 import ai_pb2
 from vigil.cmdb.v1 import cmdb_pb2
 from vigil.common.v1 import common_pb2
-from vigil.incident.v1 import incident_pb2
+from vigil.incident.v1 import alerts_pb2, incident_pb2
 from vigil.itsm.v1 import itsm_pb2
 from vigil.runtime.cloudevents import CloudEvent
 
@@ -33,7 +37,8 @@ def envelope() -> common_pb2.EventEnvelope:
 
 
 def stamp(message):
-    for name in ("created_at", "updated_at", "requested_start", "requested_end", "submitted_at"):
+    for name in ("created_at", "updated_at", "requested_start", "requested_end", "submitted_at", "received_at",
+                 "processed_at"):
         if name in message.DESCRIPTOR.fields_by_name:
             getattr(message, name).FromDatetime(T)
     return message
@@ -57,6 +62,19 @@ CASES = [
         cmdb_pb2.ConfigurationItem(id="ci-1", name="orders-db", version=3))]), ConfigurationItem, "ci", "ci-1"),
     ("ci.related", cmdb_pb2.CiEvent(envelope=envelope(), relations=[stamp(cmdb_pb2.Relation(
         id="rel-1", source_id="ci-2", target_id="ci-1", type="depends_on"))]), Relation, "relation", "rel-1"),
+    ("alert.created", alerts_pb2.AlertEvent(envelope=envelope(), alert=stamp(alerts_pb2.Alert(
+        id="a-1", integration_id="int-1", source="generic", fingerprint="fp", status="firing", severity="P1",
+        labels={"service": "orders"}, decision="created", incident_id="i-1", incident_reference="INC-00000001",
+        ci_ids=["ci-1"], ci_lookup="ok", change_lookup="ok"))), Alert, "alert", "a-1"),
+    ("rca.completed", ai_pb2.RcaEvent(envelope=envelope(), result=stamp(ai_pb2.RcaResult(
+        id="rca-1", incident_id="i-1", status="completed", mode="deterministic", outcome="cause_identified",
+        causes=[ai_pb2.RcaCause(rank=1, ci_id="ci-1", score=0.9, evidence_ids=["ev:ci:ci-1"])]))),
+     RcaResult, "rca", "rca-1"),
+    ("runbook_run.step_completed", ai_pb2.RunbookRunEvent(envelope=envelope(), step_index=0, run=stamp(
+        ai_pb2.RunbookRun(id="run-1", runbook_id="rb-1", incident_id="i-1", status="IN_PROGRESS", total_steps=2,
+                          steps=[ai_pb2.RunStep(index=0, step_id="s1", kind="manual", status="completed")],
+                          preflight=ai_pb2.Preflight(decision="allowed", target_ci_ids=["ci-1"]), version=3))),
+     RunbookRun, "runbook_run", "run-1"),
 ]
 
 
@@ -125,3 +143,26 @@ def test_filters_narrow_only_events_that_carry_the_attribute() -> None:
     assert all(on_ci.wants(e) for t, e in events.items() if t != "request.fulfilled")
     other_ci = subscription(ci_id=["ci-9"])
     assert [t for t, e in events.items() if other_ci.wants(e)] == ["request.fulfilled"]
+
+
+def test_integration_filter_narrows_alerts_only() -> None:
+    events = {t: render(CloudEvent(type=t, source="t", tenant_id="acme", data=p.SerializeToString()), i)
+              for t, p, _, _, i in CASES}
+    assert [t for t, e in events.items() if not subscription(integration_id=["int-9"]).wants(e)] == ["alert.created"]
+    assert all(subscription(integration_id=["int-1"]).wants(e) for e in events.values())
+    assert not subscription(severity=["P2"]).wants(events["alert.created"])
+
+
+def test_alert_rca_and_run_details() -> None:
+    events = {t: render(CloudEvent(type=t, source="t", tenant_id="acme", data=p.SerializeToString()), i)
+              for t, p, _, _, i in CASES}
+    assert events["runbook_run.step_completed"].envelope["details"] == {"step_index": 0}
+    assert events["alert.created"].envelope["details"] == {} and events["rca.completed"].envelope["details"] == {}
+    assert events["alert.created"].envelope["data"]["incident_id"] == "i-1"
+    # A run's whole-run events say so; an analysis naming no cause concerns no CI.
+    whole = ai_pb2.RunbookRunEvent(envelope=envelope(), step_index=-1, run=stamp(ai_pb2.RunbookRun(id="run-1")))
+    assert render(CloudEvent(type="runbook_run.started", source="t", tenant_id="acme",
+                             data=whole.SerializeToString())).envelope["details"] == {"step_index": -1}
+    nothing = ai_pb2.RcaEvent(envelope=envelope(), result=stamp(ai_pb2.RcaResult(id="rca-2", outcome="nothing_anomalous")))
+    rendered = render(CloudEvent(type="rca.completed", source="t", tenant_id="acme", data=nothing.SerializeToString()))
+    assert rendered.attribute("ci_id") == [] and not subscription(ci_id=["ci-1"]).wants(rendered)

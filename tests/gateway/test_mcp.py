@@ -3,10 +3,13 @@ real incident, ITSM and CMDB services: tools listed by scope, each tool called, 
 
 from __future__ import annotations
 
+import uuid
+
 import orjson
 import pytest
 
 from tests.support import api
+from tests.support.alerts import integration, processed
 from tests.support.mcp_client import mcp_session
 
 pytestmark = pytest.mark.kafka
@@ -71,7 +74,7 @@ async def test_an_api_keys_scopes_bound_what_an_agent_can_do(outbound_env):
     async with mcp_session(outbound_env["tenant"], writer) as session:
         assert {t.name for t in (await session.list_tools()).tools} == {
             "list_incidents", "search_incidents", "get_incident", "get_incident_timeline", "create_incident",
-            "update_incident"}
+            "update_incident", "list_alerts", "get_alert", "list_incident_alerts"}
         made = await session.call_tool("create_incident", {"title": "Made by an agent", "severity": "P3"})
         assert not made.is_error, made.content
         incident = made.structured_content
@@ -96,3 +99,52 @@ async def test_an_api_keys_scopes_bound_what_an_agent_can_do(outbound_env):
     creates = [e for e in audit if e.get("path") == "/api/incidents" and e.get("method") == "POST"]
     assert [e["resource_id"] for e in creates] == [incident["id"]]
     assert not [e for e in audit if e.get("path") == "/api/mcp"]  # MCP messages themselves only read
+
+
+async def test_alert_tools_and_the_ai_tools_scopes(outbound_env):
+    """Alerts posted through the generic door are read through the alert and integration tools (read-only: no tool
+    changes an integration or sees its key); the RCA and runbook tools are bounded by their scopes."""
+    users = await api.tenant(outbound_env["session"], outbound_env["tenant"], outbound_env["control"])
+    admin = users["admin"]
+    hook, key = await integration(admin, "generic")
+    posted = await admin.session.post(outbound_env["tenant"] + "/api/alerts/generic", json={"alerts": [
+        {"title": "Queue backlog", "fingerprint": "billing-queue", "severity": "critical",
+         "labels": {"service": "billing"}}]}, headers={"Authorization": f"Bearer {key}"})
+    assert posted.status == 202, await posted.text()
+    (alert_id,) = (await posted.json())["data"]["alert_ids"]
+    (alert,) = await processed(admin, [alert_id])
+    assert alert["decision"] == "created"
+
+    def minted(*scopes: str):
+        return admin.post("/api/api-keys", {"name": "-".join(scopes), "scopes": list(scopes)})
+
+    reader = {"X-Api-Key": (await minted("incidents:read", "integrations:read")).data["token"]}
+    async with mcp_session(outbound_env["tenant"], reader) as session:
+        listed = {t.name: t for t in (await session.list_tools()).tools}
+        assert {"list_alerts", "get_alert", "list_incident_alerts", "list_integrations", "get_integration"} <= set(
+            listed)
+        assert not set(listed) & {"run_rca", "get_rca", "list_runbooks", "execute_runbook", "create_integration"}
+        assert listed["list_alerts"].input_schema["properties"]["decision"]["type"] == "array"
+        found = await session.call_tool("list_alerts", {"integration_id": hook["id"], "decision": ["created"]})
+        assert not found.is_error, found.content
+        assert [a["id"] for a in found.structured_content["items"]] == [alert_id]
+        got = await session.call_tool("get_alert", {"id": alert_id})
+        assert got.structured_content == (await admin.get(f"/api/alerts/{alert_id}")).data
+        of_incident = await session.call_tool("list_incident_alerts", {"id": alert["incident_reference"]})
+        assert [a["id"] for a in of_incident.structured_content["items"]] == [alert_id]
+        integrations = await session.call_tool("list_integrations", {"type": "generic"})
+        assert [i["id"] for i in integrations.structured_content["items"]] == [hook["id"]]
+        one = await session.call_tool("get_integration", {"id": hook["id"]})
+        assert one.structured_content["name"] == hook["name"] and key not in one.content[0].text
+        missing = await session.call_tool("get_alert", {"id": str(uuid.uuid4())})
+        assert missing.is_error and text(missing)["code"] == "NOT_FOUND"
+
+    ai_reader = {"X-Api-Key": (await minted("ai:read", "runbooks:read")).data["token"]}
+    async with mcp_session(outbound_env["tenant"], ai_reader) as session:
+        listed = {t.name for t in (await session.list_tools()).tools}
+        assert listed == {"get_rca", "list_incident_rca", "list_runbooks", "get_runbook", "get_runbook_run"}
+        for tool, arguments, scope in (("run_rca", {"incident_id": alert["incident_id"]}, "ai:write"),
+                                       ("execute_runbook", {"id": "rb-1", "dry_run": True}, "runbooks:write"),
+                                       ("list_alerts", {}, "incidents:read")):
+            refused = await session.call_tool(tool, arguments)
+            assert refused.is_error and text(refused)["code"] == "FORBIDDEN" and scope in text(refused)["error"], tool

@@ -112,7 +112,12 @@ async def test_the_webhook_payloads_are_published(gateway_env):
         "properties"]["data"]["description"]}
     assert {"Vigil-Signature", "Vigil-Delivery", "Vigil-Event", "Vigil-Timestamp"} <= {
         p["name"] for p in hook["parameters"]}
-    assert {"change.approved", "request.fulfilled", "ci.updated", "ci.related"} <= set(tenant["webhooks"])
+    assert {"change.approved", "request.fulfilled", "ci.updated", "ci.related", "alert.created", "alert.resolved",
+            "rca.completed", "runbook_run.awaiting_approval"} <= set(tenant["webhooks"])
+    for event_type, name in (("alert.created", "Event_Alert_"), ("rca.completed", "Event_RcaResult_"),
+                             ("runbook_run.started", "Event_RunbookRun_")):
+        body = tenant["webhooks"][event_type]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{name}"}
     assert "webhooks" not in (await documents(gateway_env))["control"]
 
 

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from gateway.webhooks.delivery import JITTER, LADDER
-from tests.support import api
+from tests.support import alerts, api
 from tests.support.receiver import Received, Receiver
 from tests.support.sse import open_stream
 
@@ -408,3 +408,40 @@ async def test_concurrent_changes_to_one_subscription_lose_nothing(tmp_path, kaf
             assert (await admin.get(f"/api/webhooks/{hook['id']}")).data["description"] == won["description"]
     finally:
         await runner.stop()
+
+
+async def test_alerts_through_a_door_are_delivered_and_filtered_by_integration(outbound_env):
+    """Alerts posted to the generic door of two integrations: a subscription filtered to one integration gets
+    only that one's `alert.*` (and every `incident.created`, which carries no integration); the stream shows
+    all of them, with the same event ids as the deliveries."""
+    users = await api.tenant(outbound_env["session"], outbound_env["tenant"], outbound_env["control"])
+    admin = users["admin"]
+    receiver = await Receiver().start()
+    try:
+        (wanted, wanted_key), (other, other_key) = [await alerts.integration(admin, "generic") for _ in range(2)]
+        hook = await subscribe(admin, receiver.url, event_types=["alert.*", "incident.created"],
+                               filter={"integration_id": [wanted["id"]], "severity": ["P1"]})
+        stream = await open_stream(outbound_env["session"], outbound_env["tenant"], users["viewer"].headers,
+                                   types="alert.*")
+        alert_ids = {}
+        for name, key in (("other", other_key), ("wanted", wanted_key)):
+            posted = await outbound_env["session"].post(
+                outbound_env["tenant"] + "/api/alerts/generic", headers={"Authorization": f"Bearer {key}"},
+                json={"alerts": [{"title": f"{name} down", "fingerprint": name, "severity": "critical"}]})
+            assert posted.status == 202, await posted.text()
+            (alert_ids[name],) = (await posted.json())["data"]["alert_ids"]
+        streamed = {m.json["resource"]["id"]: m.json for m in await stream.events(2, timeout=60)}
+        await stream.close()
+        assert set(streamed) == set(alert_ids.values())
+        assert {e["type"] for e in streamed.values()} == {"alert.created"}
+        await receiver.wait_for(lambda r: len(r.successes()) >= 3, timeout=60)
+        await asyncio.sleep(1.0)  # an event the filter let through by mistake would arrive meanwhile
+    finally:
+        await receiver.stop()
+
+    delivered = {(d.event["type"], d.event["resource"]["id"]): d for d in receiver.successes()}
+    incidents = {streamed[a]["data"]["incident_id"] for a in alert_ids.values()}
+    assert set(delivered) == {("alert.created", alert_ids["wanted"]), *(("incident.created", i) for i in incidents)}
+    alert = delivered[("alert.created", alert_ids["wanted"])]
+    assert alert.signed_by(hook["secret"]) and alert.event == streamed[alert_ids["wanted"]]
+    assert alert.event["data"]["severity"] == "P1" and alert.event["data"]["integration_id"] == wanted["id"]

@@ -118,12 +118,12 @@ class RcaService:
             event = "rca.narrative_added"
         except LlmError as err:
             done = replace(result, narrative_status="failed", llm_error=str(err), dropped_claims=tuple(dropped))
-            event = ""
+            event = "rca.narrative_failed"  # whoever saw `pending` learns that no narrative follows
         except Exception as exc:  # noqa: BLE001 - a narrative never breaks an analysis
             log.exception("narrative of %s failed", result.id)
             done = replace(result, narrative_status="failed", llm_error=f"{type(exc).__name__}")
-            event = ""
-        await self.store.save(done, [self.events.rca(event, done)] if event else [])
+            event = "rca.narrative_failed"
+        await self.store.save(done, [self.events.rca(event, done)])
         return done
 
     async def resume_narratives(self) -> None:

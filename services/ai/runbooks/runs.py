@@ -96,7 +96,7 @@ def decide(run: Run, at: datetime, decision: str, actor: str, role: str, comment
     if decision == "retry":
         if run.status != FLAGGED:
             raise InvalidTransition(f"only a FLAGGED run is retried; this one is {run.status}")
-        return _touch(_step(run, i, status="pending", error=""), at, status=IN_PROGRESS), []
+        return _touch(_step(run, i, status="pending", error=""), at, status=IN_PROGRESS), [("runbook_run.retried", i)]
     if run.status != BLOCKED or step.status != "waiting":
         raise InvalidTransition(f"the run is {run.status}, not waiting for a person")
     if decision in ("approve", "confirm") and (step.kind == "approval") != (decision == "approve"):
