@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -33,6 +33,9 @@ def add_arguments(parser) -> None:
                                                                "of a JWT")
     parser.add_argument("--source", type=lambda p: Path(p).resolve(), default=None, help="run the stack's processes from this checkout "
                                                                   "(e.g. an export of the commit before a change)")
+    parser.add_argument("--profile", type=lambda p: Path(p).resolve(), default=None,
+                        help="write a py-spy flame graph (speedscope JSON) of each Vigil process during the measured "
+                             "run into this directory")
 
 
 @contextlib.asynccontextmanager
@@ -41,6 +44,8 @@ async def stack(source: Path | None) -> AsyncIterator[Stack]:
            "VIGIL_LOG_LEVEL": "WARNING"}
     if source is not None:
         env["PYTHONPATH"] = str(source)  # ahead of this checkout's editable install
+        # and the working directory too: `python -m` puts it first on the children's sys.path.
+        os.chdir(source)
     running = Stack(data_dir=Path(tempfile.mkdtemp(prefix="vigil-bench-")), env=env, ephemeral_ports=True)
     try:
         running.env["VIGIL_KAFKA_BOOTSTRAP"] = await asyncio.to_thread(running.start_kafka)
@@ -63,6 +68,68 @@ async def credentials(session: aiohttp.ClientSession, running: Stack, use_api_ke
         minted = await users["admin"].post("/api/api-keys", {"name": "bench", "scopes": ["incidents:*"]})
         return {"X-Api-Key": minted.data["token"], "Content-Type": "application/json"}
     return {**users["responder"].headers, "Content-Type": "application/json"}
+
+
+async def create_incidents(session: aiohttp.ClientSession, tenant_url: str, headers: dict[str, str], count: int,
+                           severities: tuple[str, ...] = ("P2",)) -> list[str]:
+    """`count` incidents of the tenant (severities in turn); their ids."""
+    ids = []
+    for i in range(count):
+        async with session.post(f"{tenant_url}/api/incidents", headers=headers,
+                                json={"title": f"incident {i}", "severity": severities[i % len(severities)],
+                                      "labels": {"team": "db", "n": i}}) as made:
+            assert made.status == 201, await made.text()
+            ids.append((await made.json())["data"]["id"])
+    return ids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Measured:
+    """The CPU each Vigil process of the stack spent during the measured run (on a shared machine, CPU time per
+    answer is steadier than throughput), and optionally a py-spy profile of each."""
+
+    def __init__(self, running: Stack, profile: Path | None, seconds: float) -> None:
+        self.processes = running.processes
+        self.profile = profile
+        self.seconds = seconds
+        self.cpu: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[Measured]:
+        recorders = []
+        if self.profile is not None:
+            self.profile.mkdir(parents=True, exist_ok=True)
+            spy = Path(sys.executable).parent / "py-spy"
+            recorders = [subprocess.Popen([str(spy), "record", "--pid", str(proc.pid), "--duration",
+                                           str(int(self.seconds)), "--rate", "200", "--format", "speedscope",
+                                           *(["--native"] if os.environ.get("BENCH_PROFILE_NATIVE") else []),
+                                           "--nonblocking", "-o", str(self.profile / f"{name}.speedscope.json")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for name, proc in self.processes.items()]
+        before = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+        try:
+            yield self
+        finally:
+            self.cpu = {name: cpu_seconds(proc.pid) - before[name] for name, proc in self.processes.items()}
+            for recorder in recorders:
+                recorder.wait(120)
+
+    def report(self, answers: int) -> None:
+        """CPU milliseconds per answer of each process that did work (and their sum)."""
+        if not answers:
+            return
+        busy = {name: spent for name, spent in self.cpu.items() if spent * 1000 / answers >= 0.005}
+        parts = "   ".join(f"{name} {spent * 1000 / answers:.3f}" for name, spent in busy.items())
+        print(f"  cpu/answer  {parts}   total {sum(busy.values()) * 1000 / answers:.3f} ms")
+
+
+def measured(running: Stack, args) -> contextlib.AbstractContextManager[Measured]:
+    return Measured(running, args.profile, args.seconds).run()
 
 
 @contextlib.contextmanager
