@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from services.incident.service import Incident, IncidentService, ListQuery, NewIncident, TimelineEntry
@@ -12,6 +11,7 @@ from vigil.common.v1 import common_pb2
 from vigil.incident.v1 import incident_pb2, incident_pb2_grpc
 from vigil.runtime import context
 from vigil.runtime.search import filters_from_proto
+from vigil.runtime.structs import struct_dict
 
 FULL_NAME = incident_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name
 
@@ -43,7 +43,7 @@ def timeline_to_proto(e: TimelineEntry) -> incident_pb2.TimelineEntry:
 
 
 def _struct(value: Struct) -> dict:
-    return json_format.MessageToDict(value)
+    return struct_dict(value)
 
 
 class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
