@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from gateway.schemas.base import Derived, NoSplit, Paging, Precision, ProtoField, Sorting
 from vigil.common.v1 import common_pb2
-from vigil.runtime.structs import struct_dict
+from vigil.runtime.protos import struct_dict
 
 TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 STRUCT = Struct.DESCRIPTOR.full_name

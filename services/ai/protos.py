@@ -12,7 +12,7 @@ from services.ai.rca.model import RcaResult, Window
 from services.ai.tenant_settings import TenantAiSettings
 from vigil.ai.v1 import ai_pb2
 from vigil.runtime.clock import as_utc
-from vigil.runtime.structs import struct_dict
+from vigil.runtime.protos import struct_dict
 
 
 def jsonable(value: Any) -> Any:

@@ -17,8 +17,8 @@ from services.cmdb.service import (
 from vigil.cmdb.v1 import cmdb_pb2, cmdb_pb2_grpc
 from vigil.common.v1 import common_pb2
 from vigil.runtime import context
+from vigil.runtime.protos import struct_dict
 from vigil.runtime.search import filters_from_proto
-from vigil.runtime.structs import struct_dict
 
 FULL_NAME = cmdb_pb2.DESCRIPTOR.services_by_name["CmdbService"].full_name
 

@@ -21,8 +21,8 @@ from services.itsm.service import (
 from vigil.common.v1 import common_pb2
 from vigil.itsm.v1 import itsm_pb2, itsm_pb2_grpc
 from vigil.runtime import context
+from vigil.runtime.protos import struct_dict
 from vigil.runtime.search import Listing, filters_from_proto
-from vigil.runtime.structs import struct_dict
 
 FULL_NAME = itsm_pb2.DESCRIPTOR.services_by_name["ItsmService"].full_name
 

@@ -26,7 +26,7 @@ from services.incident.alerts.decisions import Incoming
 from services.incident.alerts.service import AlertProcessor
 from vigil.incident.v1 import alerts_pb2
 from vigil.runtime import bus, topics
-from vigil.runtime.structs import struct_dict
+from vigil.runtime.protos import struct_dict
 
 log = logging.getLogger("vigil.incident.alerts.intake")
 STATUSES = ("firing", "resolved", "acknowledged")
