@@ -67,6 +67,7 @@ async def main() -> None:
         with support.measured(stack, args) as cpu:
             latencies, errors = await support.drive(create, 201, args.seconds, args.concurrency)
         creates = support.report(name, latencies, errors, args.seconds, args.concurrency)
+        await cpu.settle()  # every create's event is consumed (auto-RCA, webhooks, stream) on this machine too
         cpu.report(len(latencies))
         with support.anchor() as bare_url:
             def bare_post():

@@ -119,13 +119,31 @@ class Measured:
             for recorder in recorders:
                 recorder.wait(120)
 
+    async def settle(self, idle_share: float = 0.1, timeout: float = 60.0) -> None:
+        """After the run, wait until the work it caused in the background (event consumers, outbox relays) is
+        done: the stack's processes together use less than `idle_share` of a core over a second."""
+        self.cpu_settled = dict(self.cpu)
+        started = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+            await asyncio.sleep(1.0)
+            after = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+            if sum(after[n] - before[n] for n in after) < idle_share:
+                break
+        self.cpu_settled = {name: self.cpu[name] + after[name] - started[name] for name in self.cpu}
+
     def report(self, answers: int) -> None:
-        """CPU milliseconds per answer of each process that did work (and their sum)."""
+        """CPU milliseconds per answer of each process that did work (and their sum); with `settle`, also counting
+        the background work the run caused until it was done."""
         if not answers:
             return
-        busy = {name: spent for name, spent in self.cpu.items() if spent * 1000 / answers >= 0.005}
-        parts = "   ".join(f"{name} {spent * 1000 / answers:.3f}" for name, spent in busy.items())
-        print(f"  cpu/answer  {parts}   total {sum(busy.values()) * 1000 / answers:.3f} ms")
+        for label, spent in (("cpu/answer ", self.cpu), ("  +settled ", getattr(self, "cpu_settled", None))):
+            if spent is None:
+                continue
+            busy = {name: cpu for name, cpu in spent.items() if cpu * 1000 / answers >= 0.005}
+            parts = "   ".join(f"{name} {cpu * 1000 / answers:.3f}" for name, cpu in busy.items())
+            print(f"  {label} {parts}   total {sum(busy.values()) * 1000 / answers:.3f} ms")
 
 
 def measured(running: Stack, args) -> contextlib.AbstractContextManager[Measured]:
