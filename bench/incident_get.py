@@ -36,22 +36,13 @@ async def main() -> None:
         ids = await support.create_incidents(session, tenant_url, headers, args.incidents)
         urls = [f"{tenant_url}/api/incidents/{i}" for i in ids]
 
-        def get():
-            return session.get(random.choice(urls), headers=headers)
-
-        await support.drive(get, 200, args.warmup, args.concurrency)
         name = f"GET /api/incidents/{{id}} ({'API key' if args.api_key else 'JWT'})"
-        with support.measured(stack, args) as cpu:
-            measured = await support.drive(get, 200, args.seconds, args.concurrency)
-        gets = support.report(name, *measured, args.seconds, args.concurrency)
-        cpu.report(len(measured[0]))
+        gets = await support.run_measured(stack, args, name, lambda: session.get(random.choice(urls), headers=headers),
+                                          200)
         healthz = support.report("gateway GET /healthz", *await support.drive(
             lambda: session.get(f"{tenant_url}/healthz"), 200, args.seconds, args.concurrency), args.seconds,
             args.concurrency)
-        with support.anchor() as bare_url:
-            await support.drive(lambda: session.get(bare_url), 200, args.warmup, args.concurrency)
-            bare = support.report("anchor: bare aiohttp handler", *await support.drive(
-                lambda: session.get(bare_url), 200, args.seconds, args.concurrency), args.seconds, args.concurrency)
+        bare = await support.bare_get_rate(session, args)
     print(f"ratio GET by id / bare aiohttp: {gets / bare:.3f}   GET by id / gateway healthz: {gets / healthz:.3f}")
 
 

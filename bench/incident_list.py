@@ -40,19 +40,9 @@ async def main() -> None:
             page = (await first.json())
             assert first.status == 200 and len(page["data"]["items"]) == min(50, args.incidents // 4), str(page)[:300]
 
-        def list_page():
-            return session.get(url, headers=headers)
-
-        await support.drive(list_page, 200, args.warmup, args.concurrency)
         name = f"GET /api/incidents?status=triggered&severity=P2&limit=50 ({'API key' if args.api_key else 'JWT'})"
-        with support.measured(stack, args) as cpu:
-            measured = await support.drive(list_page, 200, args.seconds, args.concurrency)
-        lists = support.report(name, *measured, args.seconds, args.concurrency)
-        cpu.report(len(measured[0]))
-        with support.anchor() as bare_url:
-            await support.drive(lambda: session.get(bare_url), 200, args.warmup, args.concurrency)
-            bare = support.report("anchor: bare aiohttp handler", *await support.drive(
-                lambda: session.get(bare_url), 200, args.seconds, args.concurrency), args.seconds, args.concurrency)
+        lists = await support.run_measured(stack, args, name, lambda: session.get(url, headers=headers), 200)
+        bare = await support.bare_get_rate(session, args)
     print(f"ratio list / bare aiohttp: {lists / bare:.3f}")
 
 

@@ -150,6 +150,24 @@ def measured(running: Stack, args) -> contextlib.AbstractContextManager[Measured
     return Measured(running, args.profile, args.seconds).run()
 
 
+async def run_measured(running: Stack, args, name: str, send: Callable[[], object], ok: int) -> float:
+    """Warm up, then drive `send` for the measured run (with its CPU per answer and any profile); the rate."""
+    await drive(send, ok, args.warmup, args.concurrency)
+    with measured(running, args) as cpu:
+        latencies, errors = await drive(send, ok, args.seconds, args.concurrency)
+    rate = report(name, latencies, errors, args.seconds, args.concurrency)
+    cpu.report(len(latencies))
+    return rate
+
+
+async def bare_get_rate(session: aiohttp.ClientSession, args) -> float:
+    """The same load of GETs on the bare aiohttp anchor, in a process of its own; its rate."""
+    with anchor() as bare_url:
+        await drive(lambda: session.get(bare_url), 200, args.warmup, args.concurrency)
+        return report("anchor: bare aiohttp handler", *await drive(
+            lambda: session.get(bare_url), 200, args.seconds, args.concurrency), args.seconds, args.concurrency)
+
+
 @contextlib.contextmanager
 def anchor() -> str:
     """The bare aiohttp handler in a process of its own; yields its URL."""
