@@ -7,7 +7,7 @@ handler in a process of its own (`bench/anchor.py`) as the anchor of the run. Af
 created incident's event reached Kafka (the relay keeps up, nothing lost).
 
     .venv/bin/python bench/incident_create.py [--seconds 20] [--concurrency 32] [--warmup 3] [--no-ci] [--api-key]
-                                              [--source DIR]
+                                              [--source DIR] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -64,8 +64,11 @@ async def main() -> None:
         warm, _ = await support.drive(create, 201, args.warmup, args.concurrency)
         name = (f"POST /api/incidents ({'without' if args.no_ci else 'with'} ci_ids, "
                 f"{'API key' if args.api_key else 'JWT'})")
-        latencies, errors = await support.drive(create, 201, args.seconds, args.concurrency)
+        with support.measured(stack, args) as cpu:
+            latencies, errors = await support.drive(create, 201, args.seconds, args.concurrency)
         creates = support.report(name, latencies, errors, args.seconds, args.concurrency)
+        await cpu.settle()  # every create's event is consumed (auto-RCA, webhooks, stream) on this machine too
+        cpu.report(len(latencies))
         with support.anchor() as bare_url:
             def bare_post():
                 return session.post(bare_url, data=body, headers={"Content-Type": "application/json"})

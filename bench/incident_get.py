@@ -7,7 +7,7 @@ same run: a bare aiohttp handler in a process of its own (`bench/anchor.py`: the
 and `GET /healthz` on the gateway (no authentication, no service call).
 
     .venv/bin/python bench/incident_get.py [--seconds 15] [--concurrency 32] [--incidents 200] [--api-key]
-                                           [--source DIR]
+                                           [--source DIR] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -33,29 +33,16 @@ async def main() -> None:
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         tenant_url = f"http://127.0.0.1:{stack.ports['tenant']}"
         headers = await support.credentials(session, stack, args.api_key)
-        ids = []
-        for i in range(args.incidents):
-            async with session.post(f"{tenant_url}/api/incidents", headers=headers,
-                                    json={"title": f"incident {i}", "severity": "P2",
-                                          "labels": {"team": "db", "n": i}}) as made:
-                assert made.status == 201, await made.text()
-                ids.append((await made.json())["data"]["id"])
+        ids = await support.create_incidents(session, tenant_url, headers, args.incidents)
         urls = [f"{tenant_url}/api/incidents/{i}" for i in ids]
 
-        def get():
-            return session.get(random.choice(urls), headers=headers)
-
-        await support.drive(get, 200, args.warmup, args.concurrency)
         name = f"GET /api/incidents/{{id}} ({'API key' if args.api_key else 'JWT'})"
-        gets = support.report(name, *await support.drive(get, 200, args.seconds, args.concurrency),
-                              args.seconds, args.concurrency)
+        gets = await support.run_measured(stack, args, name, lambda: session.get(random.choice(urls), headers=headers),
+                                          200)
         healthz = support.report("gateway GET /healthz", *await support.drive(
             lambda: session.get(f"{tenant_url}/healthz"), 200, args.seconds, args.concurrency), args.seconds,
             args.concurrency)
-        with support.anchor() as bare_url:
-            await support.drive(lambda: session.get(bare_url), 200, args.warmup, args.concurrency)
-            bare = support.report("anchor: bare aiohttp handler", *await support.drive(
-                lambda: session.get(bare_url), 200, args.seconds, args.concurrency), args.seconds, args.concurrency)
+        bare = await support.bare_get_rate(session, args)
     print(f"ratio GET by id / bare aiohttp: {gets / bare:.3f}   GET by id / gateway healthz: {gets / healthz:.3f}")
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -33,6 +33,9 @@ def add_arguments(parser) -> None:
                                                                "of a JWT")
     parser.add_argument("--source", type=lambda p: Path(p).resolve(), default=None, help="run the stack's processes from this checkout "
                                                                   "(e.g. an export of the commit before a change)")
+    parser.add_argument("--profile", type=lambda p: Path(p).resolve(), default=None,
+                        help="write a py-spy flame graph (speedscope JSON) of each Vigil process during the measured "
+                             "run into this directory")
 
 
 @contextlib.asynccontextmanager
@@ -41,6 +44,8 @@ async def stack(source: Path | None) -> AsyncIterator[Stack]:
            "VIGIL_LOG_LEVEL": "WARNING"}
     if source is not None:
         env["PYTHONPATH"] = str(source)  # ahead of this checkout's editable install
+        # and the working directory too: `python -m` puts it first on the children's sys.path.
+        os.chdir(source)
     running = Stack(data_dir=Path(tempfile.mkdtemp(prefix="vigil-bench-")), env=env, ephemeral_ports=True)
     try:
         running.env["VIGIL_KAFKA_BOOTSTRAP"] = await asyncio.to_thread(running.start_kafka)
@@ -63,6 +68,104 @@ async def credentials(session: aiohttp.ClientSession, running: Stack, use_api_ke
         minted = await users["admin"].post("/api/api-keys", {"name": "bench", "scopes": ["incidents:*"]})
         return {"X-Api-Key": minted.data["token"], "Content-Type": "application/json"}
     return {**users["responder"].headers, "Content-Type": "application/json"}
+
+
+async def create_incidents(session: aiohttp.ClientSession, tenant_url: str, headers: dict[str, str], count: int,
+                           severities: tuple[str, ...] = ("P2",)) -> list[str]:
+    """`count` incidents of the tenant (severities in turn); their ids."""
+    ids = []
+    for i in range(count):
+        async with session.post(f"{tenant_url}/api/incidents", headers=headers,
+                                json={"title": f"incident {i}", "severity": severities[i % len(severities)],
+                                      "labels": {"team": "db", "n": i}}) as made:
+            assert made.status == 201, await made.text()
+            ids.append((await made.json())["data"]["id"])
+    return ids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Measured:
+    """The CPU each Vigil process of the stack spent during the measured run (on a shared machine, CPU time per
+    answer is steadier than throughput), and optionally a py-spy profile of each."""
+
+    def __init__(self, running: Stack, profile: Path | None, seconds: float) -> None:
+        self.processes = running.processes
+        self.profile = profile
+        self.seconds = seconds
+        self.cpu: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def run(self) -> Iterator[Measured]:
+        recorders = []
+        if self.profile is not None:
+            self.profile.mkdir(parents=True, exist_ok=True)
+            spy = Path(sys.executable).parent / "py-spy"
+            recorders = [subprocess.Popen([str(spy), "record", "--pid", str(proc.pid), "--duration",
+                                           str(int(self.seconds)), "--rate", "200", "--format", "speedscope",
+                                           *(["--native"] if os.environ.get("BENCH_PROFILE_NATIVE") else []),
+                                           "--nonblocking", "-o", str(self.profile / f"{name}.speedscope.json")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for name, proc in self.processes.items()]
+        before = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+        try:
+            yield self
+        finally:
+            self.cpu = {name: cpu_seconds(proc.pid) - before[name] for name, proc in self.processes.items()}
+            for recorder in recorders:
+                recorder.wait(120)
+
+    async def settle(self, idle_share: float = 0.1, timeout: float = 60.0) -> None:
+        """After the run, wait until the work it caused in the background (event consumers, outbox relays) is
+        done: the stack's processes together use less than `idle_share` of a core over a second."""
+        self.cpu_settled = dict(self.cpu)
+        started = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+            await asyncio.sleep(1.0)
+            after = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+            if sum(after[n] - before[n] for n in after) < idle_share:
+                break
+        self.cpu_settled = {name: self.cpu[name] + after[name] - started[name] for name in self.cpu}
+
+    def report(self, answers: int) -> None:
+        """CPU milliseconds per answer of each process that did work (and their sum); with `settle`, also counting
+        the background work the run caused until it was done."""
+        if not answers:
+            return
+        for label, spent in (("cpu/answer ", self.cpu), ("  +settled ", getattr(self, "cpu_settled", None))):
+            if spent is None:
+                continue
+            busy = {name: cpu for name, cpu in spent.items() if cpu * 1000 / answers >= 0.005}
+            parts = "   ".join(f"{name} {cpu * 1000 / answers:.3f}" for name, cpu in busy.items())
+            print(f"  {label} {parts}   total {sum(busy.values()) * 1000 / answers:.3f} ms")
+
+
+def measured(running: Stack, args) -> contextlib.AbstractContextManager[Measured]:
+    return Measured(running, args.profile, args.seconds).run()
+
+
+async def run_measured(running: Stack, args, name: str, send: Callable[[], object], ok: int) -> float:
+    """Warm up, then drive `send` for the measured run (with its CPU per answer and any profile); the rate."""
+    await drive(send, ok, args.warmup, args.concurrency)
+    with measured(running, args) as cpu:
+        latencies, errors = await drive(send, ok, args.seconds, args.concurrency)
+    rate = report(name, latencies, errors, args.seconds, args.concurrency)
+    cpu.report(len(latencies))
+    return rate
+
+
+async def bare_get_rate(session: aiohttp.ClientSession, args) -> float:
+    """The same load of GETs on the bare aiohttp anchor, in a process of its own; its rate."""
+    with anchor() as bare_url:
+        await drive(lambda: session.get(bare_url), 200, args.warmup, args.concurrency)
+        return report("anchor: bare aiohttp handler", *await drive(
+            lambda: session.get(bare_url), 200, args.seconds, args.concurrency), args.seconds, args.concurrency)
 
 
 @contextlib.contextmanager

@@ -25,12 +25,13 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
-from google.protobuf.struct_pb2 import ListValue, Struct, Value
+from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel
 
 from gateway.schemas.base import Derived, NoSplit, Paging, Precision, ProtoField, Sorting
 from vigil.common.v1 import common_pb2
+from vigil.runtime.protos import struct_dict
 
 TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 STRUCT = Struct.DESCRIPTOR.full_name
@@ -63,30 +64,6 @@ def iso_value(value: datetime | Timestamp | str | None, nanoseconds: bool = Fals
             return value.strftime("%Y-%m-%dT%H:%M:%S") + f".{value.microsecond * 1000:09d}Z"
         return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
     return value
-
-
-def _value(v: Value) -> Any:
-    kind = v.WhichOneof("kind")
-    if kind == "string_value":
-        return v.string_value
-    if kind == "number_value":
-        return v.number_value
-    if kind == "bool_value":
-        return v.bool_value
-    if kind == "struct_value":
-        return struct_dict(v.struct_value)
-    if kind == "list_value":
-        return _list(v.list_value)
-    return None
-
-
-def _list(lv: ListValue) -> list[Any]:
-    return [_value(x) for x in lv.values]
-
-
-def struct_dict(s: Struct) -> dict[str, Any]:
-    """A Struct as a dict, as json_format would give it (numbers are floats), at a fraction of its cost."""
-    return {k: _value(v) for k, v in s.fields.items()}
 
 
 # -- shapes of model fields ------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -13,6 +12,7 @@ from services.ai.rca.model import RcaResult, Window
 from services.ai.tenant_settings import TenantAiSettings
 from vigil.ai.v1 import ai_pb2
 from vigil.runtime.clock import as_utc
+from vigil.runtime.protos import struct_dict
 
 
 def jsonable(value: Any) -> Any:
@@ -35,7 +35,7 @@ def struct(value: dict[str, Any] | None) -> Struct:
 
 
 def from_struct(value: Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(value)
+    return struct_dict(value)
 
 
 def ts(value: datetime | str | None) -> Timestamp | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from services.cmdb.service import (
@@ -18,6 +17,7 @@ from services.cmdb.service import (
 from vigil.cmdb.v1 import cmdb_pb2, cmdb_pb2_grpc
 from vigil.common.v1 import common_pb2
 from vigil.runtime import context
+from vigil.runtime.protos import struct_dict
 from vigil.runtime.search import filters_from_proto
 
 FULL_NAME = cmdb_pb2.DESCRIPTOR.services_by_name["CmdbService"].full_name
@@ -43,7 +43,7 @@ def relation_to_proto(r: Relation) -> cmdb_pb2.Relation:
 
 
 def _struct(value: Struct) -> dict:
-    return json_format.MessageToDict(value)
+    return struct_dict(value)
 
 
 def new_item(msg: cmdb_pb2.NewItem) -> NewItem:

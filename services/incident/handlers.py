@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from services.incident.service import Incident, IncidentService, ListQuery, NewIncident, TimelineEntry
 from vigil.common.v1 import common_pb2
 from vigil.incident.v1 import incident_pb2, incident_pb2_grpc
 from vigil.runtime import context
+from vigil.runtime.protos import set_time, struct_dict
 from vigil.runtime.search import filters_from_proto
 
 FULL_NAME = incident_pb2.DESCRIPTOR.services_by_name["IncidentService"].full_name
@@ -24,10 +24,10 @@ def incident_to_proto(i: Incident) -> incident_pb2.Incident:
         resolved_by=i.resolved_by, version=i.version, dedup_key=i.dedup_key,
         impacted_ci_ids=list(i.impacted_ci_ids), change_ids=list(i.change_ids),
     )
-    msg.created_at.FromDatetime(i.created_at)
-    msg.updated_at.FromDatetime(i.updated_at)
+    set_time(msg.created_at, i.created_at)
+    set_time(msg.updated_at, i.updated_at)
     for status, at in i.status_times.items():
-        msg.status_times[status].FromDatetime(at)
+        set_time(msg.status_times[status], at)
     if i.labels:
         msg.labels.update(i.labels)
     return msg
@@ -36,14 +36,14 @@ def incident_to_proto(i: Incident) -> incident_pb2.Incident:
 def timeline_to_proto(e: TimelineEntry) -> incident_pb2.TimelineEntry:
     msg = incident_pb2.TimelineEntry(id=e.id, incident_id=e.incident_id, kind=e.kind, from_status=e.from_status,
                                      to_status=e.to_status, actor=e.actor, message=e.message)
-    msg.at.FromDatetime(e.at)
+    set_time(msg.at, e.at)
     if e.changes:
         msg.changes.update(e.changes)
     return msg
 
 
 def _struct(value: Struct) -> dict:
-    return json_format.MessageToDict(value)
+    return struct_dict(value)
 
 
 class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):

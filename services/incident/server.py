@@ -39,8 +39,11 @@ SETTINGS = IncidentSettings
 async def build(settings: IncidentSettings) -> ServiceRuntime:
     runtime = ServiceRuntime(NAME, settings, metadata, MIGRATIONS)
     store = IncidentStore(runtime.db, IncidentEvents(runtime.outbox))
+    impact = CmdbImpact(settings.cmdb_addr, cache_seconds=settings.impact_cache_seconds,
+                        bootstrap=settings.kafka_bootstrap)
+    runtime.worker("impact-cache", impact.watch)
     runtime.grpc.add(incident_pb2_grpc.add_IncidentServiceServicer_to_server,
-                     IncidentHandlers(IncidentService(store, CmdbImpact(settings.cmdb_addr))), FULL_NAME)
+                     IncidentHandlers(IncidentService(store, impact)), FULL_NAME)
 
     integrations = IntegrationStore(runtime.db)
     alerts = AlertStore(runtime.db, store, integrations, AlertEvents(runtime.outbox))
@@ -51,7 +54,7 @@ async def build(settings: IncidentSettings) -> ServiceRuntime:
     runtime.grpc.add(alerts_pb2_grpc.add_MaintenanceServiceServicer_to_server,
                      MaintenanceHandlers(MaintenanceService(MaintenanceStore(runtime.db))), MAINTENANCE_NAME)
     runtime.consumers.append(AlertIntakeConsumer(
-        AlertProcessor(alerts, integrations, Lookups(settings.cmdb_addr, settings.itsm_addr)),
+        AlertProcessor(alerts, integrations, Lookups(settings.cmdb_addr, settings.itsm_addr, impact=impact)),
         bootstrap=settings.kafka_bootstrap, group_id=settings.alert_consumer_group,
         max_batch=settings.alert_batch_max,
         producer_factory=lambda: bus.producer(settings.kafka_bootstrap, client_id="vigil-incident-alerts-dlq")))

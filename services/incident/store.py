@@ -308,7 +308,7 @@ class IncidentStore:
         return sa.and_(incidents.c.tenant_id == tenant_id, incidents.c.id == key)
 
     async def get(self, tenant_id: str, key: str) -> Incident | None:
-        async with self.db.read() as conn:
+        async with self.db.lookup() as conn:
             row = (await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key)))).first()
         return _row_to_incident(row) if row else None
 

@@ -24,12 +24,14 @@ class CmdbImpact:
         self.address = address
         self.depth = depth
         self.timeout = timeout
-        self._channel: grpc.aio.Channel | None = None
+        self._channel: grpcio.Channel | None = None
+        self._cmdb: cmdb_pb2_grpc.CmdbServiceStub | None = None
 
     def _stub(self) -> cmdb_pb2_grpc.CmdbServiceStub:
-        if self._channel is None:
+        if self._cmdb is None:
             self._channel = grpcio.channel(self.address)
-        return cmdb_pb2_grpc.CmdbServiceStub(self._channel)
+            self._cmdb = cmdb_pb2_grpc.CmdbServiceStub(self._channel)
+        return self._cmdb
 
     async def related(self, ci_ids: Sequence[str]) -> Neighbourhood:
         stub = self._stub()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.itsm.service import (
@@ -22,6 +21,7 @@ from services.itsm.service import (
 from vigil.common.v1 import common_pb2
 from vigil.itsm.v1 import itsm_pb2, itsm_pb2_grpc
 from vigil.runtime import context
+from vigil.runtime.protos import struct_dict
 from vigil.runtime.search import Listing, filters_from_proto
 
 FULL_NAME = itsm_pb2.DESCRIPTOR.services_by_name["ItsmService"].full_name
@@ -193,7 +193,7 @@ class ItsmHandlers(itsm_pb2_grpc.ItsmServiceServicer):
     # -- service requests
 
     async def SubmitRequest(self, request, _ctx):
-        details = json_format.MessageToDict(request.details) if request.details.fields else {}
+        details = struct_dict(request.details) if request.details.fields else {}
         created = await self.service.submit_request(context.current(), request.catalog_item_id,
                                                     request.requested_by, details)
         return itsm_pb2.SubmitRequestResponse(request=request_to_proto(created))

@@ -1,6 +1,7 @@
 """Creating an incident on a CI records its blast radius: the incident service asks the CMDB over gRPC
 (real processes, real Kafka). A CI the CMDB does not know, or a CMDB that is down, never fails the create."""
 
+import asyncio
 import uuid
 
 import aiohttp
@@ -40,6 +41,35 @@ async def test_incident_on_a_ci_records_the_impacted_cis(stack_factory):
         other = (await api.tenant(session, tenant_url, control_url, f"imp-{uuid.uuid4().hex[:6]}"))["responder"]
         theirs = await other.post("/api/incidents", {"title": "x", "severity": "P2", "ci_ids": [refs["db"]]})
         assert theirs.status == 201 and theirs.data["impacted_ci_ids"] == []
+
+
+async def test_a_change_to_the_graph_reaches_the_next_creates(stack_factory):
+    """The incident service reuses the CMDB's answer for the same CIs until the CMDB's ci.* event of a change to
+    the tenant's graph arrives over Kafka; creates after that see the new blast radius."""
+    stack = stack_factory()
+    tenant_url, control_url = urls(stack)
+    async with aiohttp.ClientSession() as session:
+        users = await api.tenant(session, tenant_url, control_url, f"imp-{uuid.uuid4().hex[:6]}")
+        admin, responder = users["admin"], users["responder"]
+        refs = (await admin.post("/api/cmdb/import", {
+            "items": [{"name": n, "class": "service", "ref": n} for n in ("db", "api", "batch")],
+            "relations": [{"source_id": "api", "target_id": "db", "type": "depends_on"}]})).data["refs"]
+        for _ in range(3):  # asked once, then answered from the cache
+            made = await responder.post("/api/incidents", {"title": "db down", "severity": "P1",
+                                                           "ci_ids": [refs["db"]]})
+            assert made.data["impacted_ci_ids"] == [refs["api"]]
+        related = await admin.post("/api/cmdb/relations", {"source_id": refs["batch"], "target_id": refs["db"],
+                                                           "type": "depends_on"})
+        assert related.status == 201, related.body
+        deadline = asyncio.get_running_loop().time() + 15  # well within the 30 s bound of the cache
+        while True:
+            made = await responder.post("/api/incidents", {"title": "db down", "severity": "P1",
+                                                           "ci_ids": [refs["db"]]})
+            if sorted(made.data["impacted_ci_ids"]) == sorted([refs["api"], refs["batch"]]):
+                break
+            assert made.data["impacted_ci_ids"] == [refs["api"]]  # the old radius until the event arrives
+            assert asyncio.get_running_loop().time() < deadline, "the graph change never reached the incident service"
+            await asyncio.sleep(0.2)
 
 
 async def test_a_cmdb_that_is_down_does_not_fail_the_create(stack_factory):

@@ -131,14 +131,20 @@ class EventConsumer:
                                     enable_auto_commit=False, auto_offset_reset="earliest")
 
         async def session(consumer: AIOKafkaConsumer) -> None:
-            async for msg in consumer:
-                try:
-                    event = CloudEvent.from_kafka(msg.headers, msg.value)
-                except ValueError as exc:
-                    log.warning("skipping a message that is not a CloudEvent on %s: %s", msg.topic, exc)
-                else:
-                    await self.handle(event)
-                await consumer.commit()
+            # Offsets are committed once per fetched batch, not per message (a broker round trip each): an event
+            # handled but not yet committed when the process stops comes again and is skipped as processed.
+            while True:
+                fetched = await consumer.getmany(timeout_ms=1000, max_records=500)
+                for records in fetched.values():
+                    for msg in records:
+                        try:
+                            event = CloudEvent.from_kafka(msg.headers, msg.value)
+                        except ValueError as exc:
+                            log.warning("skipping a message that is not a CloudEvent on %s: %s", msg.topic, exc)
+                        else:
+                            await self.handle(event)
+                if fetched:
+                    await consumer.commit()
 
         await keep_consuming(f"consumer {self.group_id}", consumer, session)
 

@@ -65,7 +65,10 @@ class Database:
 
     On SQLite all writes go through one connection that opens its transactions with BEGIN IMMEDIATE: SQLite
     has one writer anyway, and a deferred transaction that reads before it writes fails with SQLITE_BUSY
-    instead of waiting. Reads use their own pool and, with WAL, never wait for the writer.
+    instead of waiting. Reads use their own pool and, with WAL, never wait for the writer. `lookup()` is for
+    the short indexed reads of the request path (a row by its key): on SQLite it runs on the event loop's
+    thread, because handing a read of a few microseconds to the driver's thread and back costs far more than
+    the read.
     """
 
     def __init__(self, url: str, service: str, pool_size: int = 10) -> None:
@@ -74,6 +77,10 @@ class Database:
         if self.url.startswith("sqlite"):
             self.writer = _sqlite_engine(self.url, immediate=True, pool_size=1)
             self.reader = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
+            # Never waits for a free connection (it would block the loop): one more is opened instead.
+            self.inline: sa.Engine | None = _sqlite_hooks(sa.create_engine(
+                self.url.replace("+aiosqlite", "+pysqlite"), connect_args={"timeout": 30}, pool_size=pool_size,
+                max_overflow=-1, **JSON_CODECS), immediate=False)
         elif self.url.startswith("postgresql"):
             self.writer = self.reader = create_async_engine(
                 self.url,
@@ -83,6 +90,7 @@ class Database:
                 connect_args={"server_settings": {"search_path": schema_for(service)}},
                 **JSON_CODECS,
             )
+            self.inline = None
         else:
             raise ValueError(f"unsupported database URL scheme: {self.url.split(':', 1)[0]}")
 
@@ -108,6 +116,16 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[AsyncConnection | InlineConnection]:
+        """A connection for a short read by key (one row, or a few, through an index); `read()` elsewhere."""
+        if self.inline is None:
+            async with self.reader.connect() as conn:
+                yield conn
+            return
+        with self.inline.connect() as conn:
+            yield InlineConnection(conn)
+
+    @asynccontextmanager
     async def leader_lock(self, key: int) -> AsyncIterator[bool]:
         """Yield True while this process holds the named lock (PostgreSQL advisory lock; always on SQLite)."""
         if not self.is_postgres:
@@ -130,13 +148,29 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+        if self.inline is not None:
+            self.inline.dispose()
+
+
+class InlineConnection:
+    """A synchronous SQLAlchemy connection behind the `await conn.execute(...)` of an AsyncConnection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.sync_connection = conn
+
+    async def execute(self, statement, parameters=None) -> sa.CursorResult:
+        return self.sync_connection.execute(statement, parameters)
 
 
 def _sqlite_engine(url: str, immediate: bool, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=0,
                                  **JSON_CODECS)
+    _sqlite_hooks(engine.sync_engine, immediate)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _sqlite_hooks(engine: sa.Engine, immediate: bool) -> sa.Engine:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy, not the driver, decide where transactions begin (BEGIN IMMEDIATE below).
         dbapi_conn.isolation_level = None
@@ -147,7 +181,7 @@ def _sqlite_engine(url: str, immediate: bool, pool_size: int) -> AsyncEngine:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

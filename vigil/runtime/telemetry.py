@@ -1,9 +1,14 @@
 """OpenTelemetry and logging, set up once per process.
 
 Traces: a TracerProvider named after the process; spans are exported over OTLP/HTTP when the standard
-OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set. The W3C trace context travels gateway -> gRPC
-metadata -> Kafka headers -> consumer, so one trace id follows a request end to end; that id is the
-`trace_id` of every error body and of every JSON log line.
+OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set, or to Vigil itself (VIGIL_SELF_TELEMETRY). The W3C
+trace context travels gateway -> gRPC metadata -> Kafka headers -> consumer, so one trace id follows a request end
+to end; that id is the `trace_id` of every error body and of every JSON log line.
+
+Sampling: while spans are exported, the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG decide (OTel's
+default: parent-based, every root sampled; `parentbased_traceidratio` with a ratio keeps a share of the roots and
+every trace a sampled caller started). A process that exports nothing records nothing: its spans still carry
+and propagate trace ids (error bodies, logs, event headers keep them), but no span is built only to be dropped.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 _configured = False
 
@@ -28,12 +34,15 @@ def setup(process_name: str, log_level: str = "INFO", log_json: bool = True) -> 
     if _configured:
         return
     _configured = True
-    provider = TracerProvider(resource=Resource.create({"service.name": f"vigil-{process_name}"}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    own = SelfTelemetry() if _self_telemetry_on() else None
+    # None: the SDK's sampler from OTEL_TRACES_SAMPLER (parent-based always-on unless set).
+    provider = TracerProvider(resource=Resource.create({"service.name": f"vigil-{process_name}"}),
+                              sampler=None if exporting or own is not None else ALWAYS_OFF)
+    if exporting:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    own = SelfTelemetry() if _self_telemetry_on() else None
     if own is not None:
         provider.add_span_processor(BatchSpanProcessor(own.exporter("traces")))
     trace.set_tracer_provider(provider)

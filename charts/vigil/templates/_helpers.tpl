@@ -175,6 +175,8 @@ Secrets always come through secretKeyRef, never as plain values.
   value: {{ $root.Values.alerts.consumerGroup | quote }}
 - name: VIGIL_ALERT_BATCH_MAX
   value: {{ $root.Values.alerts.batchMax | quote }}
+- name: VIGIL_IMPACT_CACHE_SECONDS
+  value: {{ $root.Values.incidents.impactCacheSeconds | quote }}
 {{- end }}
 {{- if eq .name "observability" }}
 {{ include "vigil.secretEnv" (dict "root" $root "env" "VIGIL_CLICKHOUSE_URL" "key" "clickhouse-url") }}

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import UTC
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -27,6 +26,7 @@ from services.incident.alerts.decisions import Incoming
 from services.incident.alerts.service import AlertProcessor
 from vigil.incident.v1 import alerts_pb2
 from vigil.runtime import bus, topics
+from vigil.runtime.protos import struct_dict
 
 log = logging.getLogger("vigil.incident.alerts.intake")
 STATUSES = ("firing", "resolved", "acknowledged")
@@ -54,7 +54,7 @@ def decode(headers, value: bytes | None) -> Incoming | None:
         integration_name=msg.integration_name, source=msg.source, fingerprint=msg.fingerprint, status=msg.status,
         title=msg.title, description=msg.description, source_severity=msg.source_severity,
         labels=dict(msg.labels), annotations=dict(msg.annotations),
-        details=json_format.MessageToDict(msg.details) if msg.HasField("details") else {},
+        details=struct_dict(msg.details) if msg.HasField("details") else {},
         starts_at=dt(msg.starts_at), ends_at=dt(msg.ends_at), received_at=dt(msg.received_at),
         source_group_key=msg.source_group_key, url=msg.url,
         traceparent=traceparent.decode(errors="replace") if isinstance(traceparent, bytes) else str(traceparent))

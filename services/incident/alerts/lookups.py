@@ -62,10 +62,10 @@ def changes_covering(changes: list[ChangeWindow], ci_ids: tuple[str, ...], at: d
 
 
 class Lookups:
-    def __init__(self, cmdb_addr: str, itsm_addr: str, timeout: float = 2.0) -> None:
+    def __init__(self, cmdb_addr: str, itsm_addr: str, timeout: float = 2.0, impact: CmdbImpact | None = None) -> None:
         self.cmdb = cmdb_pb2_grpc.CmdbServiceStub(grpcio.channel(cmdb_addr))
         self.itsm = itsm_pb2_grpc.ItsmServiceStub(grpcio.channel(itsm_addr))
-        self.impact = CmdbImpact(cmdb_addr, timeout)
+        self.impact = impact or CmdbImpact(cmdb_addr, timeout)
         self.timeout = timeout
         self._down_until: dict[str, float] = {}
 
