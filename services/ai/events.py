@@ -57,6 +57,14 @@ class IncidentCreated:
     def __init__(self, rca) -> None:
         self.rca = rca
 
+    async def wanted(self, event) -> bool:
+        """Most tenants ask for no automatic analysis: their incidents cost a read, not a write transaction."""
+        from vigil.incident.v1 import incident_pb2
+
+        incident = incident_pb2.IncidentEvent.FromString(event.data).incident
+        settings = await self.rca.settings.get(event.tenant_id or incident.tenant_id)
+        return incident.severity in settings.auto_rca_severities
+
     async def __call__(self, conn, event) -> None:
         from vigil.incident.v1 import incident_pb2
 

@@ -69,3 +69,21 @@ async def test_a_failed_delivery_is_not_recorded(replicas):
         await c.handle(event)
     assert await c.handle(event) is True and await c.handle(event) is False
     assert await count(replicas[0]) == 1
+
+
+async def test_an_event_the_handler_does_not_want_costs_no_write(replicas):
+    class Handler:
+        async def wanted(self, event: CloudEvent) -> bool:
+            return event.tenant_id == "asks"
+
+        async def __call__(self, conn, event: CloudEvent) -> None:
+            await conn.execute(effects.insert().values(event_id=event.id))
+
+    c = consumer(replicas[0], Handler())
+    unwanted = CloudEvent(type="thing.happened", source="test", tenant_id="quiet", data=b"")
+    wanted = CloudEvent(type="thing.happened", source="test", tenant_id="asks", data=b"")
+    assert await c.handle(unwanted) is False and await c.handle(wanted) is True
+    assert await count(replicas[0]) == 1
+    async with replicas[0].read() as conn:  # nothing recorded for the unwanted event: no write was made for it
+        recorded = (await conn.execute(sa.select(processed.c.event_id))).scalars().all()
+    assert recorded == [wanted.id]

@@ -106,6 +106,10 @@ class EventConsumer:
         """Apply one event exactly once. Returns False when it had been applied before."""
         if self.types and event.type not in self.types:
             return False
+        # A handler may say, from a read, that an event asks nothing of it: no write transaction for it then.
+        wanted = getattr(self.handler, "wanted", None)
+        if wanted is not None and not await wanted(event):
+            return False
         token = otel_context.attach(telemetry.extract(event.trace_carrier()))
         try:
             with _tracer.start_as_current_span(f"consume {event.type}", kind=trace.SpanKind.CONSUMER):
