@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from google.protobuf.struct_pb2 import Struct
 
 from gateway.clients import Upstreams, call
+from gateway.ingest.producer import Producer
 from gateway.schemas.alerts import AlertmanagerWebhook, GenericBatch, GrafanaWebhook, PagerDutyEvent
 from vigil.incident.v1 import alerts_pb2
 from vigil.runtime import topics
@@ -179,8 +179,8 @@ class AlertIntake:
     def __init__(self, bootstrap: str, topic: str = topics.ALERT_INTAKE) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.producer: AIOKafkaProducer | None = None
-        self._start_lock = asyncio.Lock()
+        self.producer = Producer("the alert pipeline", bootstrap_servers=bootstrap, client_id="vigil-gateway-alerts",
+                                 linger_ms=2, request_timeout_ms=10_000, max_batch_size=512 * 1024)
 
     async def authenticate(self, upstreams: Upstreams, key: str, door: str) -> alerts_pb2.Integration:
         """The integration of a key. A key of another type than the door is refused like an unknown key."""
@@ -192,24 +192,8 @@ class AlertIntake:
             raise Unauthenticated(f"this key belongs to a {integration.type} integration; post to its door")
         return integration
 
-    async def _producer(self) -> AIOKafkaProducer:
-        if self.producer is not None:
-            return self.producer
-        async with self._start_lock:
-            if self.producer is None:
-                producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, client_id="vigil-gateway-alerts",
-                                            enable_idempotence=True, linger_ms=2, request_timeout_ms=10_000,
-                                            max_batch_size=512 * 1024)
-                try:
-                    await producer.start()
-                except Exception as exc:  # noqa: BLE001
-                    await producer.stop()
-                    raise Unavailable("the alert pipeline is unavailable; retry later") from exc
-                self.producer = producer
-        return self.producer
-
     async def publish(self, messages: list[alerts_pb2.AlertMessage]) -> None:
-        producer = await self._producer()
+        producer = await self.producer.get()
         futures = []
         traceparent = current_traceparent()
         try:
@@ -223,8 +207,8 @@ class AlertIntake:
             await asyncio.gather(*futures)
         except Exception as exc:  # noqa: BLE001 - the broker did not take it all: the source must retry
             log.warning("alert publish failed: %s: %s", type(exc).__name__, exc)
+            await self.producer.discard(producer)
             raise Unavailable("the alert pipeline is unavailable; retry later") from exc
 
     async def close(self) -> None:
-        if self.producer is not None:
-            await self.producer.stop()
+        await self.producer.close()

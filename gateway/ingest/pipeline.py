@@ -18,6 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from gateway.ingest.producer import Producer
 from vigil.runtime import context, topics
 from vigil.runtime.cloudevents import CloudEvent
 from vigil.runtime.errors import RateLimited, Unavailable
@@ -44,29 +45,17 @@ class TelemetryIngest:
         self.lag_poll_seconds = lag_poll_seconds
         self.lag = 0
         self.lag_known_at = 0.0
-        self.producer: AIOKafkaProducer | None = None
+        self.producer = Producer("the telemetry pipeline", bootstrap_servers=bootstrap,
+                                 client_id="vigil-gateway-telemetry", linger_ms=5, max_request_size=4 * 1024 * 1024,
+                                 request_timeout_ms=10_000, max_batch_size=1024 * 1024)
         self._plans: dict[str, tuple[float, int]] = {}
-        self._start_lock = asyncio.Lock()
         self._monitor: asyncio.Task | None = None
 
     async def _producer(self) -> AIOKafkaProducer:
-        if self.producer is not None:
-            return self.producer
-        async with self._start_lock:
-            if self.producer is None:
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap, client_id="vigil-gateway-telemetry", enable_idempotence=True,
-                    linger_ms=5, max_request_size=4 * 1024 * 1024,
-                    request_timeout_ms=10_000, max_batch_size=1024 * 1024)
-                try:
-                    await producer.start()
-                except Exception as exc:  # noqa: BLE001
-                    await producer.stop()
-                    raise Unavailable("the telemetry pipeline is unavailable; retry later") from exc
-                self.producer = producer
-            if self._monitor is None:
-                self._monitor = asyncio.create_task(self._watch_lag(), name="telemetry-lag")
-        return self.producer
+        producer = await self.producer.get()
+        if self._monitor is None:
+            self._monitor = asyncio.create_task(self._watch_lag(), name="telemetry-lag")
+        return producer
 
     def check_capacity(self) -> None:
         if self.lag > self.max_lag_messages:
@@ -110,20 +99,9 @@ class TelemetryIngest:
             await asyncio.gather(*futures)
         except Exception as exc:  # noqa: BLE001 - the broker did not take it: the client must retry
             log.warning("telemetry publish failed: %s: %s", type(exc).__name__, exc)
-            await self._discard(producer)
+            await self.producer.discard(producer)
             raise Unavailable("the telemetry pipeline is unavailable; retry later") from exc
         return len(rows)
-
-    async def _discard(self, producer: AIOKafkaProducer) -> None:
-        """Start afresh on the next publish: after a broker restart an idempotent producer can be left with
-        sequence numbers the broker no longer accepts (OutOfOrderSequenceNumber on every send from then on)."""
-        async with self._start_lock:
-            if self.producer is producer:
-                self.producer = None
-        try:
-            await producer.stop()
-        except Exception:  # noqa: BLE001 - it is being thrown away
-            pass
 
     async def _watch_lag(self) -> None:
         admin: AIOKafkaAdminClient | None = None
@@ -163,8 +141,7 @@ class TelemetryIngest:
                 await self._monitor
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
-        if self.producer is not None:
-            await self.producer.stop()
+        await self.producer.close()
 
 
 async def _close(admin: AIOKafkaAdminClient | None, probe: AIOKafkaConsumer | None) -> None:

@@ -52,9 +52,9 @@ async def test_two_replicas_on_one_database_share_the_limit(db, database_url):
         replicas = [SharedCounters(db), SharedCounters(other_db)]
         takes = [replicas[i % 2].take("acme", "rate:read", "minute", 120) for i in range(600)]
         decisions = await asyncio.gather(*takes)
+        # Unshared counters would allow 120 on each replica (240); which replica takes how many is the database's
+        # scheduling (on SQLite one may take them all), not part of the rule.
         assert sum(d.allowed for d in decisions) == 120
-        by_replica = [sum(d.allowed for d in decisions[i::2]) for i in range(2)]
-        assert all(n > 0 for n in by_replica), by_replica
     finally:
         await other_db.dispose()
 
