@@ -123,6 +123,10 @@ class Published:
     def resource_id(self) -> str:
         return self.envelope["resource"]["id"]
 
+    def rendered(self) -> Published:
+        """Itself (a history entry is a Published or a Received)."""
+        return self
+
     @cached_property
     def frame(self) -> bytes:
         """The event as one Server-Sent Events message (made once, written to every client)."""
@@ -186,17 +190,43 @@ def render(event: CloudEvent, key: str = "") -> Published | None:
     return Published(envelope, orjson.dumps(envelope), key or data["id"], family.scope)
 
 
-def published(records: Iterable[Any]) -> list[Published]:
-    """The Kafka records (aiokafka ConsumerRecords) that are events published outside, rendered."""
+class Received:
+    """An event read from Kafka whose type is published outside, rendered only when something wants it: most
+    events of most tenants go to no stream client and no webhook, and rendering (proto → API JSON) is the
+    costly part of reading them."""
+
+    __slots__ = ("event", "key", "_rendered")
+
+    def __init__(self, event: CloudEvent, key: str) -> None:
+        self.event = event
+        self.key = key
+        self._rendered: Published | None | bool = False
+
+    @property
+    def id(self) -> str:
+        return self.event.id
+
+    @property
+    def tenant_id(self) -> str:
+        return self.event.tenant_id
+
+    def rendered(self) -> Published | None:
+        """The event as published (made once), or None when its payload does not decode."""
+        if self._rendered is False:
+            self._rendered = render(self.event, self.key)
+        return self._rendered
+
+
+def received(records: Iterable[Any]) -> list[Received]:
+    """The Kafka records (aiokafka ConsumerRecords) that carry events of a published type, not yet rendered."""
     found = []
     for record in records:
         try:
             event = CloudEvent.from_kafka(record.headers, record.value)
         except ValueError:
             continue
-        rendered = render(event, record.key.decode() if record.key else "")
-        if rendered is not None:
-            found.append(rendered)
+        if family_of(event.type) is not None:
+            found.append(Received(event, record.key.decode() if record.key else ""))
     return found
 
 

@@ -1,8 +1,8 @@
 """The live event stream of one gateway replica, for `GET /api/events/stream` (Server-Sent Events).
 
 Every replica reads every domain event (a Kafka consumer of its own, no group, from the latest offset: a stream
-client connected to any replica sees all of its tenant's events), renders it once (gateway/events/registry.py)
-and hands it to the connected clients of its tenant that want it. Each client has a bounded queue: handing an
+client connected to any replica sees all of its tenant's events), renders it once when its tenant has a client
+connected or one resumes past it (gateway/events/registry.py), and hands it to the clients that want it. Each client has a bounded queue: handing an
 event over never waits, and a client whose queue is full (it reads more slowly than events come) is dropped —
 its connection is closed, it reconnects with `Last-Event-ID` — so one slow client never slows the others.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from gateway.events.registry import TOPICS, Published, matches, published
+from gateway.events.registry import TOPICS, Published, Received, matches, received
 from gateway.scopes import Scope
 from vigil.runtime import bus
 
@@ -65,7 +65,7 @@ class EventHub:
         self.history_size = history
         self.client_queue = client_queue
         self.heartbeat_seconds = heartbeat_seconds
-        self.history: dict[str, deque[Published]] = defaultdict(lambda: deque(maxlen=self.history_size))
+        self.history: dict[str, deque[Published | Received]] = defaultdict(lambda: deque(maxlen=self.history_size))
         self.clients: dict[str, set[Client]] = defaultdict(set)
         self.counters = Counters()
         self.ready = asyncio.Event()  # the consumer sits at the end of every partition
@@ -83,10 +83,11 @@ class EventHub:
         client = Client(queue=asyncio.Queue(self.client_queue), disconnect=disconnect, **client_filter)
         backlog: list[Published] | None = []
         if last_event_id:
-            kept = self.history.get(client.tenant_id, ())
+            kept = list(self.history.get(client.tenant_id, ()))
             ids = [e.id for e in kept]
             if last_event_id in ids:
-                backlog = [e for e in list(kept)[ids.index(last_event_id) + 1:] if client.wants(e)]
+                backlog = [p for e in kept[ids.index(last_event_id) + 1:]
+                           if (p := e.rendered()) is not None and client.wants(p)]
             else:
                 backlog = None
         self.clients[client.tenant_id].add(client)
@@ -101,11 +102,18 @@ class EventHub:
             if not found:
                 del self.clients[client.tenant_id]
 
-    def publish(self, event: Published) -> None:
-        """Keep the event in its tenant's history and hand it to the clients that want it, never waiting."""
+    def publish(self, event: Published | Received) -> None:
+        """Keep the event in its tenant's history and hand it to the clients that want it, never waiting. It is
+        rendered when a client of its tenant is connected, or resumes from the history, not before."""
         self.counters.published += 1
         self.history[event.tenant_id].append(event)
-        for client in list(self.clients.get(event.tenant_id, ())):
+        clients = self.clients.get(event.tenant_id)
+        if not clients:
+            return
+        event = event.rendered()
+        if event is None:
+            return
+        for client in list(clients):
             if not client.wants(event):
                 continue
             try:
@@ -135,7 +143,7 @@ class EventHub:
             while True:
                 batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
                 for tp, records in batches.items():
-                    for event in published(records):
+                    for event in received(records):
                         self.publish(event)
                     self._positions[tp] = records[-1].offset + 1
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from gateway.events.registry import TOPICS, published
-from gateway.webhooks.store import Subscription, WebhookStore
+from gateway.events.registry import TOPICS, received
+from gateway.webhooks.store import WebhookStore
 from vigil.runtime import bus
 from vigil.runtime.clock import Clock
 
@@ -31,18 +31,21 @@ class WebhookFeed:
         self._task: asyncio.Task | None = None
 
     async def handle(self, records: Sequence[ConsumerRecord]) -> int:
-        """Deliveries for a batch of records, in one transaction; returns how many were new."""
-        events = published(records)
+        """Deliveries for a batch of records, in one transaction; returns how many were new. Only the events of
+        tenants with an enabled subscription are rendered, and a batch that makes no delivery writes nothing."""
+        events = received(records)
         if not events:
             return 0
+        async with self.store.db.lookup() as conn:
+            wanted = await self.store.enabled_by_tenant(conn, {e.tenant_id for e in events})
         now = self.clock.now()
+        rows = []
+        for event in events:
+            if event.tenant_id in wanted and (rendered := event.rendered()) is not None:
+                rows += [self.store.delivery_row(s, rendered, now) for s in wanted[event.tenant_id] if s.wants(rendered)]
+        if not rows:
+            return 0
         async with self.store.db.write() as conn:
-            wanted: dict[str, list[Subscription]] = {}
-            rows = []
-            for event in events:
-                if event.tenant_id not in wanted:
-                    wanted[event.tenant_id] = await self.store.enabled_for(conn, event.tenant_id)
-                rows += [self.store.delivery_row(s, event, now) for s in wanted[event.tenant_id] if s.wants(event)]
             added = await self.store.enqueue(conn, rows)
         if added:
             self.on_enqueued()

@@ -11,7 +11,7 @@ mid-attempt leaves a lease that runs out, and the delivery is tried again (at le
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -228,10 +228,14 @@ class WebhookStore:
                 subscriptions.c.created_at, subscriptions.c.id).limit(limit).offset(offset))).all()
         return [_subscription(r) for r in rows], int(total or 0)
 
-    async def enabled_for(self, conn: AsyncConnection, tenant_id: str) -> list[Subscription]:
+    async def enabled_by_tenant(self, conn: AsyncConnection, tenant_ids: Iterable[str]) -> dict[str, list[Subscription]]:
+        """The enabled subscriptions of those tenants; a tenant without one is not in the answer."""
         rows = (await conn.execute(sa.select(subscriptions).where(
-            subscriptions.c.tenant_id == tenant_id, subscriptions.c.enabled.is_(True)))).all()
-        return [_subscription(r) for r in rows]
+            subscriptions.c.tenant_id.in_(list(tenant_ids)), subscriptions.c.enabled.is_(True)))).all()
+        found: dict[str, list[Subscription]] = {}
+        for row in rows:
+            found.setdefault(row.tenant_id, []).append(_subscription(row))
+        return found
 
     async def update(self, tenant_id: str, subscription_id: str, decide: Callable[[Subscription], Subscription],
                      expected_version: int = 0) -> Subscription:

@@ -47,7 +47,7 @@ class SettingsStore:
         query = sa.select(settings_table).where(settings_table.c.tenant_id == tenant_id)
         if conn is not None:
             return settings_from_row(tenant_id, (await conn.execute(query)).first())
-        async with self.db.read() as c:
+        async with self.db.lookup() as c:  # read for every incident.created (IncidentCreated.wanted)
             return settings_from_row(tenant_id, (await c.execute(query)).first())
 
     async def put(self, tenant_id: str, decide: Callable[[TenantAiSettings], TenantAiSettings]) -> TenantAiSettings:

@@ -166,3 +166,42 @@ def test_alert_rca_and_run_details() -> None:
     nothing = ai_pb2.RcaEvent(envelope=envelope(), result=stamp(ai_pb2.RcaResult(id="rca-2", outcome="nothing_anomalous")))
     rendered = render(CloudEvent(type="rca.completed", source="t", tenant_id="acme", data=nothing.SerializeToString()))
     assert rendered.attribute("ci_id") == [] and not subscription(ci_id=["ci-1"]).wants(rendered)
+
+
+def test_the_stream_renders_an_event_only_when_a_client_of_its_tenant_wants_it(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from gateway.events import registry
+    from gateway.events.stream import EventHub
+    from gateway.scopes import Scope
+
+    rendered = []
+    monkeypatch.setattr(registry, "render", lambda event, key="": rendered.append(event.id) or render(event, key))
+
+    def record(event_type: str, data: bytes, tenant_id: str = "acme") -> SimpleNamespace:
+        event = CloudEvent(type=event_type, source="t", tenant_id=tenant_id, data=data)
+        return SimpleNamespace(headers=event.headers(), value=event.data, key=b"i-1")
+
+    good = incident().SerializeToString()
+    records = [record("incident.created", good), record("telemetry.batch", b""), record("incident.updated", b"\xff"),
+               record("incident.transitioned", good), record("incident.transitioned", good, tenant_id="other")]
+    events = registry.received(records)
+    assert [e.event.type for e in events] == ["incident.created", "incident.updated", "incident.transitioned",
+                                              "incident.transitioned"]  # types published outside only
+    hub = EventHub("unused:9092", history=10, client_queue=10, heartbeat_seconds=1)
+    for e in events:
+        hub.publish(e)
+    assert rendered == []  # nobody connected: kept, not rendered
+
+    # A client resuming after the first event gets what followed in its tenant, rendered now; the event whose
+    # payload does not decode is left out.
+    client, backlog = hub.connect({"tenant_id": "acme", "scopes": frozenset({Scope.INCIDENTS_READ}), "types": (),
+                                   "resource_type": "", "resource_id": ""}, events[0].id, lambda: None)
+    assert [p.id for p in backlog] == [events[2].id]
+    assert backlog[0].envelope["data"]["id"] == "i-1" and backlog[0].type == "incident.transitioned"
+    assert sorted(rendered) == sorted([events[1].id, events[2].id])
+    # With a client connected, its tenant's new events are rendered once and handed over; another tenant's are not.
+    hub.publish(registry.received([record("incident.updated", good)])[0])
+    hub.publish(registry.received([record("incident.updated", good, tenant_id="other")])[0])
+    assert client.queue.qsize() == 1 and client.queue.get_nowait().type == "incident.updated"
+    assert len(rendered) == 3
