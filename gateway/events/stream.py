@@ -2,9 +2,10 @@
 
 Every replica reads every domain event (a Kafka consumer of its own, no group, from the latest offset: a stream
 client connected to any replica sees all of its tenant's events), renders it once when its tenant has a client
-connected or one resumes past it (gateway/events/registry.py), and hands it to the clients that want it. Each client has a bounded queue: handing an
-event over never waits, and a client whose queue is full (it reads more slowly than events come) is dropped —
-its connection is closed, it reconnects with `Last-Event-ID` — so one slow client never slows the others.
+connected or one resumes past it (gateway/events/registry.py), and hands it to the clients that want it. Each
+client has a bounded queue: handing an event over never waits, and a client whose queue is full (it reads more
+slowly than events come) is dropped — its connection is closed, it reconnects with `Last-Event-ID` — so one
+slow client never slows the others.
 
 `Last-Event-ID` resumes from a bounded history kept per tenant in memory (the last `history` events). An id
 that is no longer there (older than the history, from before this replica started, or unknown) gets a `reset`
@@ -110,14 +111,14 @@ class EventHub:
         clients = self.clients.get(event.tenant_id)
         if not clients:
             return
-        event = event.rendered()
-        if event is None:
+        rendered = event.rendered()
+        if rendered is None:
             return
         for client in list(clients):
-            if not client.wants(event):
+            if not client.wants(rendered):
                 continue
             try:
-                client.queue.put_nowait(event)
+                client.queue.put_nowait(rendered)
                 self.counters.handed += 1
             except asyncio.QueueFull:
                 self._drop(client)

@@ -42,7 +42,8 @@ class WebhookFeed:
         rows = []
         for event in events:
             if event.tenant_id in wanted and (rendered := event.rendered()) is not None:
-                rows += [self.store.delivery_row(s, rendered, now) for s in wanted[event.tenant_id] if s.wants(rendered)]
+                rows += [self.store.delivery_row(s, rendered, now)
+                         for s in wanted[event.tenant_id] if s.wants(rendered)]
         if not rows:
             return 0
         async with self.store.db.write() as conn:

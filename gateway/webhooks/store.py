@@ -228,7 +228,8 @@ class WebhookStore:
                 subscriptions.c.created_at, subscriptions.c.id).limit(limit).offset(offset))).all()
         return [_subscription(r) for r in rows], int(total or 0)
 
-    async def enabled_by_tenant(self, conn: AsyncConnection, tenant_ids: Iterable[str]) -> dict[str, list[Subscription]]:
+    async def enabled_by_tenant(self, conn: AsyncConnection,
+                                tenant_ids: Iterable[str]) -> dict[str, list[Subscription]]:
         """The enabled subscriptions of those tenants; a tenant without one is not in the answer."""
         rows = (await conn.execute(sa.select(subscriptions).where(
             subscriptions.c.tenant_id.in_(list(tenant_ids)), subscriptions.c.enabled.is_(True)))).all()
