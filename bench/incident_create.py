@@ -44,11 +44,8 @@ async def count_events(bootstrap: str, expected: int, timeout: float = 120.0) ->
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--no-ci", action="store_true", help="create incidents without ci_ids (no CMDB lookup)")
-    support.add_arguments(parser)
+    support.add_arguments(parser, seconds=20)
     args = parser.parse_args()
     # With a CI, every create also asks the CMDB for the blast radius over gRPC.
     body = BODY + (b"}" if args.no_ci else b', "ci_ids": ["ci-001"]}')

@@ -22,11 +22,8 @@ import support
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--incidents", type=int, default=400)
-    parser.add_argument("--warmup", type=float, default=3)
-    support.add_arguments(parser)
+    support.add_arguments(parser, seconds=15)
     args = parser.parse_args()
 
     async with support.stack(args.source) as stack, \

@@ -28,11 +28,16 @@ from vigil.stack import Stack  # noqa: E402
 UNLIMITED = {"rate_limits": {"read": 10**9, "write": 10**9}, "quotas": {"incidents_per_month": 10**12}}
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--api-key", action="store_true", help="authenticate with an API key (X-Api-Key) instead "
-                                                               "of a JWT")
-    parser.add_argument("--source", type=lambda p: Path(p).resolve(), default=None, help="run the stack's processes from this checkout "
-                                                                  "(e.g. an export of the commit before a change)")
+def add_arguments(parser, seconds: float) -> None:
+    """The options of the request-path benchmarks (incident create, get, list)."""
+    parser.add_argument("--seconds", type=float, default=seconds)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--api-key", action="store_true",
+                        help="authenticate with an API key (X-Api-Key) instead of a JWT")
+    parser.add_argument("--source", type=lambda p: Path(p).resolve(), default=None,
+                        help="run the stack's processes from this checkout (e.g. an export of the commit before "
+                             "a change)")
     parser.add_argument("--profile", type=lambda p: Path(p).resolve(), default=None,
                         help="write a py-spy flame graph (speedscope JSON) of each Vigil process during the measured "
                              "run into this directory")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from services.ai.copilot.service import Answer, Copilot
 from services.ai.protos import (
     answer_to_proto,
-    from_struct,
     from_ts,
     rca_to_proto,
     settings_to_proto,
@@ -22,6 +21,7 @@ from vigil.ai.v1 import ai_pb2, ai_pb2_grpc
 from vigil.common.v1 import common_pb2
 from vigil.runtime import context
 from vigil.runtime.clock import now
+from vigil.runtime.protos import struct_dict
 
 FULL_NAME = ai_pb2.DESCRIPTOR.services_by_name["AiService"].full_name
 
@@ -117,7 +117,7 @@ class AiHandlers(ai_pb2_grpc.AiServiceServicer):
 
     async def ExecuteRunbook(self, request, _ctx):
         run = await self.runbooks.execute(context.current(), request.runbook_id, request.incident_id,
-                                          request.dry_run, from_struct(request.parameters))
+                                          request.dry_run, struct_dict(request.parameters))
         return ai_pb2.ExecuteRunbookResponse(run=run_to_proto(run))
 
     async def GetRunbookRun(self, request, _ctx):

@@ -12,7 +12,6 @@ from services.ai.rca.model import RcaResult, Window
 from services.ai.tenant_settings import TenantAiSettings
 from vigil.ai.v1 import ai_pb2
 from vigil.runtime.clock import as_utc
-from vigil.runtime.protos import struct_dict
 
 
 def jsonable(value: Any) -> Any:
@@ -32,10 +31,6 @@ def struct(value: dict[str, Any] | None) -> Struct:
     if value:
         out.update(jsonable(value))
     return out
-
-
-def from_struct(value: Struct) -> dict[str, Any]:
-    return struct_dict(value)
 
 
 def ts(value: datetime | str | None) -> Timestamp | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from google.protobuf.struct_pb2 import Struct
-
 from services.cmdb.service import (
     CmdbService,
     ImpactQuery,
@@ -42,13 +40,9 @@ def relation_to_proto(r: Relation) -> cmdb_pb2.Relation:
     return msg
 
 
-def _struct(value: Struct) -> dict:
-    return struct_dict(value)
-
-
 def new_item(msg: cmdb_pb2.NewItem) -> NewItem:
     return NewItem(name=msg.name, cls=getattr(msg, "class"), environment=msg.environment, owner=msg.owner,
-                   criticality=msg.criticality, attributes=_struct(msg.attributes), ref=msg.ref)
+                   criticality=msg.criticality, attributes=struct_dict(msg.attributes), ref=msg.ref)
 
 
 def new_relation(msg: cmdb_pb2.NewRelation) -> NewRelation:
@@ -91,7 +85,7 @@ class CmdbHandlers(cmdb_pb2_grpc.CmdbServiceServicer):
         changes = {}
         for name in request.update_mask:
             if name == "attributes":
-                changes[name] = _struct(request.attributes)
+                changes[name] = struct_dict(request.attributes)
             elif name in ("name", "class", "environment", "owner", "criticality"):
                 changes[name] = getattr(request, name)
             else:

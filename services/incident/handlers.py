@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from google.protobuf.struct_pb2 import Struct
-
 from services.incident.service import Incident, IncidentService, ListQuery, NewIncident, TimelineEntry
 from vigil.common.v1 import common_pb2
 from vigil.incident.v1 import incident_pb2, incident_pb2_grpc
@@ -42,10 +40,6 @@ def timeline_to_proto(e: TimelineEntry) -> incident_pb2.TimelineEntry:
     return msg
 
 
-def _struct(value: Struct) -> dict:
-    return struct_dict(value)
-
-
 class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
     def __init__(self, service: IncidentService) -> None:
         self.service = service
@@ -54,7 +48,7 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
         new = NewIncident(
             title=request.title, severity=request.severity, description=request.description,
             source=request.source, ci_ids=tuple(request.ci_ids), assignee=request.assignee,
-            labels=_struct(request.labels), dedup_key=request.dedup_key,
+            labels=struct_dict(request.labels), dedup_key=request.dedup_key,
         )
         incident = await self.service.create(context.current(), new)
         return incident_pb2.CreateIncidentResponse(incident=incident_to_proto(incident))
@@ -84,7 +78,7 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
             if name == "ci_ids":
                 changes[name] = tuple(request.ci_ids)
             elif name == "labels":
-                changes[name] = _struct(request.labels)
+                changes[name] = struct_dict(request.labels)
             elif name in incident_pb2.UpdateIncidentRequest.DESCRIPTOR.fields_by_name and name not in (
                     "id", "update_mask", "expected_version"):
                 changes[name] = getattr(request, name)

@@ -44,7 +44,7 @@ class CmdbImpact:
         self._changes: dict[str, int] = {}  # per tenant: graph changes seen
 
     async def __call__(self, ctx: CallContext, ci_ids: tuple[str, ...]) -> tuple[str, ...]:
-        # ctx is bound to this call already; the client interceptor carries it to the CMDB.
+        # ctx is bound to this call already; the channel carries it to the CMDB (vigil/runtime/grpcio.py).
         key = (ctx.tenant_id, ci_ids)
         hit = self._cached.get(key)
         if hit is not None and hit[0] > time.monotonic():

@@ -34,7 +34,8 @@ def setup(process_name: str, log_level: str = "INFO", log_json: bool = True) -> 
     if _configured:
         return
     _configured = True
-    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                     or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
     own = SelfTelemetry() if _self_telemetry_on() else None
     # None: the SDK's sampler from OTEL_TRACES_SAMPLER (parent-based always-on unless set).
     provider = TracerProvider(resource=Resource.create({"service.name": f"vigil-{process_name}"}),
