@@ -210,10 +210,9 @@ class CmdbStore:
         if query.q:
             where.append(sa.or_(contains_any((items.c.name_folded, items.c.owner_folded), query.q),
                                 items.c.id == query.q))
-        async with self.db.read() as conn:
-            return await list_page(conn, items, where, KEYSET, _row_to_item, sort=query.sort, order=query.order,
-                                   limit=query.limit, offset=query.offset, cursor=query.cursor,
-                                   query=replace(query, limit=0, offset=0, cursor=""))
+        return await list_page(self.db, items, where, KEYSET, _row_to_item, sort=query.sort, order=query.order,
+                               limit=query.limit, offset=query.offset, cursor=query.cursor,
+                               query=replace(query, limit=0, offset=0, cursor=""))
 
     async def update_item(self, tenant_id: str, ci_id: str,
                           decide: Callable[[Item], tuple[Item, tuple[str, ...]]],

@@ -79,7 +79,7 @@ incidents = sa.Table(
     sa.Column("description_folded", sa.Text, nullable=False),
     sa.UniqueConstraint("tenant_id", "number", name="uq_incidents_tenant_number"),
     sa.Index("ix_incidents_tenant_created", "tenant_id", "created_at"),
-    sa.Index("ix_incidents_tenant_status", "tenant_id", "status"),
+    sa.Index("ix_incidents_tenant_status_severity", "tenant_id", "status", "severity"),
     sa.Index("ix_incidents_tenant_dedup", "tenant_id", "dedup_key"),
 )
 
@@ -329,10 +329,9 @@ class IncidentStore:
             if ref:
                 text_match.append(incidents.c.number == int(ref.group(1)))
             where.append(sa.or_(*text_match))
-        async with self.db.read() as conn:
-            return await list_page(conn, incidents, where, KEYSET, _row_to_incident, sort=query.sort,
-                                   order=query.order, limit=query.limit, offset=query.offset, cursor=query.cursor,
-                                   query=replace(query, limit=0, offset=0, cursor=""))
+        return await list_page(self.db, incidents, where, KEYSET, _row_to_incident, sort=query.sort,
+                               order=query.order, limit=query.limit, offset=query.offset, cursor=query.cursor,
+                               query=replace(query, limit=0, offset=0, cursor=""))
 
     async def count_created(self, tenant_id: str, since: datetime) -> tuple[int, int]:
         """(incidents created since, the tenant's highest number), from one statement so both describe the same

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -24,6 +25,11 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _REVISION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.py$")
+T = TypeVar("T")
+
+# How much work `brief_read` lets a read do on the event loop's thread: steps of SQLite's virtual machine,
+# about 10 million a second here, so about 2 ms.
+BRIEF_READ_STEPS = 20_000
 
 
 def _json_dumps(value) -> str:
@@ -68,12 +74,13 @@ class Database:
     instead of waiting. Reads use their own pool and, with WAL, never wait for the writer. `lookup()` is for
     the short indexed reads of the request path (a row by its key): on SQLite it runs on the event loop's
     thread, because handing a read of a few microseconds to the driver's thread and back costs far more than
-    the read.
+    the read. `brief_read()` is for reads that are usually short but need not be (a list page and its total).
     """
 
     def __init__(self, url: str, service: str, pool_size: int = 10) -> None:
         self.url = normalise_url(url)
         self.service = service
+        self.brief_read_steps = BRIEF_READ_STEPS
         if self.url.startswith("sqlite"):
             self.writer = _sqlite_engine(self.url, immediate=True, pool_size=1)
             self.reader = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
@@ -124,6 +131,31 @@ class Database:
             return
         with self.inline.connect() as conn:
             yield InlineConnection(conn)
+
+    async def brief_read(self, read: Callable[[Any], Awaitable[T]]) -> T:
+        """`read(conn)` on the event loop's thread while it stays short, like `lookup()`; on SQLite, a read that
+        takes more than `brief_read_steps` of the virtual machine is interrupted and run again on the reader pool, so one
+        that turns out long (a large tenant's count, a text search) never holds the loop for more than that."""
+        if self.inline is not None:
+            with self.inline.connect() as conn:
+                sqlite = conn.connection.driver_connection
+                left = self.brief_read_steps // 1000
+
+                def spend() -> bool:  # called every 1,000 steps; True interrupts the statement
+                    nonlocal left
+                    left -= 1
+                    return left < 0
+
+                sqlite.set_progress_handler(spend, 1000)
+                try:
+                    return await read(InlineConnection(conn))
+                except sa.exc.OperationalError:  # interrupted when over budget; otherwise a real error
+                    if left >= 0:
+                        raise
+                finally:
+                    sqlite.set_progress_handler(None, 0)
+        async with self.reader.connect() as conn:
+            return await read(conn)
 
     @asynccontextmanager
     async def leader_lock(self, key: int) -> AsyncIterator[bool]:

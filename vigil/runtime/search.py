@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.runtime.clock import as_utc
+from vigil.runtime.db import Database
 from vigil.runtime.errors import FieldError, ValidationFailed
 from vigil.runtime.text import contains
 
@@ -422,16 +423,22 @@ def _decode(value: Any, kind: str) -> Any:
     return value
 
 
-async def list_page(conn: AsyncConnection, table: sa.Table, where: Sequence[sa.ColumnElement[bool]],
-                    keyset: Keyset, load: Callable[[Any], T], *, sort: str, order: str, limit: int, offset: int,
-                    cursor: str, query: Any) -> Listing[T]:
+async def list_page(db: Database, table: sa.Table, where: Sequence[sa.ColumnElement[bool]], keyset: Keyset,
+                    load: Callable[[Any], T], *, sort: str, order: str, limit: int, offset: int, cursor: str,
+                    query: Any) -> Listing[T]:
     """One page of `table`'s rows matching `where`: after the cursor when there is one, else from `offset`;
-    with the total and the next cursor. `query` is the list's query without its paging (the cursor's binding)."""
-    total = (await conn.execute(sa.select(sa.func.count()).select_from(table).where(*where))).scalar_one()
+    with the total and the next cursor. `query` is the list's query without its paging (the cursor's binding).
+    The total and the page are read in one transaction, as a brief read (on the loop while they stay short)."""
+    count = sa.select(sa.func.count()).select_from(table).where(*where)
     statement = sa.select(table, *keyset.columns(sort)).where(*where).order_by(*keyset.order_by(sort, order))
     if cursor:
         statement = statement.where(keyset.after(cursor, sort, order, query))
     else:
         statement = statement.offset(offset)
-    rows = (await conn.execute(statement.limit(limit + 1))).all()
-    return Listing([load(r) for r in rows[:limit]], int(total), keyset.next_cursor(rows, limit, sort, order, query))
+
+    async def read(conn: AsyncConnection) -> Listing[T]:
+        total = (await conn.execute(count)).scalar_one()
+        rows = (await conn.execute(statement.limit(limit + 1))).all()
+        return Listing([load(r) for r in rows[:limit]], int(total), keyset.next_cursor(rows, limit, sort, order, query))
+
+    return await db.brief_read(read)

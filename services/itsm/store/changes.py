@@ -283,10 +283,9 @@ class ChangesStore:
             if ref:
                 text.append(changes.c.number == int(ref.group(1)))
             where.append(sa.or_(*text))
-        async with self.db.read() as conn:
-            return await list_page(conn, changes, where, KEYSET, row_to_change, sort=query.sort, order=query.order,
-                                   limit=query.limit, offset=query.offset, cursor=query.cursor,
-                                   query=replace(query, limit=0, offset=0, cursor=""))
+        return await list_page(self.db, changes, where, KEYSET, row_to_change, sort=query.sort, order=query.order,
+                               limit=query.limit, offset=query.offset, cursor=query.cursor,
+                               query=replace(query, limit=0, offset=0, cursor=""))
 
     async def mutate_change(self, tenant_id: str, key: str, decide: ChangeDecision,
                             expected_version: int = 0) -> Change:

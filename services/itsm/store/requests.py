@@ -138,10 +138,9 @@ class RequestsStore:
             where.append(t.c.catalog_item_id == query.catalog_item_id)
         if query.requested_by:
             where.append(t.c.requested_by == query.requested_by)
-        async with self.db.read() as conn:
-            return await list_page(conn, t, where, KEYSET, row_to_request, sort=query.sort, order=query.order,
-                                   limit=query.limit, offset=query.offset, cursor=query.cursor,
-                                   query=replace(query, limit=0, offset=0, cursor=""))
+        return await list_page(self.db, t, where, KEYSET, row_to_request, sort=query.sort, order=query.order,
+                               limit=query.limit, offset=query.offset, cursor=query.cursor,
+                               query=replace(query, limit=0, offset=0, cursor=""))
 
     async def mutate_request(self, tenant_id: str, key: str, decide: Callable[[ServiceRequest], Outcome],
                              expected_version: int = 0) -> ServiceRequest:
