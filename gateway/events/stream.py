@@ -136,7 +136,8 @@ class EventHub:
     async def run(self) -> None:
         def consumer() -> AIOKafkaConsumer:
             return AIOKafkaConsumer(*TOPICS, bootstrap_servers=self.bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="latest")
+                                    enable_auto_commit=False, auto_offset_reset="latest",
+                                    **bus.BATCHED_FETCH)
 
         async def session(consumer: AIOKafkaConsumer) -> None:
             await self._position(consumer)

@@ -55,7 +55,8 @@ class WebhookFeed:
     async def run(self) -> None:
         def consumer() -> AIOKafkaConsumer:
             return AIOKafkaConsumer(*TOPICS, bootstrap_servers=self.bootstrap, group_id=self.group_id,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    **bus.BATCHED_FETCH)
 
         async def session(consumer: AIOKafkaConsumer) -> None:
             while True:
