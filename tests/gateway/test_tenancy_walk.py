@@ -88,6 +88,11 @@ async def objects_of(a: api.TenantClient, receiver_url: str) -> dict[str, str]:
     while (await a.get(f"/api/runbook-runs/{run['id']}")).data["status"] != "BLOCKED":  # settled: reads stay equal
         assert time.monotonic() < deadline, "the run never waited for its manual step"
         await asyncio.sleep(0.3)
+    # The analysis reaches the incident's timeline through its event: settled once it is there.
+    timeline = f"/api/incidents/{incident['id']}/timeline"
+    while not any(e["kind"] == "rca" for e in (await a.get(timeline)).data["items"]):
+        assert time.monotonic() < deadline, "the analysis never reached the incident's timeline"
+        await asyncio.sleep(0.3)
     return {"/api/cmdb/items": ci["id"], "/api/cmdb/relations": relation["id"], "/api/incidents": incident["id"],
             "/api/rca": rca["id"], "/api/runbooks": runbook["id"], "/api/runbook-runs": run["id"],
             "/api/itsm/changes": change["id"], "/api/itsm/catalog": item["id"], "/api/itsm/requests": request["id"],

@@ -428,7 +428,7 @@ async def list_page(db: Database, table: sa.Table, where: Sequence[sa.ColumnElem
                     query: Any) -> Listing[T]:
     """One page of `table`'s rows matching `where`: after the cursor when there is one, else from `offset`;
     with the total and the next cursor. `query` is the list's query without its paging (the cursor's binding).
-    The total and the page are read in one transaction, as a brief read (on the loop while they stay short)."""
+    The total and the page are one brief read (`Database.brief_read`: on the loop while they stay short)."""
     count = sa.select(sa.func.count()).select_from(table).where(*where)
     statement = sa.select(table, *keyset.columns(sort)).where(*where).order_by(*keyset.order_by(sort, order))
     if cursor:
