@@ -12,29 +12,22 @@ as separate processes, SQLite files), then:
 
 Everything — broker, services, gateway and the clients — shares this machine's two cores.
 
-    .venv/bin/python bench/sse_fanout.py [--clients 1000] [--changes 100] [--rate 5]
+    .venv/bin/python bench/sse_fanout.py [--clients 1000] [--changes 100] [--rate 5] [--source DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 import orjson
+import support  # first: puts the repository on the path and sets VIGIL_CACHE_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("VIGIL_CACHE_DIR", str(REPO / ".cache"))
-
-from tests.support import api  # noqa: E402
-from vigil.stack import Stack  # noqa: E402
+from tests.support import api
 
 
 class StreamClient:
@@ -114,22 +107,19 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--rate", type=float, default=5.0, help="incident changes a second")
+    parser.add_argument("--source", type=lambda p: Path(p).resolve(), default=None,
+                        help="run the stack's processes from this checkout (before/after a change)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.clients * 2 + 256)), hard))
 
-    data_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
-    stack = Stack(data_dir=data_dir, env={"VIGIL_OPERATOR_EMAIL": api.OPERATOR_EMAIL,
-                                          "VIGIL_OPERATOR_PASSWORD": api.OPERATOR_PASSWORD,
-                                          "VIGIL_LOG_LEVEL": "WARNING"}, ephemeral_ports=True)
-    try:
-        stack.env["VIGIL_KAFKA_BOOTSTRAP"] = await asyncio.to_thread(stack.start_kafka)
-        await asyncio.to_thread(stack.start)
+    async with support.stack(args.source) as stack:
         tenant_url = f"http://127.0.0.1:{stack.ports['tenant']}"
         control_url = f"http://127.0.0.1:{stack.ports['control']}"
         stream_url = tenant_url + "/api/events/stream?types=incident.created"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
             users = await api.tenant(session, tenant_url, control_url, "bench", roles=("responder", "viewer"))
+            await support.unlimited(session, stack)  # 1,000 clients connect at once: more than a plan's reads
             viewer, writer = users["viewer"], users["responder"]
             await changes(writer, 10, args.rate)  # warm-up: connections, caches, the consumer at the end
             print("anchor: 1 stream client")
@@ -141,8 +131,6 @@ async def main() -> None:
             f50 = percentiles("  change -> event at each client", fanned)
             print(f"ratio p50 fan-out / anchor: {f50 / a50:.2f}")
         print(f"gateway RSS after the run: {gateway_rss(stack.processes['gateway'].pid)}")
-    finally:
-        await asyncio.to_thread(stack.stop)
 
 
 if __name__ == "__main__":

@@ -60,15 +60,20 @@ async def stack(source: Path | None) -> AsyncIterator[Stack]:
         await asyncio.to_thread(running.stop)
 
 
-async def credentials(session: aiohttp.ClientSession, running: Stack, use_api_key: bool) -> dict[str, str]:
-    """Headers of a responder of tenant `bench` (a JWT), or of an API key of that tenant; the tenant's limits are
-    raised out of the way (the benchmark measures what checking them costs, not refusals)."""
-    tenant_url = f"http://127.0.0.1:{running.ports['tenant']}"
+async def unlimited(session: aiohttp.ClientSession, running: Stack) -> None:
+    """Raise tenant `bench`'s limits out of the way: a benchmark measures what checking them costs, not refusals."""
     control_url = f"http://127.0.0.1:{running.ports['control']}"
-    users = await api.tenant(session, tenant_url, control_url, "bench", roles=("admin", "responder"))
     operator = {"Authorization": f"Bearer {await api.operator_token(session, control_url)}"}
     await api.request(session, "PATCH", f"{control_url}/api/tenants/bench/limits", json=UNLIMITED,
                       headers=operator)  # (a 404 from a checkout before limits existed)
+
+
+async def credentials(session: aiohttp.ClientSession, running: Stack, use_api_key: bool) -> dict[str, str]:
+    """Headers of a responder of tenant `bench` (a JWT), or of an API key of that tenant; its limits raised."""
+    tenant_url = f"http://127.0.0.1:{running.ports['tenant']}"
+    control_url = f"http://127.0.0.1:{running.ports['control']}"
+    users = await api.tenant(session, tenant_url, control_url, "bench", roles=("admin", "responder"))
+    await unlimited(session, running)
     if use_api_key:
         minted = await users["admin"].post("/api/api-keys", {"name": "bench", "scopes": ["incidents:*"]})
         return {"X-Api-Key": minted.data["token"], "Content-Type": "application/json"}
