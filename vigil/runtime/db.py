@@ -133,9 +133,9 @@ class Database:
             yield InlineConnection(conn)
 
     async def brief_read(self, read: Callable[[Any], Awaitable[T]]) -> T:
-        """`read(conn)` on the event loop's thread while it stays short, like `lookup()`; on SQLite, a read that
-        takes more than `brief_read_steps` of the virtual machine is interrupted and run again on the reader pool, so one
-        that turns out long (a large tenant's count, a text search) never holds the loop for more than that."""
+        """`read(conn)` on the event loop's thread while it stays short, like `lookup()`. On SQLite, a read that
+        takes more than `brief_read_steps` of the virtual machine is interrupted and run again on the reader pool,
+        so one that turns out long (a large tenant's count, a text search) never holds the loop for longer."""
         if self.inline is not None:
             with self.inline.connect() as conn:
                 sqlite = conn.connection.driver_connection
