@@ -8,6 +8,7 @@ from typing import Annotated
 
 import pytest
 from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
 from multidict import MultiDict
 from pydantic import Field, ValidationError
 from yarl import URL
@@ -15,7 +16,7 @@ from yarl import URL
 from gateway.schemas.base import Derived, NoSplit, Paging, ProtoField, Query, Resource, Time
 from gateway.schemas.cmdb import ConfigurationItem, ImpactQuery, ItemPatch, NewItem
 from gateway.schemas.common import Page, whole
-from gateway.schemas.convert import iso, struct_dict, to_json, to_proto
+from gateway.schemas.convert import iso, iso_ns, struct_dict, to_json, to_proto
 from gateway.schemas.incidents import Incident, NewIncident
 from gateway.schemas.itsm import ChangeQuery, NewChange
 from gateway.schemas.telemetry import Span, Trace
@@ -92,6 +93,18 @@ def test_a_model_that_does_not_fit_its_proto_is_refused_naming_the_field():
 
     with pytest.raises(TypeError, match="Timestamp needs a Time"):
         to_json(WrongType, incident_pb2.Incident())
+
+
+def test_timestamps_as_rfc3339_text_exactly():
+    """Exact to the microsecond (nanosecond) at any date protobuf allows; unset is null."""
+    assert iso(Timestamp()) is None
+    assert iso(Timestamp(seconds=int(T0.timestamp()), nanos=123456000)) == "2026-04-01T12:30:15.123456Z"
+    assert iso(Timestamp(seconds=217675717020, nanos=982757000)) == "8867-11-13T20:57:00.982757Z"  # float lost this
+    assert iso(Timestamp(seconds=-62135596800)) == "0001-01-01T00:00:00.000000Z"
+    assert iso(Timestamp(seconds=253402300799, nanos=999999000)) == "9999-12-31T23:59:59.999999Z"
+    assert iso(Timestamp(seconds=-1, nanos=500000000)) == "1969-12-31T23:59:59.500000Z"
+    assert iso_ns(Timestamp(seconds=int(T0.timestamp()), nanos=5)) == "2026-04-01T12:30:15.000000005Z"
+    assert iso_ns(Timestamp()) == "1970-01-01T00:00:00.000000000Z"
 
 
 def test_request_messages_from_request_models():
