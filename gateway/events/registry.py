@@ -12,7 +12,7 @@ import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -209,6 +209,11 @@ class Received:
     @property
     def tenant_id(self) -> str:
         return self.event.tenant_id
+
+    @property
+    def time(self) -> datetime:
+        """When it occurred, by the clock of the service that published it."""
+        return self.event.time
 
     def rendered(self) -> Published | None:
         """The event as published (made once), or None when its payload does not decode."""

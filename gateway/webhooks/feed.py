@@ -1,5 +1,7 @@
 """From Kafka to deliveries: the consumer group every gateway replica joins (so each event is taken by one
-replica), turning each published event into one delivery per subscription that wants it.
+replica), turning each published event into one delivery per subscription that wants it and existed when it
+occurred (a consumer group starts at the oldest event Kafka keeps: a new group, or a topic the gateway starts to
+read, must not replay history to subscriptions made since).
 
 The deliveries of a batch of events are inserted in one transaction, then the offsets are committed: a crash
 in between re-reads the batch, and the unique (subscription, event id) key makes the second insert a no-op, so
@@ -31,8 +33,9 @@ class WebhookFeed:
         self._task: asyncio.Task | None = None
 
     async def handle(self, records: Sequence[ConsumerRecord]) -> int:
-        """Deliveries for a batch of records, in one transaction; returns how many were new. Only the events of
-        tenants with an enabled subscription are rendered, and a batch that makes no delivery writes nothing."""
+        """Deliveries for a batch of records, in one transaction; returns how many were new. An event goes to the
+        tenant's enabled subscriptions created before it occurred (and only those events are rendered); a batch
+        that makes no delivery writes nothing."""
         events = received(records)
         if not events:
             return 0
@@ -41,9 +44,9 @@ class WebhookFeed:
         now = self.clock.now()
         rows = []
         for event in events:
-            if event.tenant_id in wanted and (rendered := event.rendered()) is not None:
-                rows += [self.store.delivery_row(s, rendered, now)
-                         for s in wanted[event.tenant_id] if s.wants(rendered)]
+            takers = [s for s in wanted.get(event.tenant_id, ()) if s.events_from <= event.time]
+            if takers and (rendered := event.rendered()) is not None:
+                rows += [self.store.delivery_row(s, rendered, now) for s in takers if s.wants(rendered)]
         if not rows:
             return 0
         async with self.store.db.write() as conn:

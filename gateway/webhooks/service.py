@@ -20,10 +20,15 @@ from gateway.webhooks.feed import WebhookFeed
 from gateway.webhooks.store import Subscription, WebhookStore
 from gateway.webhooks.targets import check_target, networks
 from vigil.runtime.clock import Clock
+from vigil.runtime.clock import now as wall_now
 from vigil.runtime.db import Database
 from vigil.runtime.errors import FieldError, ValidationFailed
 
 PING = "webhook.ping"
+# A subscription's events are those that occurred from its creation on, by the wall clocks of the service that
+# stamped the event and of the gateway; the slack keeps a small difference between those clocks from dropping an
+# event of the first moments (one from just before is delivered instead).
+EVENTS_FROM_SLACK = timedelta(seconds=1)
 
 
 def check_event_types(patterns: list[str]) -> None:
@@ -66,7 +71,7 @@ class Webhooks:
             event_types=values["event_types"], filter=values["filter"], enabled=values["enabled"],
             disabled_reason=None, disabled_at=None, secret=signing.new_secret(), previous_secret=None,
             previous_secret_expires_at=None, consecutive_failures=0, created_by=actor, created_at=now,
-            updated_at=now, version=1)
+            updated_at=now, version=1, events_from=wall_now() - EVENTS_FROM_SLACK)  # not self.clock: tests speed it
         return await self.store.create(subscription)
 
     async def update(self, tenant_id: str, subscription_id: str, changes: dict[str, Any],

@@ -46,6 +46,8 @@ subscriptions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
+    # Events that occurred before this are not the subscription's (see Subscription.events_from).
+    sa.Column("events_from", sa.DateTime(timezone=True), nullable=False),
 )
 deliveries = sa.Table(
     "webhook_deliveries", metadata,
@@ -112,6 +114,10 @@ class Subscription:
     created_at: datetime
     updated_at: datetime
     version: int
+    # The wall-clock time of its creation, less EVENTS_FROM_SLACK: an event that occurred earlier is never
+    # delivered to it, whenever the feed reads it (a new consumer group, or a topic the gateway starts reading,
+    # begins at the oldest event Kafka keeps).
+    events_from: datetime
 
     @property
     def secret_hint(self) -> str:
@@ -139,7 +145,7 @@ class Subscription:
 
 def _subscription(row: Any) -> Subscription:
     values = dict(row._mapping)
-    for name in ("disabled_at", "previous_secret_expires_at", "created_at", "updated_at"):
+    for name in ("disabled_at", "previous_secret_expires_at", "created_at", "updated_at", "events_from"):
         if values[name] is not None:
             values[name] = as_utc(values[name])
     return Subscription(**values)
@@ -147,7 +153,7 @@ def _subscription(row: Any) -> Subscription:
 
 SUBSCRIPTIONS = VersionedTable(
     subscriptions, "webhook", _subscription,
-    values=lambda s: {k: v for k, v in s.__dict__.items() if k not in ("id", "tenant_id", "created_by", "created_at")})
+    values=lambda s: {k: v for k, v in s.__dict__.items() if k not in ("id", "tenant_id", "created_by", "created_at", "events_from")})
 
 
 @dataclass(frozen=True)

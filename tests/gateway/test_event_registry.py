@@ -130,7 +130,7 @@ def subscription(**filters: list[str]) -> Subscription:
     return Subscription(id="s", tenant_id="acme", url="https://x", description="", event_types=["*"],
                         filter=filters, enabled=True, disabled_reason=None, disabled_at=None, secret="whsec_x",
                         previous_secret=None, previous_secret_expires_at=None, consecutive_failures=0,
-                        created_by="a", created_at=T, updated_at=T, version=1)
+                        created_by="a", created_at=T, updated_at=T, version=1, events_from=T)
 
 
 def test_filters_narrow_only_events_that_carry_the_attribute() -> None:

@@ -445,3 +445,61 @@ async def test_alerts_through_a_door_are_delivered_and_filtered_by_integration(o
     alert = delivered[("alert.created", alert_ids["wanted"])]
     assert alert.signed_by(hook["secret"]) and alert.event == streamed[alert_ids["wanted"]]
     assert alert.event["data"]["severity"] == "P1" and alert.event["data"]["integration_id"] == wanted["id"]
+
+
+async def test_events_from_before_a_subscription_existed_are_not_delivered_to_it(outbound_env):
+    """A consumer group starting afresh (a new group, or a topic the gateway starts to read) begins at the oldest
+    event Kafka keeps; replaying those events through the feed gives a subscription only the ones that occurred
+    after it was made."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from gateway.events.registry import received
+    from gateway.webhooks.feed import WebhookFeed
+    from gateway.webhooks.service import EVENTS_FROM_SLACK
+    from vigil.runtime import topics
+
+    admin = (await api.tenant(outbound_env["session"], outbound_env["tenant"], outbound_env["control"]))["admin"]
+    before = (await admin.post("/api/incidents", {"title": "before", "severity": "P3"})).data
+    await asyncio.sleep(EVENTS_FROM_SLACK.total_seconds() + 0.3)
+    async def ok(_got: Received) -> int:
+        return 200
+
+    receiver = await Receiver(ok).start()
+    try:
+        hook = await subscribe(admin, receiver.url + "/hooks/vigil")
+        after = (await admin.post("/api/incidents", {"title": "after", "severity": "P3"})).data
+        await eventually(lambda: deliveries(admin, hook["id"]))  # the running feed delivered "after"
+
+        # The whole incident topic from its start, as a consumer group without offsets reads it.
+        bootstrap = outbound_env["settings"].kafka_bootstrap
+        kafka_admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await kafka_admin.start()
+        try:
+            described = await kafka_admin.describe_topics([topics.INCIDENT_EVENTS])
+        finally:
+            await kafka_admin.close()
+        parts = [TopicPartition(topics.INCIDENT_EVENTS, p["partition"]) for p in described[0]["partitions"]]
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+        await consumer.start()
+        try:
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            records, seen = [], set()
+            async with asyncio.timeout(30):
+                while {before["id"], after["id"]} - seen:
+                    for batch in (await consumer.getmany(timeout_ms=500)).values():
+                        records += batch
+                        seen |= {e.rendered().resource_id for e in received(batch) if e.rendered() is not None}
+        finally:
+            await consumer.stop()
+        webhooks = outbound_env["gateway"].webhooks
+        replayed = WebhookFeed(webhooks.store, outbound_env["clock"], bootstrap="", group_id="",
+                               on_enqueued=lambda: None)
+        await replayed.handle(records)
+
+        delivered = {d["resource"]["id"] for d in await deliveries(admin, hook["id"])}
+        assert after["id"] in delivered
+        assert before["id"] not in delivered
+    finally:
+        await receiver.stop()

@@ -60,3 +60,33 @@ async def test_a_gap_stops_migration_before_anything_runs(tmp_path, database_url
         assert "incidents" not in await _tables(db)
     finally:
         await db.dispose()
+
+
+async def test_existing_webhook_subscriptions_take_their_events_from_their_creation(database_url):
+    """Gateway 0005: a subscription made before it gets `events_from` = its `created_at` (none is dropped)."""
+    from datetime import UTC, datetime
+
+    from gateway.app import MIGRATIONS as GATEWAY_MIGRATIONS
+    from gateway.webhooks.store import subscriptions
+
+    made = datetime(2026, 3, 1, 8, 30, 15, 250000, tzinfo=UTC)
+    db = Database(database_url, "gateway")
+    try:
+        await db.migrate(GATEWAY_MIGRATIONS, "0004")
+        columns = [c for c in subscriptions.c if c.name != "events_from"]
+        async with db.write() as conn:
+            await conn.execute(sa.insert(sa.table("webhook_subscriptions", *[sa.column(c.name, c.type)
+                                                                             for c in columns])).values(
+                id="s1", tenant_id="acme", url="https://example.com/h", description="", event_types=["*"],
+                filter={}, enabled=True, secret="whsec_x", consecutive_failures=0, created_by="a",
+                created_at=made, updated_at=made, version=1))
+        await db.migrate(GATEWAY_MIGRATIONS)
+        async with db.read() as conn:
+            row = (await conn.execute(sa.select(subscriptions.c.events_from))).one()
+        assert row.events_from.replace(tzinfo=row.events_from.tzinfo or UTC) == made
+        await db.migrate(GATEWAY_MIGRATIONS, "0004")  # and back
+        async with db.read() as conn:
+            names = await conn.run_sync(lambda c: [x["name"] for x in sa.inspect(c).get_columns("webhook_subscriptions")])
+        assert "events_from" not in names and "created_at" in names
+    finally:
+        await db.dispose()
