@@ -109,11 +109,10 @@ FILTERS = Catalogue(
 
 
 def _row_to_item(row: Any) -> Item:
-    m = row._mapping
-    return Item(id=m["id"], tenant_id=m["tenant_id"], name=m["name"], cls=m["class"],
-                environment=m["environment"], owner=m["owner"], criticality=m["criticality"],
-                attributes=dict(m["attributes"] or {}), version=m["version"], created_by=m["created_by"],
-                created_at=as_utc(m["created_at"]), updated_at=as_utc(m["updated_at"]))
+    return Item(id=row.id, tenant_id=row.tenant_id, name=row.name, cls=getattr(row, "class"),
+                environment=row.environment, owner=row.owner, criticality=row.criticality,
+                attributes=dict(row.attributes or {}), version=row.version, created_by=row.created_by,
+                created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at))
 
 
 def _row_to_relation(row: Any) -> Relation:

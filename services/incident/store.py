@@ -28,7 +28,7 @@ from services.incident.service import (
 )
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
-from vigil.runtime.db import Database, dialect_insert
+from vigil.runtime.db import Database, dialect_insert, records
 from vigil.runtime.outbox import current_traceparent
 from vigil.runtime.search import (
     Catalogue,
@@ -309,8 +309,8 @@ class IncidentStore:
 
     async def get(self, tenant_id: str, key: str) -> Incident | None:
         async with self.db.lookup() as conn:
-            row = (await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key)))).first()
-        return _row_to_incident(row) if row else None
+            found = records(await conn.execute(sa.select(incidents).where(self._key_clause(tenant_id, key))))
+        return _row_to_incident(found[0]) if found else None
 
     async def list(self, tenant_id: str, query: ListQuery) -> Listing[Incident]:
         where = [incidents.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]

@@ -13,6 +13,8 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +66,20 @@ def schema_for(service: str) -> str:
 def lock_key(name: str) -> int:
     """A PostgreSQL advisory lock key (signed 64 bits) for a lock name."""
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def records(result: sa.Result[Any]) -> list[tuple[Any, ...]]:
+    """A result's rows as tuples whose columns are also attributes (`r.title`, `r[3]`), for loaders that read many
+    rows. A SQLAlchemy Row finds a column by name in `__getattr__`, after Python's own lookup has failed: 0.5 µs an
+    access, 21 µs to turn an incident row into an incident; from one of these, 6.5 µs. Column names must be
+    distinct (a name given twice is the last column of that name)."""
+    make = _record_type(tuple(result.keys()))
+    return [make(row) for row in result.all()]
+
+
+@lru_cache(maxsize=1024)
+def _record_type(keys: tuple[str, ...]) -> type[tuple[Any, ...]]:
+    return type("Record", (tuple,), {"__slots__": (), **{k: property(itemgetter(i)) for i, k in enumerate(keys)}})
 
 
 class Database:

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vigil.runtime.clock import as_utc
-from vigil.runtime.db import Database
+from vigil.runtime.db import Database, records
 from vigil.runtime.errors import FieldError, ValidationFailed
 from vigil.runtime.text import contains
 
@@ -438,7 +438,7 @@ async def list_page(db: Database, table: sa.Table, where: Sequence[sa.ColumnElem
 
     async def read(conn: AsyncConnection) -> Listing[T]:
         total = (await conn.execute(count)).scalar_one()
-        rows = (await conn.execute(statement.limit(limit + 1))).all()
+        rows = records(await conn.execute(statement.limit(limit + 1)))
         return Listing([load(r) for r in rows[:limit]], int(total), keyset.next_cursor(rows, limit, sort, order, query))
 
     return await db.brief_read(read)
