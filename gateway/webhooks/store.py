@@ -151,9 +151,10 @@ def _subscription(row: Any) -> Subscription:
     return Subscription(**values)
 
 
+_FIXED = ("id", "tenant_id", "created_by", "created_at", "events_from")  # what an update never writes
 SUBSCRIPTIONS = VersionedTable(
     subscriptions, "webhook", _subscription,
-    values=lambda s: {k: v for k, v in s.__dict__.items() if k not in ("id", "tenant_id", "created_by", "created_at", "events_from")})
+    values=lambda s: {k: v for k, v in s.__dict__.items() if k not in _FIXED})
 
 
 @dataclass(frozen=True)
