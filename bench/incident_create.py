@@ -2,8 +2,9 @@
 
 Starts everything on this machine as `vigil up` does (a local Kafka broker, the five services and the gateway
 as separate processes, SQLite files), signs in (or, with `--api-key`, mints an API key), then drives creates from C
-concurrent clients for T seconds and prints throughput and p50/p99 latency, and the same load on a bare aiohttp
-handler in a process of its own (`bench/anchor.py`) as the anchor of the run. Afterwards it checks that every
+concurrent clients for T seconds and prints throughput and p50/p99 latency, and the same load on the anchors of the
+run (`bench/anchor.py`): a bare aiohttp handler, and that handler making one gRPC call to a bare gRPC server (the
+floor of the design's request path). Afterwards it checks that every
 created incident's event reached Kafka (the relay keeps up, nothing lost).
 
     .venv/bin/python bench/incident_create.py [--seconds 20] [--concurrency 32] [--warmup 3] [--no-ci] [--api-key]
@@ -66,14 +67,8 @@ async def main() -> None:
         creates = support.report(name, latencies, errors, args.seconds, args.concurrency)
         await cpu.settle()  # every create's event is consumed (auto-RCA, webhooks, stream) on this machine too
         cpu.report(len(latencies))
-        with support.anchor() as bare_url:
-            def bare_post():
-                return session.post(bare_url, data=body, headers={"Content-Type": "application/json"})
-
-            await support.drive(bare_post, 201, args.warmup, args.concurrency)
-            bare = support.report("anchor: bare aiohttp handler", *await support.drive(
-                bare_post, 201, args.seconds, args.concurrency), args.seconds, args.concurrency)
-        print(f"ratio creates / bare aiohttp: {creates / bare:.3f}")
+        bare, floor = await support.anchor_rates(session, args, "POST", body, 201)
+        print(f"ratio creates / bare aiohttp: {creates / bare:.3f}   / the design's floor: {creates / floor:.3f}")
         expected = len(latencies) + len(warm)  # the warm-up's creates are on the topic too
         seen, waited = await count_events(stack.env["VIGIL_KAFKA_BOOTSTRAP"], expected)
         print(f"  kafka       {seen} of {expected} incident.created events on the topic ({waited:.1f}s to read them)")

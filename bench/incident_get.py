@@ -3,8 +3,9 @@
 Starts everything on this machine as `vigil up` does (a local Kafka broker, the five services and the gateway
 as separate processes, SQLite files), signs in (or, with `--api-key`, mints an API key), creates incidents, then
 reads random ones from C concurrent clients for T seconds and prints throughput and p50/p99 latency. Anchors in the
-same run: a bare aiohttp handler in a process of its own (`bench/anchor.py`: the floor of HTTP on this machine)
-and `GET /healthz` on the gateway (no authentication, no service call).
+same run: `GET /healthz` on the gateway (no authentication, no service call), a bare aiohttp handler in a process
+of its own (`bench/anchor.py`: the floor of HTTP on this machine), and that handler making one gRPC call to a bare
+gRPC server (the floor of the design's request path: HTTP in, one gRPC call, JSON out, nothing of Vigil).
 
     .venv/bin/python bench/incident_get.py [--seconds 15] [--concurrency 32] [--incidents 200] [--api-key]
                                            [--source DIR] [--profile DIR]
@@ -39,8 +40,9 @@ async def main() -> None:
         healthz = support.report("gateway GET /healthz", *await support.drive(
             lambda: session.get(f"{tenant_url}/healthz"), 200, args.seconds, args.concurrency), args.seconds,
             args.concurrency)
-        bare = await support.bare_get_rate(session, args)
-    print(f"ratio GET by id / bare aiohttp: {gets / bare:.3f}   GET by id / gateway healthz: {gets / healthz:.3f}")
+        bare, floor = await support.anchor_rates(session, args)
+    print(f"ratio GET by id / bare aiohttp: {gets / bare:.3f}   / the design's floor: {gets / floor:.3f}   "
+          f"/ gateway healthz: {gets / healthz:.3f}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ concurrent clients for a fixed time.
 Starts everything on this machine as `vigil up` does (a local Kafka broker, the five services and the gateway
 as separate processes, SQLite files), signs in (or, with `--api-key`, mints an API key), creates incidents of the
 four severities, then lists the triggered P2 ones (a page of 50 of about a quarter of them, with the total) from C
-concurrent clients for T seconds and prints throughput and p50/p99 latency, and the same load on a bare aiohttp
-handler in a process of its own (`bench/anchor.py`) as the anchor of the run.
+concurrent clients for T seconds and prints throughput and p50/p99 latency, and the same load on the anchors of the
+run (`bench/anchor.py`): a bare aiohttp handler, and that handler making one gRPC call to a bare gRPC server (the
+floor of the design's request path).
 
     .venv/bin/python bench/incident_list.py [--seconds 15] [--concurrency 32] [--incidents 400] [--api-key]
                                             [--source DIR] [--profile DIR]
@@ -39,8 +40,8 @@ async def main() -> None:
 
         name = f"GET /api/incidents?status=triggered&severity=P2&limit=50 ({'API key' if args.api_key else 'JWT'})"
         lists = await support.run_measured(stack, args, name, lambda: session.get(url, headers=headers), 200)
-        bare = await support.bare_get_rate(session, args)
-    print(f"ratio list / bare aiohttp: {lists / bare:.3f}")
+        bare, floor = await support.anchor_rates(session, args)
+    print(f"ratio list / bare aiohttp: {lists / bare:.3f}   / the design's floor: {lists / floor:.3f}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """What the gateway benchmarks share: starting the stack (from this checkout or another one, to measure before
-and after a change on the same machine state), a tenant to drive it with a JWT or an API key, the bare aiohttp
-anchor, and the load loop with its report."""
+and after a change on the same machine state), a tenant to drive it with a JWT or an API key, the anchors
+(`anchor.py`), and the load loop with its report."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -117,8 +118,10 @@ class Measured:
             spy = Path(sys.executable).parent / "py-spy"
             recorders = [subprocess.Popen([str(spy), "record", "--pid", str(proc.pid), "--duration",
                                            str(int(self.seconds)), "--rate", "200", "--format", "speedscope",
-                                           *(["--native"] if os.environ.get("BENCH_PROFILE_NATIVE") else []),
-                                           "--nonblocking", "-o", str(self.profile / f"{name}.speedscope.json")],
+                                           # py-spy reads native stacks only while the process is stopped
+                                           *(["--native"] if os.environ.get("BENCH_PROFILE_NATIVE")
+                                             else ["--nonblocking"]),
+                                           "-o", str(self.profile / f"{name}.speedscope.json")],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                          for name, proc in self.processes.items()]
         before = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
@@ -170,24 +173,45 @@ async def run_measured(running: Stack, args, name: str, send: Callable[[], objec
     return rate
 
 
-async def bare_get_rate(session: aiohttp.ClientSession, args) -> float:
-    """The same load of GETs on the bare aiohttp anchor, in a process of its own; its rate."""
-    with anchor() as bare_url:
-        await drive(lambda: session.get(bare_url), 200, args.warmup, args.concurrency)
-        return report("anchor: bare aiohttp handler", *await drive(
-            lambda: session.get(bare_url), 200, args.seconds, args.concurrency), args.seconds, args.concurrency)
+async def anchor_rates(session: aiohttp.ClientSession, args, method: str = "GET", body: bytes = b"",
+                       ok: int = 200) -> tuple[float, float]:
+    """The same load on the two anchors (`bench/anchor.py`), each in processes of their own: the bare aiohttp
+    handler, and that handler making one gRPC call to a bare grpc.aio server (the floor of the design's request
+    path). Prints each with its CPU per answer; returns their rates."""
+    rates = []
+    for name, via_grpc in (("anchor: bare aiohttp handler", False),
+                           ("anchor: aiohttp handler + one gRPC call (the design's floor)", True)):
+        with anchor(via_grpc) as (url, processes):
+            def send():
+                return session.request(method, url, data=body or None, headers={"Content-Type": "application/json"})
+
+            await drive(send, ok, args.warmup, args.concurrency)
+            before = {process: cpu_seconds(proc.pid) for process, proc in processes.items()}
+            latencies, errors = await drive(send, ok, args.seconds, args.concurrency)
+            rates.append(report(name, latencies, errors, args.seconds, args.concurrency))
+            if latencies:
+                print("  cpu/answer  " + "   ".join(
+                    f"{process} {(cpu_seconds(proc.pid) - before[process]) * 1000 / len(latencies):.3f}"
+                    for process, proc in processes.items()) + " ms")
+    return rates[0], rates[1]
 
 
 @contextlib.contextmanager
-def anchor() -> str:
-    """The bare aiohttp handler in a process of its own; yields its URL."""
+def anchor(via_grpc: bool = False) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
+    """The bare aiohttp handler in a process of its own (with `via_grpc`, making one call to a bare gRPC server in
+    another); yields its URL and the processes."""
+    script = [sys.executable, str(REPO / "bench" / "anchor.py")]
+    processes: dict[str, subprocess.Popen] = {}
     port = free_port()
-    process = subprocess.Popen([sys.executable, str(REPO / "bench" / "anchor.py"), str(port)])
     url = f"http://127.0.0.1:{port}/bare"
     try:
+        if via_grpc:
+            grpc_port = free_port()
+            processes["grpc"] = subprocess.Popen([*script, "grpc", str(grpc_port)])
+            processes["http"] = subprocess.Popen([*script, "http", str(port), "--grpc", f"127.0.0.1:{grpc_port}"])
+        else:
+            processes["http"] = subprocess.Popen([*script, "http", str(port)])
         deadline = time.monotonic() + 20
-        import urllib.request
-
         while True:
             try:
                 urllib.request.urlopen(url, timeout=1).read()
@@ -196,10 +220,11 @@ def anchor() -> str:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        yield url
+        yield url, processes
     finally:
-        process.terminate()
-        process.wait(10)
+        for process in processes.values():
+            process.terminate()
+            process.wait(10)
 
 
 async def drive(send: Callable[[], object], ok: int, seconds: float, concurrency: int) -> tuple[list[float], int]:
