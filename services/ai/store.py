@@ -39,16 +39,18 @@ def settings_from_row(tenant_id: str, row) -> TenantAiSettings:
                             as_utc(row.updated_at))
 
 
+_SETTINGS = sa.select(settings_table).where(settings_table.c.tenant_id == sa.bindparam("tenant_id"))
+
+
 class SettingsStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def get(self, tenant_id: str, conn=None) -> TenantAiSettings:
-        query = sa.select(settings_table).where(settings_table.c.tenant_id == tenant_id)
         if conn is not None:
-            return settings_from_row(tenant_id, (await conn.execute(query)).first())
-        async with self.db.lookup() as c:  # read for every incident.created (IncidentCreated.wanted)
-            return settings_from_row(tenant_id, (await c.execute(query)).first())
+            return settings_from_row(tenant_id, (await conn.execute(_SETTINGS, {"tenant_id": tenant_id})).first())
+        found = await self.db.fetch(_SETTINGS, {"tenant_id": tenant_id})  # for every incident.created
+        return settings_from_row(tenant_id, found[0] if found else None)
 
     async def put(self, tenant_id: str, decide: Callable[[TenantAiSettings], TenantAiSettings]) -> TenantAiSettings:
         """Read, decide (a pure function of the current settings), write under the version: a concurrent

@@ -23,7 +23,7 @@ from services.cmdb.service import (
 )
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
-from vigil.runtime.db import Database
+from vigil.runtime.db import Database, ReadByKey
 from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
 from vigil.runtime.search import (
     Catalogue,
@@ -155,6 +155,9 @@ def _chunks(values: list, size: int = _CHUNK):
         yield values[i:i + size]
 
 
+_BY_KEY = ReadByKey(items)
+
+
 class CmdbStore:
     def __init__(self, db: Database, events: CmdbEvents) -> None:
         self.db = db
@@ -173,9 +176,7 @@ class CmdbStore:
         return item, True
 
     async def get_item(self, tenant_id: str, ci_id: str) -> Item | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(sa.select(items).where(items.c.tenant_id == tenant_id,
-                                                             items.c.id == ci_id))).first()
+        row = await _BY_KEY.one(self.db, tenant_id, ci_id)
         return _row_to_item(row) if row else None
 
     async def get_items(self, tenant_id: str, ids: list[str]) -> dict[str, Item]:

@@ -28,7 +28,7 @@ from services.incident.service import (
 )
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
-from vigil.runtime.db import Database, dialect_insert
+from vigil.runtime.db import Database, ReadByKey, dialect_insert
 from vigil.runtime.outbox import current_traceparent
 from vigil.runtime.search import (
     Catalogue,
@@ -173,12 +173,7 @@ def _incident_values(incident: Incident) -> dict[str, Any]:
     }
 
 
-# A read by id or reference, built once: building a select of the incident's columns and its cache key cost
-# SQLAlchemy more than running it (docs/performance.md).
-_GET_BY_ID = sa.select(incidents).where(incidents.c.tenant_id == sa.bindparam("tenant_id"),
-                                        incidents.c.id == sa.bindparam("key"))
-_GET_BY_NUMBER = sa.select(incidents).where(incidents.c.tenant_id == sa.bindparam("tenant_id"),
-                                            incidents.c.number == sa.bindparam("key"))
+_BY_KEY = ReadByKey(incidents, REFERENCE)
 
 _versioned = VersionedTable(incidents, "incident", _row_to_incident, _incident_values,
                             label=lambda incident: incident.reference)
@@ -315,10 +310,8 @@ class IncidentStore:
         return sa.and_(incidents.c.tenant_id == tenant_id, incidents.c.id == key)
 
     async def get(self, tenant_id: str, key: str) -> Incident | None:
-        match = REFERENCE.match(key)
-        statement, value = (_GET_BY_NUMBER, int(match.group(1))) if match else (_GET_BY_ID, key)
-        found = await self.db.fetch(statement, {"tenant_id": tenant_id, "key": value})
-        return _row_to_incident(found[0]) if found else None
+        row = await _BY_KEY.one(self.db, tenant_id, key)
+        return _row_to_incident(row) if row else None
 
     async def list(self, tenant_id: str, query: ListQuery) -> Listing[Incident]:
         where = [incidents.c.tenant_id == tenant_id, *FILTERS.where(query.filters)]

@@ -82,6 +82,23 @@ def _record_type(keys: tuple[str, ...]) -> type[tuple[Any, ...]]:
     return type("Record", (tuple,), {"__slots__": (), **{k: property(itemgetter(i)) for i, k in enumerate(keys)}})
 
 
+class ReadByKey:
+    """The read of one row of a tenant's table by its id, or by its reference number when the key is one (a
+    pattern whose group is the number, e.g. `INC-(\\d{8})`): its two statements built once, for `Database.fetch()`."""
+
+    def __init__(self, table: sa.Table, reference: re.Pattern[str] | None = None) -> None:
+        tenant = table.c.tenant_id == sa.bindparam("tenant_id")
+        self.by_id = sa.select(table).where(tenant, table.c.id == sa.bindparam("key"))
+        self.by_number = sa.select(table).where(tenant, table.c.number == sa.bindparam("key")) if reference else None
+        self.reference = reference
+
+    async def one(self, db: Database, tenant_id: str, key: str) -> tuple[Any, ...] | None:
+        match = self.reference.match(key) if self.reference is not None else None
+        statement, value = (self.by_number, int(match.group(1))) if match else (self.by_id, key)
+        found = await db.fetch(statement, {"tenant_id": tenant_id, "key": value})
+        return found[0] if found else None
+
+
 @lru_cache(maxsize=256)
 def _compiled_read(statement: sa.Select, dialect: sa.Dialect):
     """A read's SQL for the driver, its parameters in order with their bind processors, and its record type and

@@ -13,7 +13,7 @@ from services.itsm.events import ItsmEvents
 from services.itsm.service import Blackout, Page
 from services.itsm.store.common import TS, conflict_lock, metadata
 from vigil.runtime.clock import as_utc, now
-from vigil.runtime.db import Database
+from vigil.runtime.db import Database, ReadByKey
 from vigil.runtime.versioned import VersionedTable
 
 blackouts = sa.Table(
@@ -49,6 +49,9 @@ def _blackout_values(b: Blackout) -> dict[str, Any]:
 versioned_blackouts = VersionedTable(blackouts, "blackout", row_to_blackout, _blackout_values)
 
 
+_BY_KEY = ReadByKey(blackouts)
+
+
 class BlackoutsStore:
     """A blackout write flags (or clears) the active changes its window overlaps in the same transaction, under
     the tenant's conflict lock, so a change created at the same moment and the blackout see each other."""
@@ -69,9 +72,7 @@ class BlackoutsStore:
         return blackout
 
     async def get_blackout(self, tenant_id: str, blackout_id: str) -> Blackout | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(sa.select(blackouts).where(
-                blackouts.c.tenant_id == tenant_id, blackouts.c.id == blackout_id))).first()
+        row = await _BY_KEY.one(self.db, tenant_id, blackout_id)
         return row_to_blackout(row) if row else None
 
     async def list_blackouts(self, tenant_id: str, start: datetime | None, end: datetime | None,

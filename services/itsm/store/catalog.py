@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from services.itsm.service import CatalogItem, Page
 from services.itsm.store.common import TS, metadata
 from vigil.runtime.clock import as_utc
-from vigil.runtime.db import Database
+from vigil.runtime.db import Database, ReadByKey
 from vigil.runtime.errors import Conflict, FieldError
 from vigil.runtime.text import contains_any, folded
 from vigil.runtime.versioned import VersionedTable
@@ -53,6 +53,9 @@ def _item_values(i: CatalogItem) -> dict[str, Any]:
 versioned_items = VersionedTable(catalog_items, "catalog item", row_to_item, _item_values)
 
 
+_BY_KEY = ReadByKey(catalog_items)
+
+
 class CatalogStore:
     db: Database
 
@@ -67,9 +70,7 @@ class CatalogStore:
         return item
 
     async def get_catalog_item(self, tenant_id: str, item_id: str) -> CatalogItem | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(sa.select(catalog_items).where(
-                catalog_items.c.tenant_id == tenant_id, catalog_items.c.id == item_id))).first()
+        row = await _BY_KEY.one(self.db, tenant_id, item_id)
         return row_to_item(row) if row else None
 
     async def list_catalog_items(self, tenant_id: str, category: str, q: str, include_retired: bool,

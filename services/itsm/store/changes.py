@@ -49,7 +49,7 @@ from services.itsm.store.common import (
     times_json,
 )
 from vigil.runtime.clock import as_utc
-from vigil.runtime.db import Database
+from vigil.runtime.db import Database, ReadByKey
 from vigil.runtime.errors import Conflict
 from vigil.runtime.search import (
     Catalogue,
@@ -204,6 +204,9 @@ versioned_changes = VersionedTable(changes, "change", row_to_change, change_valu
                                    label=lambda change: change.reference)
 
 
+_BY_KEY = ReadByKey(changes, CHANGE_REF)
+
+
 class ChangesStore:
     """Every write that can change which changes clash (creating or moving a change, moving it in or out of the
     active states, re-checking it, and every blackout write) runs under the tenant's conflict lock
@@ -256,9 +259,7 @@ class ChangesStore:
                 {"tenant_id": change.tenant_id, "ci_id": ci, "change_id": change.id} for ci in change.ci_ids])
 
     async def get_change(self, tenant_id: str, key: str) -> Change | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(sa.select(changes).where(
-                key_clause(changes, tenant_id, key, CHANGE_REF)))).first()
+        row = await _BY_KEY.one(self.db, tenant_id, key)
         return row_to_change(row) if row else None
 
     async def list_changes(self, tenant_id: str, query: ChangeQuery) -> Listing[Change]:

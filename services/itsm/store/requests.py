@@ -23,7 +23,7 @@ from services.itsm.store.common import (
     times_json,
 )
 from vigil.runtime.clock import as_utc
-from vigil.runtime.db import Database
+from vigil.runtime.db import Database, ReadByKey
 from vigil.runtime.search import (
     Catalogue,
     Keyset,
@@ -102,6 +102,9 @@ versioned_requests = VersionedTable(service_requests, "service request", row_to_
                                     label=lambda request: request.reference)
 
 
+_BY_KEY = ReadByKey(service_requests, REQUEST_REF)
+
+
 class RequestsStore:
     db: Database
     events: ItsmEvents
@@ -124,9 +127,7 @@ class RequestsStore:
         return request
 
     async def get_request(self, tenant_id: str, key: str) -> ServiceRequest | None:
-        async with self.db.read() as conn:
-            row = (await conn.execute(sa.select(service_requests).where(
-                key_clause(service_requests, tenant_id, key, REQUEST_REF)))).first()
+        row = await _BY_KEY.one(self.db, tenant_id, key)
         return row_to_request(row) if row else None
 
     async def list_requests(self, tenant_id: str, query: RequestQuery) -> Listing[ServiceRequest]:
