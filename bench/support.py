@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -53,6 +54,8 @@ async def stack(source: Path | None) -> AsyncIterator[Stack]:
         # and the working directory too: `python -m` puts it first on the children's sys.path.
         os.chdir(source)
     running = Stack(data_dir=Path(tempfile.mkdtemp(prefix="vigil-bench-")), env=env, ephemeral_ports=True)
+    # Stopped by SIGTERM (kill, timeout), a benchmark stops its stack instead of leaving it to load the machine.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     try:
         running.env["VIGIL_KAFKA_BOOTSTRAP"] = await asyncio.to_thread(running.start_kafka)
         await asyncio.to_thread(running.start)
