@@ -20,12 +20,12 @@ from datetime import UTC
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from google.protobuf.message import DecodeError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.incident.alerts.decisions import Incoming
 from services.incident.alerts.service import AlertProcessor
 from vigil.incident.v1 import alerts_pb2
 from vigil.runtime import bus, topics
+from vigil.runtime.errors import is_transient
 from vigil.runtime.protos import struct_dict
 
 log = logging.getLogger("vigil.incident.alerts.intake")
@@ -155,9 +155,10 @@ class AlertIntakeConsumer:
         while True:
             try:
                 return len(await self.processor.process(batch))
-            except (OperationalError, DBAPIError, OSError) as exc:
-                if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(
-                        exc, OperationalError):
+            except Exception as exc:
+                # The database away, restarting or shutting down, whatever the driver calls it (asyncpg's
+                # "shutting down" is a plain DBAPIError): wait. Anything else is the batch's own failure.
+                if not (is_transient(exc) or isinstance(exc, OSError)):
                     raise
                 log.warning("database unavailable for alerts (%s); the batch waits", type(exc).__name__)
                 await asyncio.sleep(backoff)
