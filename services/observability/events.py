@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,19 @@ from vigil.runtime import bus, topics
 log = logging.getLogger("vigil.observability.consumer")
 
 NDJSON = "application/x-ndjson"
+# ClickHouse refusals that say "not now" rather than "not these rows" (timeouts, too many simultaneous queries,
+# memory limit, too many parts, a query cancelled by a shutdown, network, keeper): waited out like an unreachable
+# server, never dead-lettered. Any other refusal is the rows' own.
+_NOT_NOW = {159, 160, 202, 209, 210, 241, 252, 394, 425, 999}
+_CODE = re.compile(r"\bCode: (\d+)\b")
+
+
+def not_now(exc: DatabaseError) -> bool:
+    """An unreachable server, or a refusal by one of the `_NOT_NOW` codes."""
+    if isinstance(exc, OperationalError):
+        return True
+    match = _CODE.search(str(exc))
+    return match is not None and int(match.group(1)) in _NOT_NOW
 # CloudEvents type -> table. The topic says the same; the type is checked so a stray message cannot land in
 # the wrong table.
 TABLE_BY_TYPE = {
@@ -307,9 +321,13 @@ class TelemetryConsumer:
             try:
                 await self.ch.insert_json_rows(batch.table, b"".join(batch.blocks), batch.token(self.group_id))
                 return
-            except OperationalError as exc:  # ClickHouse unreachable: wait, never drop
-                log.warning("clickhouse unavailable (%s); batch %s waits", exc, batch.token(self.group_id))
             except DatabaseError as exc:
+                if not_now(exc):  # unreachable or busy: wait, never drop
+                    log.warning("clickhouse unavailable (%s); batch %s waits", str(exc)[:300],
+                                batch.token(self.group_id))
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
                 attempts += 1
                 if attempts >= 2:
                     log.warning("batch %s refused (%s); inserting message by message",
@@ -326,9 +344,10 @@ class TelemetryConsumer:
                 try:
                     await self.ch.insert_json_rows(batch.table, block, token)
                     break
-                except OperationalError:
-                    await asyncio.sleep(1.0)
                 except DatabaseError as exc:
+                    if not_now(exc):
+                        await asyncio.sleep(1.0)
+                        continue
                     await self._dead_letter_raw(batch.tp.topic, block, f"insert refused: {str(exc)[:500]}")
                     batch.rows -= block.count(b"\n")
                     break
