@@ -302,13 +302,6 @@ class IncidentStore:
             await conn.execute(incident_cis.insert(), [
                 {"tenant_id": incident.tenant_id, "ci_id": ci, "incident_id": incident.id} for ci in incident.ci_ids])
 
-    @staticmethod
-    def _key_clause(tenant_id: str, key: str):
-        match = REFERENCE.match(key)
-        if match:
-            return sa.and_(incidents.c.tenant_id == tenant_id, incidents.c.number == int(match.group(1)))
-        return sa.and_(incidents.c.tenant_id == tenant_id, incidents.c.id == key)
-
     async def get(self, tenant_id: str, key: str) -> Incident | None:
         row = await _BY_KEY.one(self.db, tenant_id, key)
         return _row_to_incident(row) if row else None
@@ -348,7 +341,7 @@ class IncidentStore:
         """Read, decide, write under the row's version (see vigil.runtime.versioned), with the change's
         timeline entries and events in the same transaction."""
 
-        done = await _versioned.mutate(self.db, self._key_clause(tenant_id, key), key, decide,
+        done = await _versioned.mutate(self.db, _BY_KEY.where(tenant_id, key), key, decide,
                                        entity=lambda change: change.incident, expected_version=expected_version,
                                        write=self._stage_change)
         if done.changed:

@@ -47,14 +47,6 @@ NDJSON = "application/x-ndjson"
 # server, never dead-lettered. Any other refusal is the rows' own.
 _NOT_NOW = {159, 160, 202, 209, 210, 241, 252, 394, 425, 999}
 _CODE = re.compile(r"\bCode: (\d+)\b")
-
-
-def not_now(exc: DatabaseError) -> bool:
-    """An unreachable server, or a refusal by one of the `_NOT_NOW` codes."""
-    if isinstance(exc, OperationalError):
-        return True
-    match = _CODE.search(str(exc))
-    return match is not None and int(match.group(1)) in _NOT_NOW
 # CloudEvents type -> table. The topic says the same; the type is checked so a stray message cannot land in
 # the wrong table.
 TABLE_BY_TYPE = {
@@ -76,6 +68,14 @@ class RowBatch:
     rows: bytes
     count: int
     event_id: str = ""
+
+
+def not_now(exc: DatabaseError) -> bool:
+    """An unreachable server, or a refusal by one of the `_NOT_NOW` codes."""
+    if isinstance(exc, OperationalError):
+        return True
+    match = _CODE.search(str(exc))
+    return match is not None and int(match.group(1)) in _NOT_NOW
 
 
 def process(headers: Sequence[tuple[str, bytes]] | None, value: bytes | None) -> RowBatch | None:
@@ -325,15 +325,13 @@ class TelemetryConsumer:
                 if not_now(exc):  # unreachable or busy: wait, never drop
                     log.warning("clickhouse unavailable (%s); batch %s waits", str(exc)[:300],
                                 batch.token(self.group_id))
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    continue
-                attempts += 1
-                if attempts >= 2:
-                    log.warning("batch %s refused (%s); inserting message by message",
-                                batch.token(self.group_id), str(exc)[:300])
-                    await self._insert_one_by_one(batch)
-                    return
+                else:
+                    attempts += 1
+                    if attempts >= 2:
+                        log.warning("batch %s refused (%s); inserting message by message",
+                                    batch.token(self.group_id), str(exc)[:300])
+                        await self._insert_one_by_one(batch)
+                        return
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 

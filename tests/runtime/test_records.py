@@ -51,7 +51,8 @@ async def test_columns_by_name_and_position_as_a_row_has_them(db):
     assert made[1].attributes == {"ip": "10.0.0.2"} and made[1][0] == rows[1][0]
 
 
-async def test_an_incident_from_a_record_is_the_incident_from_its_row(db):
+async def stored_incident(db: Database) -> None:
+    """The incident service's tables with one incident (id i1 of tenant t) in them."""
     await db.migrate(INCIDENT_MIGRATIONS)
     async with db.write() as conn:
         await conn.execute(incidents.insert(), {
@@ -62,6 +63,10 @@ async def test_an_incident_from_a_record_is_the_incident_from_its_row(db):
             "updated_at": AT, "status_times": {"triggered": AT.isoformat(), "acknowledged": AT.isoformat()},
             "impacted_ci_ids": ["ci-2"], "change_ids": ["ch-1"], "title_folded": "checkout down",
             "description_folded": "5xx"})
+
+
+async def test_an_incident_from_a_record_is_the_incident_from_its_row(db):
+    await stored_incident(db)
     rows, made = await both(db, sa.select(incidents))
     assert _row_to_incident(made[0]) == _row_to_incident(rows[0])
     assert _row_to_incident(made[0]).status_times["acknowledged"] == AT
@@ -101,16 +106,7 @@ async def test_a_fetch_reads_what_an_execution_reads(db):
 
 
 async def test_an_incident_fetched_by_key_is_the_incident_read_by_the_engine(db):
-    await db.migrate(INCIDENT_MIGRATIONS)
-    async with db.write() as conn:
-        await conn.execute(incidents.insert(), {
-            "id": "i1", "tenant_id": "t", "number": 7, "title": "Checkout down", "description": "5xx",
-            "severity": "P1", "status": "acknowledged", "source": "alertmanager", "ci_ids": ["ci-1"],
-            "assignee": "ana", "labels": {"team": "payments", "page": True}, "resolution_notes": "",
-            "created_by": "a", "resolved_by": "", "dedup_key": "fp", "version": 2, "created_at": AT,
-            "updated_at": AT, "status_times": {"triggered": AT.isoformat()},
-            "impacted_ci_ids": ["ci-2"], "change_ids": [], "title_folded": "checkout down",
-            "description_folded": "5xx"})
+    await stored_incident(db)
     [fetched] = await db.fetch(INCIDENT_BY_ID, {"tenant": "t", "id": "i1"})
     async with db.read() as conn:
         [row] = (await conn.execute(INCIDENT_BY_ID, {"tenant": "t", "id": "i1"})).all()

@@ -83,20 +83,29 @@ def _record_type(keys: tuple[str, ...]) -> type[tuple[Any, ...]]:
 
 
 class ReadByKey:
-    """The read of one row of a tenant's table by its id, or by its reference number when the key is one (a
-    pattern whose group is the number, e.g. `INC-(\\d{8})`): its two statements built once, for `Database.fetch()`."""
+    """One row of a tenant's table by its id, or by its reference number when the key is one (a pattern whose
+    group is the number, e.g. `INC-(\\d{8})`): the read, its two statements built once for `Database.fetch()`, and
+    the same rule as a clause for the writes that find their row by key."""
 
     def __init__(self, table: sa.Table, reference: re.Pattern[str] | None = None) -> None:
-        tenant = table.c.tenant_id == sa.bindparam("tenant_id")
-        self.by_id = sa.select(table).where(tenant, table.c.id == sa.bindparam("key"))
-        self.by_number = sa.select(table).where(tenant, table.c.number == sa.bindparam("key")) if reference else None
+        self.table = table
         self.reference = reference
+        tenant = table.c.tenant_id == sa.bindparam("tenant_id")
+        self.statements = {column: sa.select(table).where(tenant, table.c[column] == sa.bindparam("key"))
+                           for column in ("id", "number") if column == "id" or reference is not None}
+
+    def _column_and_value(self, key: str) -> tuple[str, Any]:
+        match = self.reference.match(key) if self.reference is not None else None
+        return ("number", int(match.group(1))) if match else ("id", key)
 
     async def one(self, db: Database, tenant_id: str, key: str) -> tuple[Any, ...] | None:
-        match = self.reference.match(key) if self.reference is not None else None
-        statement, value = (self.by_number, int(match.group(1))) if match else (self.by_id, key)
-        found = await db.fetch(statement, {"tenant_id": tenant_id, "key": value})
+        column, value = self._column_and_value(key)
+        found = await db.fetch(self.statements[column], {"tenant_id": tenant_id, "key": value})
         return found[0] if found else None
+
+    def where(self, tenant_id: str, key: str) -> sa.ColumnElement[bool]:
+        column, value = self._column_and_value(key)
+        return sa.and_(self.table.c.tenant_id == tenant_id, self.table.c[column] == value)
 
 
 @lru_cache(maxsize=256)

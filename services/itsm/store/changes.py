@@ -41,7 +41,6 @@ from services.itsm.store.common import (
     approvals,
     approvals_json,
     conflict_lock,
-    key_clause,
     metadata,
     next_number,
     stored,
@@ -306,7 +305,7 @@ class ChangesStore:
         async with self.db.write(serialise=conflict_lock(tenant_id)) as conn:
             around = partial(self._surroundings, conn)
             done = await versioned_changes.mutate_in(
-                conn, key_clause(changes, tenant_id, key, CHANGE_REF), key, lambda change: decide(change, around),
+                conn, _BY_KEY.where(tenant_id, key), key, lambda change: decide(change, around),
                 entity=lambda outcome: outcome.entity, expected_version=expected_version, write=write)
         if done.changed:
             self.events.committed()

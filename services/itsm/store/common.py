@@ -3,9 +3,7 @@ shapes of times and approvals. Times are stored in UTC."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -67,12 +65,3 @@ def approvals(raw: list[dict] | None) -> tuple[Approval, ...]:
 def approvals_json(approvals: tuple[Approval, ...]) -> list[dict[str, str]]:
     return [{"approver": a.approver, "role": a.role, "decision": a.decision, "comment": a.comment,
              "at": as_utc(a.at).isoformat()} for a in approvals]
-
-
-
-def key_clause(table: sa.Table, tenant_id: str, key: str, ref: re.Pattern[str] | None) -> Any:
-    match = ref.match(key) if ref is not None else None
-    if match:
-        return sa.and_(table.c.tenant_id == tenant_id, table.c.number == int(match.group(1)))
-    return sa.and_(table.c.tenant_id == tenant_id, table.c.id == key)
-

@@ -15,7 +15,6 @@ from services.itsm.store.common import (
     TS,
     approvals,
     approvals_json,
-    key_clause,
     metadata,
     next_number,
     stored,
@@ -150,7 +149,7 @@ class RequestsStore:
                 await self.events.stage_request(conn, event, outcome.entity)
 
         done = await versioned_requests.mutate(
-            self.db, key_clause(service_requests, tenant_id, key, REQUEST_REF), key, decide,
+            self.db, _BY_KEY.where(tenant_id, key), key, decide,
             entity=lambda outcome: outcome.entity, expected_version=expected_version, write=write)
         if done.changed:
             self.events.committed()
