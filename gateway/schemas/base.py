@@ -8,7 +8,8 @@ schemas of MCP tools and webhook payloads.
 
 Markers, used with `Annotated[...]`:
 - `ProtoField("ci_ids")`: the proto field this model field is (when the names differ).
-- `Derived(fn)`: a response field computed from the source message (`has_conflicts` from `conflicts`).
+- `Derived(fn)`: a response field computed from the source message (`has_conflicts` from `conflicts`); from
+  nothing else (no clock, no request): list items' JSON is memoised by the message's bytes.
 - `NoSplit()`: a repeated query parameter whose values may hold commas (`?label=a=b,c`).
 A response field typed `str | None` answers null where the proto string is empty; `Time` and `NanoTime` are
 RFC 3339 UTC text (microseconds, or nanoseconds for telemetry) from a proto Timestamp or a datetime.

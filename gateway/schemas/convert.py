@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from gateway.schemas.base import Derived, NoSplit, Paging, Precision, ProtoField, Sorting
 from vigil.common.v1 import common_pb2
+from vigil.runtime.memo import LISTED_MEMO, Memo
 from vigil.runtime.protos import struct_dict
 
 TIMESTAMP = Timestamp.DESCRIPTOR.full_name
@@ -134,10 +135,11 @@ def json_name(name: str, info: Any) -> str:
 class Converter:
     """A compiled source -> JSON function; `fn` is set once compiled (nested and recursive models refer to it)."""
 
-    __slots__ = ("fn",)
+    __slots__ = ("fn", "memoised")
 
     def __init__(self) -> None:
         self.fn: Callable[[Any], dict[str, Any]] = _uncompiled
+        self.memoised = False  # lists of it memoise their items' JSON (below)
 
 
 def _uncompiled(_source: Any) -> dict[str, Any]:
@@ -153,6 +155,9 @@ def converter(model: type[BaseModel], source: type) -> Converter:
         conv = _CONVERTERS[(model, source)] = Converter()
         try:
             conv.fn = _compile(model, source)
+            # Versioned resources (incidents, changes, CIs, ...) are what dashboards poll; telemetry rows are
+            # mostly seen once and would only push them out.
+            conv.memoised = issubclass(source, Message) and "version" in source.DESCRIPTOR.fields_by_name
         except Exception:
             del _CONVERTERS[(model, source)]
             raise
@@ -166,12 +171,26 @@ def to_json(model: type[BaseModel], source: Any) -> Any:
     return converter(model, type(source)).fn(source)
 
 
+# List items' JSON, by converter and the item message's bytes: a polled page answers the same items again.
+# The bytes name the input exactly, and a converter is a function of its message alone (`Derived` included).
+_RENDERED: Memo[tuple[Converter, bytes], dict[str, Any]] = Memo(LISTED_MEMO)
+
+
 def to_json_list(model: type[BaseModel], sources: Iterable[Any]) -> list[Any]:
+    """The JSON values of a list's items; versioned resources' are memoised by their bytes (read-only: shared)."""
     items = list(sources)
     if not items:
         return items
-    fn = converter(model, type(items[0])).fn  # a repeated field, or a list the handler built: one type
-    return [fn(x) for x in items]
+    conv = converter(model, type(items[0]))  # a repeated field, or a list the handler built: one type
+    fn = conv.fn
+    if not conv.memoised:
+        return [fn(x) for x in items]
+    out = []
+    for x in items:
+        key = (conv, x.SerializeToString())
+        value = _RENDERED.get(key)
+        out.append(_RENDERED.put(key, fn(x)) if value is None else value)
+    return out
 
 
 def _compile(model: type[BaseModel], source: type) -> Callable[[Any], dict[str, Any]]:

@@ -8,6 +8,7 @@ from services.incident.service import Incident, IncidentService, ListQuery, NewI
 from vigil.common.v1 import common_pb2
 from vigil.incident.v1 import incident_pb2, incident_pb2_grpc
 from vigil.runtime import context
+from vigil.runtime.memo import LISTED_MEMO, Memo
 from vigil.runtime.protos import set_time, struct_dict
 from vigil.runtime.search import filters_from_proto
 
@@ -43,6 +44,13 @@ def timeline_to_proto(e: TimelineEntry) -> incident_pb2.TimelineEntry:
 class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
     def __init__(self, service: IncidentService) -> None:
         self.service = service
+        # List pages' incidents as messages, by tenant, id and version (see vigil.runtime.memo).
+        self._listed: Memo[tuple[str, str, int], incident_pb2.Incident] = Memo(LISTED_MEMO)
+
+    def _listed_proto(self, i: Incident) -> incident_pb2.Incident:
+        key = (i.tenant_id, i.id, i.version)
+        msg = self._listed.get(key)
+        return self._listed.put(key, incident_to_proto(i)) if msg is None else msg
 
     async def CreateIncident(self, request, _ctx):
         new = NewIncident(
@@ -67,7 +75,7 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
         )
         listing = await self.service.list(context.current(), query)
         return incident_pb2.ListIncidentsResponse(
-            items=[incident_to_proto(i) for i in listing.items],
+            items=[self._listed_proto(i) for i in listing.items],
             page=common_pb2.PageInfo(total=listing.total, limit=query.limit, offset=query.offset,
                                      next_cursor=listing.next_cursor),
         )

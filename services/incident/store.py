@@ -29,6 +29,7 @@ from services.incident.service import (
 from vigil.runtime import outbox
 from vigil.runtime.clock import as_utc
 from vigil.runtime.db import Database, ReadByKey, dialect_insert
+from vigil.runtime.memo import LISTED_MEMO, Memo
 from vigil.runtime.outbox import current_traceparent
 from vigil.runtime.search import (
     Catalogue,
@@ -205,6 +206,8 @@ class IncidentStore:
         self.events = events
         self._pending: list[tuple[Incident, TimelineEntry, str, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
+        # List pages' rows as incidents, by tenant, id and version (incidents change only through `_versioned`).
+        self._listed: Memo[tuple[str, str, int], Incident] = Memo(LISTED_MEMO)
 
     async def _reserve_numbers(self, conn: AsyncConnection, tenant_id: str, count: int) -> int:
         """Reserve `count` consecutive references for a tenant; returns the first."""
@@ -325,7 +328,7 @@ class IncidentStore:
             where.append(sa.or_(*text_match))
         return await list_page(self.db, incidents, where, KEYSET, _row_to_incident, sort=query.sort,
                                order=query.order, limit=query.limit, offset=query.offset, cursor=query.cursor,
-                               query=replace(query, limit=0, offset=0, cursor=""))
+                               query=replace(query, limit=0, offset=0, cursor=""), memo=self._listed)
 
     async def count_created(self, tenant_id: str, since: datetime) -> tuple[int, int]:
         """(incidents created since, the tenant's highest number), from one statement so both describe the same

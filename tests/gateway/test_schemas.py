@@ -16,7 +16,7 @@ from yarl import URL
 from gateway.schemas.base import Derived, NoSplit, Paging, ProtoField, Query, Resource, Time
 from gateway.schemas.cmdb import ConfigurationItem, ImpactQuery, ItemPatch, NewItem
 from gateway.schemas.common import Page, whole
-from gateway.schemas.convert import iso, iso_ns, struct_dict, to_json, to_proto
+from gateway.schemas.convert import iso, iso_ns, struct_dict, to_json, to_json_list, to_proto
 from gateway.schemas.incidents import Incident, NewIncident
 from gateway.schemas.itsm import ChangeQuery, NewChange
 from gateway.schemas.telemetry import Span, Trace
@@ -44,6 +44,24 @@ def test_answers_follow_the_model_and_the_proto():
     assert answer["status_times"] == {"open": "2026-04-01T12:30:16.123456Z"}
     assert answer["ci_ids"] == ["a", "b"] and type(answer["ci_ids"]) is list
     Incident.model_validate(answer)
+
+
+def test_list_items_of_versioned_resources_are_rendered_once_per_content():
+    page = incident_pb2.ListIncidentsResponse()
+    for n in range(3):
+        page.items.add(id=f"i{n}", tenant_id="t", title=f"DB down {n}", version=1, created_at=T0, updated_at=T0,
+                       labels={"team": "db"})
+    first = to_json_list(Incident, page.items)
+    again = to_json_list(Incident, incident_pb2.ListIncidentsResponse.FromString(page.SerializeToString()).items)
+    assert [a is b for a, b in zip(first, again, strict=True)] == [True] * 3  # the same bytes: rendered once
+    assert first == [to_json(Incident, m) for m in page.items]
+    page.items[1].title, page.items[1].version = "DB back", 2
+    changed = to_json_list(Incident, page.items)
+    assert changed[1]["title"] == "DB back" and changed[1]["version"] == 2 and changed[1] is not first[1]
+    assert changed[0] is first[0] and changed[2] is first[2]
+    # rows without a version (telemetry) are mostly seen once: rendered each time, never kept
+    span = observability_pb2.Span(span_id="s1", name="root", start=T0)
+    assert to_json_list(Span, [span])[0] is not to_json_list(Span, [span])[0]
 
 
 def test_optional_strings_are_null_when_empty_and_renamed_and_derived_fields():

@@ -136,3 +136,10 @@ async def test_serialised_read_then_insert_keeps_positions_gap_free(db):
             positions = (await conn.execute(sa.select(slots.c.position).where(
                 slots.c.tenant_id == tenant_id).order_by(slots.c.position))).scalars().all()
             assert positions == list(range(1, 16))
+
+
+async def test_a_change_without_a_new_version_is_refused(db):
+    # The version names a row's content (ETags, the list pages' memo): a change must carry a new one.
+    with pytest.raises(ValueError, match="changed without a new version"):
+        await rows.mutate(db, where(), "c", lambda c: replace(c, value=c.value + 1))
+    assert await read(db) == Counter("t1", "c", 0, 1)

@@ -63,7 +63,11 @@ class VersionedTable(Generic[E]):
         return None if row is None else self.load(row)
 
     async def write(self, conn: AsyncConnection, current: E, updated: E) -> bool:
-        """Write `updated` over the row if it is still at `current`'s version; False if it is not."""
+        """Write `updated` over the row if it is still at `current`'s version; False if it is not. A change
+        must carry a new version: clients' ETags and the list pages' memo (`vigil.runtime.memo`) name a row's
+        content by it."""
+        if updated.version == current.version:  # type: ignore[attr-defined]
+            raise ValueError(f"{self.noun} {self.label(current)} changed without a new version")
         result = await conn.execute(self.table.update().where(
             self._row(current), self.table.c.version == current.version).values(self.values(updated)))
         return result.rowcount == 1
