@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -199,6 +200,18 @@ async def anchor_rates(session: aiohttp.ClientSession, args, method: str = "GET"
     return rates[0], rates[1]
 
 
+def wait_for_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def anchor(via_grpc: bool = False) -> Iterator[tuple[str, dict[str, subprocess.Popen]]]:
     """The bare aiohttp handler in a process of its own (with `via_grpc`, making one call to a bare gRPC server in
@@ -211,6 +224,7 @@ def anchor(via_grpc: bool = False) -> Iterator[tuple[str, dict[str, subprocess.P
         if via_grpc:
             grpc_port = free_port()
             processes["grpc"] = subprocess.Popen([*script, "grpc", str(grpc_port)])
+            wait_for_port(grpc_port)  # else the handler's first calls fail while it starts, and print why
             processes["http"] = subprocess.Popen([*script, "http", str(port), "--grpc", f"127.0.0.1:{grpc_port}"])
         else:
             processes["http"] = subprocess.Popen([*script, "http", str(port)])

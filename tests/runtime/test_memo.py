@@ -1,14 +1,19 @@
-"""The bounded memo of list pages: what it keeps, and that it never holds more than its size."""
+"""The bounded memo of list pages: what it keeps, what it lets go, and that it stays within its bound."""
 
 from vigil.runtime.memo import Memo
 
 
-def test_keeps_values_by_key_and_lets_the_oldest_go_when_full():
-    memo: Memo[tuple[str, int], str] = Memo(3)
-    assert memo.get(("a", 1)) is None
-    assert memo.put(("a", 1), "A1") == "A1"
-    for key in (("b", 1), ("c", 1), ("a", 2)):
-        memo.put(key, key[0].upper() + str(key[1]))
-    assert len(memo) == 3
-    assert memo.get(("a", 1)) is None  # the oldest went
-    assert [memo.get(k) for k in (("b", 1), ("c", 1), ("a", 2))] == ["B1", "C1", "A2"]
+def test_keeps_what_is_used_and_lets_the_rest_go_within_two_generations():
+    memo: Memo[str, str] = Memo(2)
+    assert memo.get("a") is None
+    assert memo.put("a", "A") == "A"
+    memo.put("b", "B")
+    memo.put("c", "C")  # the generation (a, b) was full: it becomes the old one, c starts the new one
+    assert memo.get("a") == "A"  # found in the old generation: moves to the new one (c, a)
+    memo.put("d", "D")  # (c, a) becomes the old generation; b, in neither, is gone
+    assert memo.get("b") is None
+    assert memo.get("a") == "A"  # used again: moves on with the new generation (d, a)
+    memo.put("e", "E")  # c was not used since it was put: gone; a stays
+    assert memo.get("c") is None
+    assert [memo.get(k) for k in "ade"] == ["A", "D", "E"]
+    assert len(memo) <= 2 * memo.size

@@ -429,15 +429,12 @@ async def list_page(db: Database, table: sa.Table, where: Sequence[sa.ColumnElem
                     query: Any, memo: Memo[tuple[str, str, int], T] | None = None) -> Listing[T]:
     """One page of `table`'s rows matching `where`: after the cursor when there is one, else from `offset`;
     with the total and the next cursor. `query` is the list's query without its paging (the cursor's binding).
-    The total and the page are one brief read (`Database.brief_read`: on the loop while they stay short), in
-    one read transaction (one snapshot on SQLite).
+    The total and the page are one brief read (`Database.brief_read`: on the loop while they stay short).
 
-    With a `memo` (for a table whose rows change only through `versioned.VersionedTable`), the page reads only
-    each row's tenant, id and version, and the whole rows of those the memo does not hold yet, in the same
-    transaction: a polled page loads and decodes only what changed since the last poll."""
+    With a `memo` (for a table whose rows change only through `versioned.VersionedTable`), only the rows the memo
+    does not hold at their version are loaded: a polled page loads only what changed since the last poll."""
     count = sa.select(sa.func.count()).select_from(table).where(*where)
-    columns = (table,) if memo is None else (table.c.tenant_id, table.c.id, table.c.version)
-    statement = sa.select(*columns, *keyset.columns(sort)).where(*where).order_by(*keyset.order_by(sort, order))
+    statement = sa.select(table, *keyset.columns(sort)).where(*where).order_by(*keyset.order_by(sort, order))
     if cursor:
         statement = statement.where(keyset.after(cursor, sort, order, query))
     else:
@@ -449,26 +446,11 @@ async def list_page(db: Database, table: sa.Table, where: Sequence[sa.ColumnElem
         if memo is None:
             items = [load(r) for r in rows[:limit]]
         else:
-            items = await _memoised(conn, table, rows[:limit], load, memo)
+            items = []
+            for r in rows[:limit]:
+                key = (r.tenant_id, r.id, r.version)
+                item = memo.get(key)
+                items.append(memo.put(key, load(r)) if item is None else item)
         return Listing(items, int(total), keyset.next_cursor(rows, limit, sort, order, query))
 
     return await db.brief_read(read)
-
-
-async def _memoised(conn: AsyncConnection, table: sa.Table, keys: Sequence[Any], load: Callable[[Any], T],
-                    memo: Memo[tuple[str, str, int], T]) -> list[T]:
-    """The rows named by `keys` (tenant, id, version), from the memo or read whole and loaded into it. (On
-    PostgreSQL each statement reads its own snapshot: a row changed since the page was read comes at its new
-    version, one deleted meanwhile is left out.)"""
-    found: dict[str, T] = {}
-    missing: dict[str, list[str]] = {}
-    for k in keys:
-        item = memo.get((k.tenant_id, k.id, k.version))
-        if item is None:
-            missing.setdefault(k.tenant_id, []).append(k.id)
-        else:
-            found[k.id] = item
-    for tenant, ids in missing.items():
-        for r in records(await conn.execute(sa.select(table).where(table.c.tenant_id == tenant, table.c.id.in_(ids)))):
-            found[r.id] = memo.put((r.tenant_id, r.id, r.version), load(r))
-    return [found[k.id] for k in keys if k.id in found]
