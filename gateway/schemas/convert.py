@@ -185,12 +185,7 @@ def to_json_list(model: type[BaseModel], sources: Iterable[Any]) -> list[Any]:
     fn = conv.fn
     if not conv.memoised:
         return [fn(x) for x in items]
-    out = []
-    for x in items:
-        key = (conv, x.SerializeToString())
-        value = _RENDERED.get(key)
-        out.append(_RENDERED.put(key, fn(x)) if value is None else value)
-    return out
+    return [_RENDERED.get_or_make((conv, x.SerializeToString()), fn, x) for x in items]
 
 
 def _compile(model: type[BaseModel], source: type) -> Callable[[Any], dict[str, Any]]:

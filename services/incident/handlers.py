@@ -47,11 +47,6 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
         # List pages' incidents as messages, by tenant, id and version (see vigil.runtime.memo).
         self._listed: Memo[tuple[str, str, int], incident_pb2.Incident] = Memo(LISTED_MEMO)
 
-    def _listed_proto(self, i: Incident) -> incident_pb2.Incident:
-        key = (i.tenant_id, i.id, i.version)
-        msg = self._listed.get(key)
-        return self._listed.put(key, incident_to_proto(i)) if msg is None else msg
-
     async def CreateIncident(self, request, _ctx):
         new = NewIncident(
             title=request.title, severity=request.severity, description=request.description,
@@ -75,7 +70,8 @@ class IncidentHandlers(incident_pb2_grpc.IncidentServiceServicer):
         )
         listing = await self.service.list(context.current(), query)
         return incident_pb2.ListIncidentsResponse(
-            items=[self._listed_proto(i) for i in listing.items],
+            items=[self._listed.get_or_make((i.tenant_id, i.id, i.version), incident_to_proto, i)
+                   for i in listing.items],
             page=common_pb2.PageInfo(total=listing.total, limit=query.limit, offset=query.offset,
                                      next_cursor=listing.next_cursor),
         )

@@ -17,3 +17,16 @@ def test_keeps_what_is_used_and_lets_the_rest_go_within_two_generations():
     assert memo.get("c") is None
     assert [memo.get(k) for k in "ade"] == ["A", "D", "E"]
     assert len(memo) <= 2 * memo.size
+
+
+def test_makes_a_value_only_when_it_does_not_hold_one():
+    made: list[str] = []
+
+    def make(source: str) -> str:
+        made.append(source)
+        return source.upper()
+
+    memo: Memo[tuple[str, int], str] = Memo(8)
+    assert [memo.get_or_make(("t", 1), make, "x") for _ in range(3)] == ["X", "X", "X"]
+    assert memo.get_or_make(("t", 2), make, "y") == "Y"
+    assert made == ["x", "y"]

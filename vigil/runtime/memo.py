@@ -14,7 +14,7 @@ read-only.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 # Entries per generation of a list pages' memo: it keeps 2,048 to 4,096 items (40 to 80 pages of 50, a few MB);
@@ -23,6 +23,7 @@ LISTED_MEMO = 2048
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+S = TypeVar("S")
 
 
 class Memo(Generic[K, V]):
@@ -44,6 +45,11 @@ class Memo(Generic[K, V]):
             if value is not None:
                 self.put(key, value)
         return value
+
+    def get_or_make(self, key: K, make: Callable[[S], V], source: S) -> V:
+        """The value kept for `key`, or `make(source)`'s, kept."""
+        value = self.get(key)
+        return self.put(key, make(source)) if value is None else value
 
     def put(self, key: K, value: V) -> V:
         if len(self._new) >= self.size:

@@ -446,11 +446,7 @@ async def list_page(db: Database, table: sa.Table, where: Sequence[sa.ColumnElem
         if memo is None:
             items = [load(r) for r in rows[:limit]]
         else:
-            items = []
-            for r in rows[:limit]:
-                key = (r.tenant_id, r.id, r.version)
-                item = memo.get(key)
-                items.append(memo.put(key, load(r)) if item is None else item)
+            items = [memo.get_or_make((r.tenant_id, r.id, r.version), load, r) for r in rows[:limit]]
         return Listing(items, int(total), keyset.next_cursor(rows, limit, sort, order, query))
 
     return await db.brief_read(read)
