@@ -6,7 +6,9 @@ its input exactly, so a key can never find a result computed from other input:
 
 - the bytes of a message (the gateway's JSON of a list item);
 - a row's tenant, id and version, for rows written only through `versioned.VersionedTable`, which refuses a
-  change that keeps the version (the version is the row's ETag; a change always makes a new one).
+  change that keeps the version (the version is the row's ETag; a change always makes a new one), and whose ids
+  are never used again (a row deleted and created again under its id would start again at version 1: incidents
+  are never deleted; CIs, whose ids clients choose and which can be deleted, are not memoised this way).
 
 What is not used for two generations leaves (`Memo`). Results are shared between callers: treat them as
 read-only.

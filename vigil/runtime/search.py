@@ -431,8 +431,9 @@ async def list_page(db: Database, table: sa.Table, where: Sequence[sa.ColumnElem
     with the total and the next cursor. `query` is the list's query without its paging (the cursor's binding).
     The total and the page are one brief read (`Database.brief_read`: on the loop while they stay short).
 
-    With a `memo` (for a table whose rows change only through `versioned.VersionedTable`), only the rows the memo
-    does not hold at their version are loaded: a polled page loads only what changed since the last poll."""
+    With a `memo` (for a table whose rows change only through `versioned.VersionedTable` and whose ids are never
+    used again: see vigil.runtime.memo), only the rows the memo does not hold at their version are loaded: a
+    polled page loads only what changed since the last poll."""
     count = sa.select(sa.func.count()).select_from(table).where(*where)
     statement = sa.select(table, *keyset.columns(sort)).where(*where).order_by(*keyset.order_by(sort, order))
     if cursor:
