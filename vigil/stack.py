@@ -5,6 +5,7 @@ end-to-end and fault tests."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import signal
 import subprocess
@@ -36,6 +37,7 @@ class Stack:
     ports: dict[str, int] = field(default_factory=dict)
     kafka: KafkaBroker | None = None
     supervisor: Supervisor | None = None
+    _chosen: set[int] = field(default_factory=set, repr=False)  # the ephemeral ports this stack took
 
     @property
     def processes(self) -> dict[str, subprocess.Popen]:
@@ -47,7 +49,13 @@ class Stack:
         return self.log_dir or self.data_dir / "logs"
 
     def _port(self, default: int) -> int:
-        return free_port() if self.ephemeral_ports else default
+        if not self.ephemeral_ports:
+            return default
+        while True:  # the kernel may hand out a port twice: two processes of one stack must not share one
+            port = free_port()
+            if port not in self._chosen:
+                self._chosen.add(port)
+                return port
 
     def start_kafka(self) -> str:
         port = self._port(9092)
@@ -87,6 +95,15 @@ class Stack:
         return child
 
     def start(self, timeout: float = 60.0, supervise: bool = True) -> None:
+        """Start the services, then the gateway; a start that fails stops what it started (nothing is left
+        consuming from the broker or holding ports)."""
+        try:
+            self._start(timeout, supervise)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float, supervise: bool) -> None:
         env = self.base_env()
         for name in self.services:
             self._child(name, f"services.{name}", {**env, "VIGIL_GRPC_PORT": str(self.ports[name])},
@@ -129,7 +146,7 @@ class Stack:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
                     if resp.status == 200:
                         return
-            except OSError:
+            except (OSError, http.client.HTTPException):  # not up yet, or not the gateway on that port (yet)
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"gateway not answering on {port} after {timeout}s")
