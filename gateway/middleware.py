@@ -32,7 +32,6 @@ from contextlib import asynccontextmanager, contextmanager
 
 import orjson
 from aiohttp import web
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from gateway import api_keys, auth, envelope
@@ -60,17 +59,13 @@ API_KEY_HEADER = "X-Api-Key"
 
 @web.middleware
 async def tracing(request: web.Request, handler) -> web.StreamResponse:
-    token = otel_context.attach(telemetry.extract(request.headers))
-    try:
-        with _tracer.start_as_current_span(f"{request.method} {request.path}", kind=trace.SpanKind.SERVER) as span:
-            response = await handler(request)
-            span.set_attribute("http.status_code", response.status)
-            trace_id = telemetry.current_trace_id()
-            if trace_id:
-                response.headers["X-Trace-Id"] = trace_id
-            return response
-    finally:
-        otel_context.detach(token)
+    with telemetry.IncomingSpan(_tracer, f"{request.method} {request.path}", request.headers) as span:
+        response = await handler(request)
+        span.set_attribute("http.status_code", response.status)
+        trace_id = telemetry.current_trace_id()
+        if trace_id:
+            response.headers["X-Trace-Id"] = trace_id
+        return response
 
 
 @web.middleware

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 
 import grpc
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from opentelemetry import trace
+from sqlalchemy import exc as sa_exc
 
 from vigil.runtime import context, grpcio, telemetry
-from vigil.runtime.errors import NotFound, ValidationFailed, from_rpc_error
+from vigil.runtime.errors import NotFound, Unavailable, ValidationFailed, from_rpc_error
 
 SERVICE = "vigil.test.Streams"
 CODEC = {"request_deserializer": StringValue.FromString, "response_serializer": StringValue.SerializeToString}
@@ -69,6 +71,12 @@ async def crash(requests, ctx: grpc.aio.ServicerContext):
     raise RuntimeError("a bug")
 
 
+async def unary_failing(request: StringValue, ctx: grpc.aio.ServicerContext) -> StringValue:
+    if request.value == "database away":
+        raise sa_exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("refused"))
+    raise KeyError("a bug")
+
+
 HANDLERS = grpc.method_handlers_generic_handler(SERVICE, {
     "Unary": grpc.unary_unary_rpc_method_handler(unary, **CODEC),
     "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream, **CODEC),
@@ -76,6 +84,7 @@ HANDLERS = grpc.method_handlers_generic_handler(SERVICE, {
     "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream, **CODEC),
     "Bidi": grpc.stream_stream_rpc_method_handler(bidi, **CODEC),
     "Crash": grpc.stream_stream_rpc_method_handler(crash, **CODEC),
+    "UnaryFailing": grpc.unary_unary_rpc_method_handler(unary_failing, **CODEC),
 })
 
 
@@ -183,3 +192,30 @@ async def test_streams_get_a_deadline_and_an_explicit_one_wins(channel):
         assert grpcio.DEFAULT_DEADLINE_SECONDS < deadlines["server_stream"] < grpcio.DEFAULT_STREAM_DEADLINE_SECONDS + 1
         await ch.stream_unary(method("ClientStream"), **CLIENT_CODEC)(requests("a"), timeout=5)
         assert 0 < deadlines["client_stream"] < 6  # the explicit 5 s (clocks differ by a few ms)
+
+
+async def test_a_unary_failure_is_unavailable_when_transient_and_internal_otherwise(channel, caplog):
+    ch, _ = channel
+    call = ch.unary_unary(method("UnaryFailing"), **CLIENT_CODEC)
+    with caller():
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call(StringValue(value="database away"))
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE and isinstance(from_rpc_error(err.value), Unavailable)
+        with caplog.at_level("ERROR", logger="vigil.grpc"), pytest.raises(grpc.aio.AioRpcError) as err:
+            await call(StringValue(value="bug"))
+        assert err.value.code() == grpc.StatusCode.INTERNAL and err.value.details() == "internal error"
+    logged = [r for r in caplog.records if r.name == "vigil.grpc" and r.levelname == "ERROR"]
+    assert [r.getMessage() for r in logged] == [f"unhandled error in {method('UnaryFailing')}"]
+    assert logged[0].exc_info[0] is KeyError  # the log line carries the handler's own error and its traceback
+
+
+async def test_a_call_without_a_trace_runs_in_a_trace_of_its_own(channel):
+    ch, _ = channel
+
+    async def calls() -> list[StringValue]:  # in a context of its own: no caller's span, a bound caller
+        context.bind(context.CallContext(tenant_id="acme", actor="sre@acme.io", role="responder"))
+        return [await ch.unary_unary(method("Unary"), **CLIENT_CODEC)(StringValue(value=v)) for v in "ab"]
+
+    replies = await asyncio.create_task(calls(), context=contextvars.Context())
+    ids = [reply.value.rsplit("|", 1)[1] for reply in replies]
+    assert all(len(i) == 32 and int(i, 16) for i in ids) and ids[0] != ids[1]

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -116,24 +115,21 @@ class EventConsumer:
         wanted = getattr(self.handler, "wanted", None)
         if wanted is not None and not await wanted(event):
             return False
-        token = otel_context.attach(telemetry.extract(event.trace_carrier()))
-        try:
-            with _tracer.start_as_current_span(f"consume {event.type}", kind=trace.SpanKind.CONSUMER):
-                async with self.db.write() as conn:
-                    # Recording the id first, as one statement, decides between two deliveries of one event
-                    # handled at once (a rebalance between replicas): the second waits for the first's commit
-                    # and then inserts nothing.
-                    recorded = await conn.execute(dialect_insert(conn)(self.processed).values(
-                        consumer=self.group_id, event_id=event.id, processed_at=datetime.now(UTC),
-                    ).on_conflict_do_nothing())
-                    if recorded.rowcount != 1:
-                        self.skipped_duplicates += 1
-                        return False
-                    await self.handler(conn, event)
-                self.handled += 1
-                return True
-        finally:
-            otel_context.detach(token)
+        span = telemetry.IncomingSpan(_tracer, f"consume {event.type}", event.trace_carrier(), trace.SpanKind.CONSUMER)
+        with span:
+            async with self.db.write() as conn:
+                # Recording the id first, as one statement, decides between two deliveries of one event
+                # handled at once (a rebalance between replicas): the second waits for the first's commit
+                # and then inserts nothing.
+                recorded = await conn.execute(dialect_insert(conn)(self.processed).values(
+                    consumer=self.group_id, event_id=event.id, processed_at=datetime.now(UTC),
+                ).on_conflict_do_nothing())
+                if recorded.rowcount != 1:
+                    self.skipped_duplicates += 1
+                    return False
+                await self.handler(conn, event)
+            self.handled += 1
+            return True
 
     async def run(self) -> None:
         def consumer() -> AIOKafkaConsumer:

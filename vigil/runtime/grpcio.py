@@ -5,7 +5,6 @@ client channel factory that carries the caller's context, trace context and a de
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import inspect
 import logging
@@ -17,7 +16,6 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from vigil.runtime import context, failpoints, telemetry
@@ -64,39 +62,47 @@ def _wrap_handler(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethod
     return grpc.stream_stream_rpc_method_handler(_wrap(method, handler.stream_stream), **codecs)
 
 
-@contextlib.asynccontextmanager
-async def _serving(method: str, ctx: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-    """The caller's context, the trace and the error mapping around one call (or one whole stream)."""
-    metadata = tuple(ctx.invocation_metadata() or ())
-    carrier = {k: v for k, v in metadata if isinstance(v, str)}
-    token = otel_context.attach(telemetry.extract(carrier))
-    call_token = context.bind(context.CallContext.from_metadata(metadata))
-    started = time.perf_counter()
-    status = "OK"
-    try:
-        with _tracer.start_as_current_span(method, kind=trace.SpanKind.SERVER):
-            try:
-                yield
-            except VigilError as err:
-                status = err.code
-                ctx.set_trailing_metadata(trailing_metadata(err))
-                await ctx.abort(err.grpc_status, err.message)
-    except Exception as exc:  # noqa: BLE001 - the log line must name every failure
-        if status == "OK" and is_transient(exc):  # the database restarting or locked: retry, not a bug
-            status = "UNAVAILABLE"
-            log.warning("%s: a dependency is unavailable: %s: %s", method, type(exc).__name__, exc)
-            ctx.set_trailing_metadata(trailing_metadata(Unavailable("")))
-            await ctx.abort(grpc.StatusCode.UNAVAILABLE, "a dependency of the service is unavailable; retry")
-        if status == "OK":
-            status = "ERROR"
-            log.exception("unhandled error in %s", method)
-            await ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
-        raise exc
-    finally:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s %.1fms", method, status, (time.perf_counter() - started) * 1000)
-        _reset(call_token)
-        otel_context.detach(token)
+class _Serving:
+    """The caller's context, the trace and the error mapping around one call (or one whole stream). A class, not
+    an async generator: this runs for every call, and a generator costs a frame and the event loop's bookkeeping
+    of async generators more."""
+
+    __slots__ = ("method", "ctx", "span", "call_token", "started", "status")
+
+    def __init__(self, method: str, ctx: grpc.aio.ServicerContext) -> None:
+        self.method, self.ctx, self.status = method, ctx, "OK"
+
+    async def __aenter__(self) -> None:
+        metadata = self.ctx.invocation_metadata() or ()
+        self.call_token = context.bind(context.CallContext.from_metadata(metadata))
+        self.span = telemetry.IncomingSpan(_tracer, self.method, {k: v for k, v in metadata if isinstance(v, str)})
+        self.span.__enter__()
+        self.started = time.perf_counter()
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            if isinstance(exc, Exception):
+                await self._abort(exc)
+        finally:
+            self.span.__exit__(exc_type, exc, tb)  # a recorded span keeps the handler's own error
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s %.1fms", self.method, self.status, (time.perf_counter() - self.started) * 1000)
+            _reset(self.call_token)
+
+    async def _abort(self, exc: Exception) -> None:
+        """End the call with the status the handler's error maps to (`ctx.abort` raises grpc's AbortError)."""
+        if isinstance(exc, VigilError):
+            self.status = exc.code
+            self.ctx.set_trailing_metadata(trailing_metadata(exc))
+            await self.ctx.abort(exc.grpc_status, exc.message)
+        if is_transient(exc):  # the database restarting or locked: retry, not a bug
+            self.status = "UNAVAILABLE"
+            log.warning("%s: a dependency is unavailable: %s: %s", self.method, type(exc).__name__, exc)
+            self.ctx.set_trailing_metadata(trailing_metadata(Unavailable("")))
+            await self.ctx.abort(grpc.StatusCode.UNAVAILABLE, "a dependency of the service is unavailable; retry")
+        self.status = "ERROR"
+        log.error("unhandled error in %s", self.method, exc_info=exc)
+        await self.ctx.abort(grpc.StatusCode.INTERNAL, "internal error")
 
 
 def _reset(token: contextvars.Token) -> None:
@@ -118,7 +124,7 @@ def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Any]):
     if inspect.isasyncgenfunction(inner):
         # A streaming handler written as an async generator: the whole stream runs inside the call's context.
         async def stream(request: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            async with _serving(method, ctx):
+            async with _Serving(method, ctx):
                 if failpoints.ACTIVE:
                     await failpoints.ahit(point)
                 async for response in inner(request, ctx):
@@ -128,7 +134,7 @@ def _wrap(method: str, inner: Callable[[Any, grpc.aio.ServicerContext], Any]):
 
     # A unary handler, or a streaming one that writes with `ctx.write`.
     async def call(request: Any, ctx: grpc.aio.ServicerContext) -> Any:
-        async with _serving(method, ctx):
+        async with _Serving(method, ctx):
             if failpoints.ACTIVE:
                 await failpoints.ahit(point)
             return await inner(request, ctx)

@@ -7,8 +7,9 @@ to end; that id is the `trace_id` of every error body and of every JSON log line
 
 Sampling: while spans are exported, the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG decide (OTel's
 default: parent-based, every root sampled; `parentbased_traceidratio` with a ratio keeps a share of the roots and
-every trace a sampled caller started). A process that exports nothing records nothing: its spans still carry
-and propagate trace ids (error bodies, logs, event headers keep them), but no span is built only to be dropped.
+every trace a sampled caller started). A process that exports nothing records nothing: its requests, calls and
+events still carry and propagate trace ids (error bodies, logs, event headers keep them), but no span is built
+only to be dropped (`IncomingSpan`).
 """
 
 from __future__ import annotations
@@ -20,23 +21,28 @@ import sys
 import time
 from collections.abc import Mapping, MutableMapping
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 _configured = False
+# Whether this process's spans go anywhere (an exporter is configured); set by setup().
+_recording = False
 
 
 def setup(process_name: str, log_level: str = "INFO", log_json: bool = True) -> None:
-    global _configured
+    global _configured, _recording
     if _configured:
         return
     _configured = True
     exporting = bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
                      or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
     own = SelfTelemetry() if _self_telemetry_on() else None
+    _recording = exporting or own is not None
     # None: the SDK's sampler from OTEL_TRACES_SAMPLER (parent-based always-on unless set).
     provider = TracerProvider(resource=Resource.create({"service.name": f"vigil-{process_name}"}),
                               sampler=None if exporting or own is not None else ALWAYS_OFF)
@@ -98,8 +104,60 @@ def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
     return carrier
 
 
-def extract(carrier: Mapping[str, str]):
+def extract(carrier: Mapping[str, str]) -> otel_context.Context:
+    """The trace context a carrier (HTTP headers, gRPC metadata, event headers) holds, if any."""
+    global _fields_of
+    textmap = propagate.get_global_textmap()
+    if textmap is not _fields_of[0]:
+        _fields_of = (textmap, frozenset(textmap.fields))
+    # Most requests from outside carry no trace headers: nothing to parse then.
+    if not any(field in carrier for field in _fields_of[1]):
+        return otel_context.Context()
     return propagate.extract(carrier)
+
+
+_fields_of: tuple[object, frozenset[str]] = (None, frozenset())  # the global propagator and the headers it reads
+_ids = RandomIdGenerator()
+
+
+class IncomingSpan:
+    """The span of one incoming request, call or event, continuing the trace its carrier names (or starting one),
+    made the current span until the block ends; used as `with IncomingSpan(tracer, name, carrier, kind) as span`.
+
+    While this process records spans it is `tracer.start_as_current_span` under the extracted context. Otherwise
+    no span is built only to be dropped: the caller's span context itself becomes current (a new, unsampled
+    trace id when there is none), so logs, error bodies, `X-Trace-Id` and every call and event made inside carry
+    the caller's trace id — the ids a non-recording span would have had, less its own span id, which nothing
+    would ever receive. A sampled trace that passes through such a process therefore continues in the
+    processes after it that do record, as children of the last span that was recorded."""
+
+    __slots__ = ("_tracer", "_name", "_carrier", "_kind", "_token", "_recorded")
+
+    def __init__(self, tracer: trace.Tracer, name: str, carrier: Mapping[str, str],
+                 kind: trace.SpanKind = trace.SpanKind.SERVER) -> None:
+        self._tracer, self._name, self._carrier, self._kind = tracer, name, carrier, kind
+        self._recorded = None
+
+    def __enter__(self) -> trace.Span:
+        parent = extract(self._carrier)
+        if _recording:
+            self._token = otel_context.attach(parent)
+            self._recorded = self._tracer.start_as_current_span(self._name, kind=self._kind)
+            return self._recorded.__enter__()
+        span = trace.get_current_span(parent)
+        if not span.get_span_context().is_valid:
+            span = trace.NonRecordingSpan(trace.SpanContext(_ids.generate_trace_id(), _ids.generate_span_id(),
+                                                            is_remote=False))
+            parent = trace.set_span_in_context(span, parent)
+        self._token = otel_context.attach(parent)
+        return span
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self._recorded is not None:
+                self._recorded.__exit__(exc_type, exc, tb)
+        finally:
+            otel_context.detach(self._token)
 
 
 # -- self-telemetry: Vigil's own spans, metrics and logs into its own pipeline (VIGIL_SELF_TELEMETRY) -----------
