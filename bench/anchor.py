@@ -34,11 +34,16 @@ async def _reply(_request: bytes, _ctx: grpc.aio.ServicerContext) -> bytes:
     return REPLY
 
 
+def anchor_service() -> grpc.GenericRpcHandler:
+    """The bare server's one method (METHOD): it answers REPLY at once."""
+    return grpc.method_handlers_generic_handler("bench.Anchor", {
+        "Get": grpc.unary_unary_rpc_method_handler(_reply, request_deserializer=_same, response_serializer=_same),
+    })
+
+
 async def serve_grpc(port: int) -> None:
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Anchor", {
-        "Get": grpc.unary_unary_rpc_method_handler(_reply, request_deserializer=_same, response_serializer=_same),
-    }),))
+    server.add_generic_rpc_handlers((anchor_service(),))
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     await server.wait_for_termination()

@@ -18,53 +18,40 @@ import sys
 import time
 from pathlib import Path
 
+import anchor
 import grpc
 import uvloop
 
 REPO = Path(__file__).resolve().parent.parent
-REQUEST, REPLY = bytes(40), bytes(200)
 METADATA = (("x-tenant-id", "bench"), ("x-vigil-actor", "user:responder@bench"), ("x-vigil-role", "responder"),
             ("x-request-id", "0f3c52d1e8d4d0a9a535e1c2f6b7a10a"), ("x-vigil-idempotency-key", ""),
             ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"))
 VARIANTS = {"bare": False, "bare+metadata": True, "vigil": True}  # server kind -> the client sends METADATA
 
 
-def _same(data: bytes) -> bytes:
-    return data
-
-
-async def _reply(_request: bytes, _ctx: grpc.aio.ServicerContext) -> bytes:
-    return REPLY
-
-
 async def serve(port: int, kind: str) -> None:
-    handlers = grpc.method_handlers_generic_handler("bench.Anchor", {
-        "Get": grpc.unary_unary_rpc_method_handler(_reply, request_deserializer=_same, response_serializer=_same)})
-    if kind == "vigil":
-        from vigil.runtime import grpcio, telemetry
+    if kind != "vigil":
+        await anchor.serve_grpc(port)
+        return
+    from vigil.runtime import grpcio, telemetry
 
-        telemetry.setup("bench", "WARNING")
-        server = grpcio.GrpcServer("127.0.0.1", port)
-        server.add(lambda h, srv: srv.add_generic_rpc_handlers((h,)), handlers, "bench.Anchor")
-        await server.start()
-    else:
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        server.add_generic_rpc_handlers((handlers,))
-        server.add_insecure_port(f"127.0.0.1:{port}")
-        await server.start()
+    telemetry.setup("bench", "WARNING")
+    server = grpcio.GrpcServer("127.0.0.1", port)
+    server.add(lambda h, srv: srv.add_generic_rpc_handlers((h,)), anchor.anchor_service(), "bench.Anchor")
+    await server.start()
     await asyncio.Event().wait()
 
 
 async def drive(port: int, seconds: float, metadata, concurrency: int = 32) -> int:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        call = channel.unary_unary("/bench.Anchor/Get", request_serializer=_same, response_deserializer=_same)
-        await call(REQUEST, timeout=10, wait_for_ready=True)
+        call = channel.unary_unary(anchor.METHOD)  # bytes in, bytes out
+        await call(anchor.REQUEST, timeout=10, wait_for_ready=True)
         done, stop = 0, time.monotonic() + seconds
 
         async def loop() -> None:
             nonlocal done
             while time.monotonic() < stop:
-                await call(REQUEST, timeout=10, metadata=metadata)
+                await call(anchor.REQUEST, timeout=10, metadata=metadata)
                 done += 1
 
         await asyncio.gather(*(loop() for _ in range(concurrency)))
@@ -81,25 +68,22 @@ def main() -> None:
     args = parser.parse_args()
     uvloop.install()
     if args.serve:
-        sys.path.insert(0, str(args.source))
-        asyncio.run(serve(int(args.serve[0]), args.serve[1]))
+        asyncio.run(serve(int(args.serve[0]), args.serve[1]))  # Vigil from PYTHONPATH: the --source checkout
         return
 
-    sys.path.insert(0, str(REPO))
-    from bench.support import cpu_seconds
-    from vigil.runtime.kafka_local import free_port
+    import support  # after the child's branch: it imports Vigil from this checkout
 
     for _ in range(args.rounds):
         per_call = {}
         for kind, with_metadata in VARIANTS.items():
-            port = free_port()
-            server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), kind,
-                                       "--source", str(args.source)], env={**os.environ, "PYTHONPATH": str(args.source)})
+            port = support.free_port()
+            server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), kind],
+                                      env={**os.environ, "PYTHONPATH": str(args.source)})
             try:
                 asyncio.run(drive(port, 1, None))  # connected and warm
-                before, started = cpu_seconds(server.pid), time.monotonic()
+                before, started = support.cpu_seconds(server.pid), time.monotonic()
                 calls = asyncio.run(drive(port, args.seconds, METADATA if with_metadata else None))
-                per_call[kind] = (cpu_seconds(server.pid) - before) / calls * 1000
+                per_call[kind] = (support.cpu_seconds(server.pid) - before) / calls * 1000
                 rate = calls / (time.monotonic() - started)
             finally:
                 server.kill()
