@@ -105,11 +105,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Measured:
-    """The CPU each Vigil process of the stack spent during the measured run (on a shared machine, CPU time per
-    answer is steadier than throughput), and optionally a py-spy profile of each."""
+    """The CPU each Vigil process of the stack, and the local Kafka broker, spent during the measured run (on a
+    shared machine, CPU time per answer is steadier than throughput), and optionally a py-spy profile of each Vigil
+    process."""
 
     def __init__(self, running: Stack, profile: Path | None, seconds: float) -> None:
         self.processes = running.processes
+        self.broker = running.children["kafka"].proc  # the local Kafka broker shares the cores, so it is counted too
         self.profile = profile
         self.seconds = seconds
         self.cpu: dict[str, float] = {}
@@ -129,10 +131,12 @@ class Measured:
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                          for name, proc in self.processes.items()]
         before = {name: cpu_seconds(proc.pid) for name, proc in self.processes.items()}
+        broker_before = cpu_seconds(self.broker.pid)
         try:
             yield self
         finally:
             self.cpu = {name: cpu_seconds(proc.pid) - before[name] for name, proc in self.processes.items()}
+            self.broker_cpu = cpu_seconds(self.broker.pid) - broker_before
             for recorder in recorders:
                 recorder.wait(120)
 
@@ -161,6 +165,7 @@ class Measured:
             busy = {name: cpu for name, cpu in spent.items() if cpu * 1000 / answers >= 0.005}
             parts = "   ".join(f"{name} {cpu * 1000 / answers:.3f}" for name, cpu in busy.items())
             print(f"  {label} {parts}   total {sum(busy.values()) * 1000 / answers:.3f} ms")
+        print(f"  kafka broker {self.broker_cpu * 1000 / answers:.3f} ms per answer (not in the totals above)")
 
 
 def measured(running: Stack, args) -> contextlib.AbstractContextManager[Measured]:
