@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.conn import AIOKafkaConnection, CloseReason
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +34,30 @@ _tracer = trace.get_tracer("vigil.bus")
 # many events instead of one per few, which took about 0.1 ms of CPU per incident create off the gateway and off
 # the AI service each (docs/performance.md); an event may wait up to 100 ms longer.
 BATCHED_FETCH = {"fetch_min_bytes": 64 * 1024, "fetch_max_wait_ms": 100}
+
+
+def _send_or_connection_error(send):
+    """aiokafka turns an OSError from writing to a connection the broker closed into a KafkaConnectionError,
+    which its background tasks retry. Under uvloop (which every Vigil process runs) that write raises
+    RuntimeError instead, and the task that made it (the metadata refresh, the group coordinator) dies
+    silently, so a consumer stops fetching for good after the broker restarts (aio-libs/aiokafka#1038,
+    open in 0.14.0; seen here in the fault tests' `kill -9 kafka`). Give that error the OSError's treatment."""
+    def send_on(conn: AIOKafkaConnection, request, expect_response: bool = True):
+        writer = conn._writer
+        try:
+            return send(conn, request, expect_response)
+        except RuntimeError as err:
+            if writer is None or not writer.transport.is_closing():
+                raise
+            conn.close(reason=CloseReason.CONNECTION_BROKEN)
+            raise KafkaConnectionError(f"Connection at {conn.host}:{conn.port} broken: {err}") from err
+
+    send_on.wrapped = send
+    return send_on
+
+
+if not hasattr(AIOKafkaConnection.send, "wrapped"):
+    AIOKafkaConnection.send = _send_or_connection_error(AIOKafkaConnection.send)
 
 Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
 
