@@ -104,6 +104,10 @@ def inject(carrier: MutableMapping[str, str]) -> MutableMapping[str, str]:
     return carrier
 
 
+_fields_of: tuple[object, frozenset[str]] = (None, frozenset())  # the global propagator and the headers it reads
+_ids = RandomIdGenerator()
+
+
 def extract(carrier: Mapping[str, str]) -> otel_context.Context:
     """The trace context a carrier (HTTP headers, gRPC metadata, event headers) holds, if any."""
     global _fields_of
@@ -114,10 +118,6 @@ def extract(carrier: Mapping[str, str]) -> otel_context.Context:
     if not any(field in carrier for field in _fields_of[1]):
         return otel_context.Context()
     return propagate.extract(carrier)
-
-
-_fields_of: tuple[object, frozenset[str]] = (None, frozenset())  # the global propagator and the headers it reads
-_ids = RandomIdGenerator()
 
 
 class IncomingSpan:
