@@ -1,7 +1,7 @@
-"""List pages through the incident store's memo, on real SQLite and real PostgreSQL: a polled page reads only the
-rows' keys and loads only what changed since, yet always answers every change (the memo is keyed by tenant, id
-and version), for each tenant only its own incidents, and never an incident's version with another version's
-content, also while writers change the rows."""
+"""List pages through the incident store's memo, on real SQLite and real PostgreSQL: a polled page turns into
+incidents only the rows that changed since (the rows themselves are still read whole), yet always answers every
+change (the memo is keyed by tenant, id and version), for each tenant only its own incidents, and never an
+incident's version with another version's content, also while writers change the rows."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ async def test_a_polled_page_loads_only_what_changed_and_shows_every_change(inci
     assert len(loads) == 6
     loads.clear()
     assert await incidents.list(A, EVERY) == first
-    assert loads == []  # nothing changed: nothing read whole or loaded
+    assert loads == []  # nothing changed: no row turned into an incident
 
     await incidents.update(A, made[1].id, {"title": "disk full, cleaned"})
     await incidents.transition(A, made[4].id, "open", "on it")
