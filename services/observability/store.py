@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import clickhouse_connect
 import sqlalchemy as sa
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from services.observability.service import (
     QUANTILES,
@@ -46,6 +47,7 @@ from services.observability.service import (
 )
 from vigil import levels
 from vigil.runtime import outbox
+from vigil.runtime.errors import FieldError, ValidationFailed
 
 log = logging.getLogger("vigil.observability.store")
 
@@ -55,6 +57,7 @@ outbox_table, processed_events = outbox.define_tables(metadata)
 CLICKHOUSE_MIGRATIONS = Path(__file__).with_name("migrations") / "clickhouse"
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 TABLES = {"logs": "otel_logs", "metrics": "otel_metrics", "traces": "otel_traces"}
+_CANNOT_COMPILE_REGEXP = re.compile(r"\bCode: 427\b")
 T = TypeVar("T")
 
 
@@ -333,9 +336,18 @@ class TelemetryStore:
                      f"arrayMap((x, y) -> toUInt64(x - y), BucketCounts, lagInFrame(BucketCounts) {w}), "
                      f"BucketCounts))) AS v {where}")
             value = "any(ExplicitBounds), sumForEach(v)"
-        rows = await self.ch.query(
-            f"SELECT toUnixTimestamp(t){gcols}, {value} FROM ({inner}) AS points{join} GROUP BY t{gcols} "
-            f"ORDER BY {order}", sql.params)
+        try:
+            rows = await self.ch.query(
+                f"SELECT toUnixTimestamp(t){gcols}, {value} FROM ({inner}) AS points{join} GROUP BY t{gcols} "
+                f"ORDER BY {order}", sql.params)
+        except DatabaseError as exc:
+            # A matcher that Python's re compiles but RE2 does not (lookarounds, backreferences, repetitions
+            # over 1000): ClickHouse refuses it with CANNOT_COMPILE_REGEXP, the caller's mistake, not ours.
+            if _CANNOT_COMPILE_REGEXP.search(str(exc)):
+                raise ValidationFailed("invalid metrics query", [FieldError(
+                    "label", "invalid regular expression: not RE2 syntax (no lookarounds or backreferences, "
+                    "repetitions up to 1000)")]) from None
+            raise
         if query.aggregation in QUANTILES:
             q = QUANTILES[query.aggregation]
             return _series(rows, query.group_by, lambda r: histogram_quantile(q, list(r[-2]), list(r[-1])),

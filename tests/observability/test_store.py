@@ -115,6 +115,19 @@ async def test_hostile_parameters_are_bound_not_spliced(clickhouse, tenant_id):
         await service.trace(mine, "' OR 1=1 --")
 
 
+@pytest.mark.parametrize("pattern", ["(?=x)", r"(a)\1", "a{2000}"])
+async def test_a_matcher_python_accepts_but_re2_refuses_is_a_422_on_label(clickhouse, tenant_id, pattern):
+    now = time.time_ns()
+    await clickhouse.insert_json_rows("otel_metrics", metric_row(
+        tenant_id, 7, name="depth", type_="gauge", ts_ns=now - NS, service="api", value=1.0,
+        attributes={"queue": "orders"}), f"{tenant_id}-re2")
+    service = ObservabilityService(st.TelemetryStore(clickhouse))
+    with pytest.raises(ValidationFailed) as refused:
+        await service.metrics(CallContext(tenant_id), MetricQuery(
+            "depth", TimeRange(now - HOUR, now + NS), 60, "avg", matchers=(Matcher("queue", "=~", pattern),)))
+    assert [f.field for f in refused.value.fields] == ["label"]
+
+
 async def test_metric_rate_counts_counter_resets(clickhouse, tenant_id):
     now = (time.time_ns() // (60 * NS)) * 60 * NS
     start = now - 10 * 60 * NS
