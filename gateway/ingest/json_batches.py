@@ -19,6 +19,7 @@ SPAN_KINDS = {"unspecified": "Unspecified", "internal": "Internal", "server": "S
               "producer": "Producer", "consumer": "Consumer"}
 STATUS_CODES = {"unset": "Unset", "ok": "Ok", "error": "Error"}
 MAX_ERRORS = 50
+MAX_NS = 4 * 10**18  # parse_time's bound: the year 2096, within the row contract's 64-bit nanoseconds
 
 
 def log_rows(batch: LogBatch, tenant: str, retention: int) -> list[bytes]:
@@ -30,16 +31,23 @@ def log_rows(batch: LogBatch, tenant: str, retention: int) -> list[bytes]:
     rows = []
     for i, r in enumerate(batch["logs"]):
         ts: Any = r.get("timestamp")
-        ts_ns = ts * NS if type(ts) is int and ts < 100_000_000_000 else (
-            ts if type(ts) is int and ts > 100_000_000_000_000_000 else parse_time(ts, f"logs[{i}].timestamp", errors, now))
+        # Whole seconds and nanoseconds in the plain ranges go straight through; anything else (negative, past
+        # the year 2096, ms, µs, text) is parse_time's to read or refuse, never a row ClickHouse would refuse.
+        ts_ns = ts * NS if type(ts) is int and 0 <= ts < 100_000_000_000 else (
+            ts if type(ts) is int and 100_000_000_000_000_000 < ts <= MAX_NS
+            else parse_time(ts, f"logs[{i}].timestamp", errors, now))
         level = r.get("level", "info").lower()
-        rows.append(dumps({
-            "TenantId": tenant, "Timestamp": ts_text(ts_ns), "RecordId": next(ids),
-            "TraceId": r.get("trace_id", "").lower(),
-            "SpanId": r.get("span_id", "").lower(), "SeverityText": level.upper(),
-            "SeverityNumber": severity_numbers[level], "ServiceName": r["service"], "Body": r["body"],
-            "ResourceAttributes": r.get("resource", {}), "LogAttributes": r.get("attributes", {}),
-            "RetentionDays": retention}) + b"\n")
+        try:
+            rows.append(dumps({
+                "TenantId": tenant, "Timestamp": ts_text(ts_ns), "RecordId": next(ids),
+                "TraceId": r.get("trace_id", "").lower(),
+                "SpanId": r.get("span_id", "").lower(), "SeverityText": level.upper(),
+                "SeverityNumber": severity_numbers[level], "ServiceName": r["service"], "Body": r["body"],
+                "ResourceAttributes": r.get("resource", {}), "LogAttributes": r.get("attributes", {}),
+                "RetentionDays": retention}) + b"\n")
+        except orjson.JSONEncodeError:  # an attribute integer beyond 64 bits
+            errors += [FieldError(f"logs[{i}].{name}", "integer values must fit in 64 bits")
+                       for name in ("attributes", "resource") if not _fits(r.get(name, {}))]
         if len(errors) > MAX_ERRORS:
             break
     if errors:
@@ -105,6 +113,10 @@ def _text(value: Scalar) -> str:
 
 def _attrs(values: dict[str, Scalar]) -> dict[str, str]:
     return {k: _text(v) for k, v in values.items()}
+
+
+def _fits(values: dict[str, Scalar]) -> bool:
+    return all(not isinstance(v, int) or -(2**63) <= v < 2**64 for v in values.values())
 
 
 def _check_hex(errors: list[FieldError], name: str, value: str, length: int) -> str:
