@@ -74,6 +74,13 @@ async def errors(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except VigilError as err:
         return envelope.from_error(err)
+    except web.RequestPayloadError:
+        # The body could not be read: a Content-Encoding it does not have (not gzip, not deflate) or one aiohttp
+        # does not decode. The client's mistake, answered like any bad body.
+        encoding = request.headers.get("Content-Encoding", "")
+        return envelope.error(422, "VALIDATION_ERROR", "the request body could not be read",
+                              [FieldError("body", f"is not valid for Content-Encoding {encoding!r}" if encoding
+                                          else "could not be read")])
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[GATEWAY_KEY].settings.max_body_bytes
         return envelope.error(413, "VALIDATION_ERROR", "request body too large",

@@ -79,6 +79,8 @@ async def decode(request: web.Request, message: type[Message]) -> tuple[Message,
             json_format.ParseDict(_hex_ids(orjson.loads(raw or b"{}")), msg, ignore_unknown_fields=True)
         except (orjson.JSONDecodeError, json_format.ParseError, TypeError) as exc:
             raise ValidationFailed("invalid OTLP/JSON", [FieldError("body", str(exc)[:300])]) from None
+        except RecursionError:  # nesting deeper than the interpreter's stack (orjson allows 1024 levels)
+            raise ValidationFailed("invalid OTLP/JSON", [FieldError("body", "is nested too deeply")]) from None
         return msg, JSON
     raise ValidationFailed("unsupported content type", [FieldError(
         "Content-Type", f"must be {PROTOBUF} or {JSON}")])
