@@ -28,7 +28,7 @@ from vigil.incident.v1 import incident_pb2
 from vigil.itsm.v1 import itsm_pb2
 from vigil.observability.v1 import observability_pb2 as obs
 from vigil.runtime.clock import as_utc, now
-from vigil.runtime.errors import NotFound, VigilError
+from vigil.runtime.errors import FieldError, NotFound, ValidationFailed, VigilError
 from vigil.runtime.grpcio import call
 
 log = logging.getLogger("vigil.ai.rca")
@@ -76,6 +76,24 @@ def default_baseline(window: Window, hours: int) -> Window:
     return Window(window.start - timedelta(hours=hours), window.start)
 
 
+def resolve_windows(at: datetime, window: Window | None, baseline: Window | None, lookback_minutes: int,
+                    baseline_hours: int, current: datetime) -> tuple[Window, Window]:
+    """The window and baseline of an analysis, the defaults filled in. The request's own ones were checked
+    already (rca/service.py); a default one can still be empty (an `at` more than the lookback in the future:
+    the window would end at now, before it starts) or meet a baseline that was sent: refused, never analysed."""
+    window_given = window is not None
+    window = window or default_window(at, lookback_minutes, current)
+    if window.end <= window.start:
+        raise ValidationFailed("invalid analysis request", [FieldError(
+            "at", "is too far in the future: the default window ends at the current time, before it would start; "
+            "send `window`")])
+    if baseline is not None and not window_given and baseline.start < window.end and window.start < baseline.end:
+        raise ValidationFailed("invalid analysis request", [FieldError(
+            "baseline.end", "the baseline must not overlap the window (by default "
+            f"{lookback_minutes} minutes before `at` to 15 after)")])
+    return window, baseline or default_baseline(window, baseline_hours)
+
+
 class Gatherer:
     def __init__(self, clients: Clients, lookback_minutes: int = 60, baseline_hours: int = 24) -> None:
         self.clients = clients
@@ -91,8 +109,7 @@ class Gatherer:
                      baseline: Window | None = None) -> Gathered:
         incident = await self.incident(key)
         at = at or incident.created_at
-        window = window or default_window(at, self.lookback_minutes, now())
-        baseline = baseline or default_baseline(window, self.baseline_hours)
+        window, baseline = resolve_windows(at, window, baseline, self.lookback_minutes, self.baseline_hours, now())
         gaps: list[str] = []
         started = time.perf_counter()
         walked, in_cmdb = await self._walk(incident.ci_ids, gaps)
