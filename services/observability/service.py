@@ -375,7 +375,7 @@ def validate_anomalies(query: AnomalyQuery) -> None:
     if not 1 <= query.limit <= 200:
         errors.append(FieldError("limit", "must be between 1 and 200"))
     if len(query.services) > 50:
-        errors.append(FieldError("services", "at most 50 services"))
+        errors.append(FieldError("service", "at most 50 services"))
     if errors:
         raise ValidationFailed("invalid anomaly query", errors)
 

@@ -148,3 +148,10 @@ def test_span_tree_hangs_children_below_parents():
     roots = svc.span_tree([span("c", "b", 3), span("a", "", 1), span("b", "a", 2), span("orphan", "gone", 0)])
     assert [r.span_id for r in roots] == ["orphan", "a"]
     assert roots[1].children[0].span_id == "b" and roots[1].children[0].children[0].span_id == "c"
+
+
+def test_anomaly_queries_name_the_query_parameters():
+    with pytest.raises(ValidationFailed) as exc:
+        svc.validate_anomalies(svc.AnomalyQuery(TimeRange(NOW - 8 * 24 * HOUR, NOW),
+                                                services=tuple(f"s{i}" for i in range(51)), limit=0))
+    assert fields(exc) == {"to", "service", "limit"}  # ?service= is the parameter, not the RPC's `services`
