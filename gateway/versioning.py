@@ -28,7 +28,9 @@ def if_match(request: web.Request) -> int:
     if raw is None:
         return 0
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or int(value) < 1:
+    # ASCII digits only (str.isdigit also takes "²", which int() refuses) and a version that fits the services'
+    # int64: anything else is a client's mistake, not a 500.
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) < 2**63:
         raise ValidationFailed("invalid If-Match", [FieldError(IF_MATCH, "must be the version from the ETag, "
                                                                         'e.g. "3"')])
     return int(value)

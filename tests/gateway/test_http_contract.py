@@ -97,6 +97,16 @@ async def test_patch_validation_if_match_and_conflict(acme):
     assert timeline[-1]["message"] == "paged" and timeline[-1]["actor"] == client.email
 
 
+@pytest.mark.parametrize("value", ['"99999999999999999999"', '"9223372036854775808"', '"\u00b2"', '"\u0663"', '"0"'])
+async def test_if_match_out_of_range_or_not_ascii_digits_is_a_validation_error(acme, value):
+    """Found by hand: a version beyond int64 or a Unicode digit (`"²"`) in If-Match was a 500."""
+    client = acme["responder"]
+    inc = (await client.post("/api/incidents", {"title": "x", "severity": "P2"})).data
+    resp = await client.patch(f"/api/incidents/{inc['id']}", {"title": "y"}, headers={"If-Match": value})
+    assert_error(resp, 422, "VALIDATION_ERROR", "If-Match")
+    assert (await client.get(f"/api/incidents/{inc['id']}")).data["version"] == 1
+
+
 async def test_unknown_route_and_method(acme):
     assert_error(await acme["viewer"].get("/api/nothing-here"), 404, "NOT_FOUND")
     resp = await acme["admin"].call("DELETE", "/api/incidents")
