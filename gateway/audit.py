@@ -85,7 +85,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, entry_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         return as_utc(datetime.fromisoformat(at)), str(entry_id)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError):
         raise ValidationFailed("invalid cursor", [FieldError("cursor", "pass next_cursor as it was")]) from None
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from gateway.schemas.base import Body, Derived, JsonObject, Paging, Query, Resource, Time
+from gateway.schemas.base import AwareTime, Body, Derived, JsonObject, Paging, Query, Resource, Time
 
 Severity = Literal["P1", "P2", "P3", "P4"]
 Persona = Literal["sre", "manager", "executive"]
@@ -22,13 +22,13 @@ def _present(name: str):
 
 
 class TimeRange(Body):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: AwareTime
+    end: AwareTime
 
 
 class RcaRequest(Body):
     incident_id: str = Field(min_length=1, max_length=64, description="an incident id or INC-00000001")
-    at: AwareDatetime | None = Field(None, description="when the symptoms began (default: the incident's "
+    at: AwareTime | None = Field(None, description="when the symptoms began (default: the incident's "
                                                        "creation)")
     window: TimeRange | None = Field(None, description="the analysis window (default: 60 minutes before `at` "
                                                        "to 15 after, not past now)")

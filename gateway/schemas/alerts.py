@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway.schemas.base import Body, JsonObject, Paging, Resource, Time
+from gateway.schemas.base import AwareTime, Body, JsonObject, Paging, Resource, Time
 from gateway.schemas.itsm import QueryTime
 
 MAX_ALERTS = 1000  # per request; Alertmanager's webhook_configs.max_alerts keeps it there
@@ -78,7 +78,7 @@ class PagerDutyPayload(SourceModel):
     summary: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     source: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     severity: Literal["critical", "error", "warning", "info"]
-    timestamp: AwareDatetime | None = None
+    timestamp: AwareTime | None = None
     component: Text = ""
     group: Text = ""
     class_: Text = Field("", alias="class")
@@ -119,8 +119,8 @@ class GenericAlert(Body):
     description: LongText = ""
     labels: Labels = {}
     annotations: Annotations = {}
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: AwareTime | None = None
+    ends_at: AwareTime | None = None
     url: Url = ""
     details: dict[str, Any] = {}
 

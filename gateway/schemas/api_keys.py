@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from gateway.schemas.base import Body, Path, Resource, Time
+from gateway.schemas.base import AwareTime, Body, Path, Resource, Time
 from gateway.schemas.identity import TenantRole
 
 
@@ -20,7 +20,7 @@ class NewApiKey(Body):
                                                       "role (and, for a tenant admin's key, their current role)")
     allowed_cidrs: list[str] = Field(default_factory=list, max_length=50, description=(
         "addresses or CIDRs the key may be used from (`203.0.113.7`, `10.0.0.0/8`); empty: anywhere"))
-    expires_at: AwareDatetime | None = Field(None, description="when the key stops working; null: never")
+    expires_at: AwareTime | None = Field(None, description="when the key stops working; null: never")
 
 
 class ByKey(Path):

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 
@@ -53,6 +53,22 @@ def invalid(message: str) -> PydanticCustomError:
 
 Time = Annotated[datetime, Precision(nanoseconds=False)]
 NanoTime = Annotated[datetime, Precision(nanoseconds=True)]
+
+
+def in_utc(value: datetime) -> datetime:
+    """The same instant in UTC; a time that falls outside the years 1-9999 once in UTC (`9999-12-31T23:59:59-14:00`)
+    fails its field instead of overflowing later, in a conversion or a comparison (a 500). A naive time (where a
+    model takes one) is left as it is."""
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise invalid("is out of range: in UTC it must fall within the years 1 to 9999") from None
+
+
+# A time in a JSON body: RFC 3339 with a zone, handed on as the same instant in UTC.
+AwareTime = Annotated[AwareDatetime, AfterValidator(in_utc)]
 # A JSON object of free-form values (a proto Struct).
 JsonObject = dict[str, Any]
 

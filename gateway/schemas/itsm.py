@@ -3,12 +3,13 @@ vigil.itsm.v1.Change, CatalogItem, ServiceRequest, Blackout). See docs/itsm.md f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BeforeValidator, Field
+from pydantic import BeforeValidator, Field
 
 from gateway.schemas.base import (
+    AwareTime,
     Body,
     Cursor,
     Derived,
@@ -18,6 +19,7 @@ from gateway.schemas.base import (
     Resource,
     Sorting,
     Time,
+    in_utc,
     invalid,
 )
 
@@ -36,7 +38,7 @@ def _aware_time(raw: Any) -> Any:
         value = None
     if value is None or value.tzinfo is None:
         raise invalid("must be an ISO 8601 time with a timezone, e.g. 2026-04-01T18:00:00Z")
-    return value.astimezone(UTC)
+    return in_utc(value)
 
 
 # A time in a query string: ISO 8601 with a timezone.
@@ -50,8 +52,8 @@ class NewChange(Body):
     title: str = Field(min_length=1, max_length=500)
     type: ChangeType = "normal"
     risk_level: RiskLevel = "medium"
-    requested_start: AwareDatetime
-    requested_end: AwareDatetime
+    requested_start: AwareTime
+    requested_end: AwareTime
     description: str = Field(default="", max_length=20_000)
     implementation_plan: str = Field(default="", max_length=20_000)
     rollback_plan: str = Field(default="", max_length=20_000)
@@ -65,8 +67,8 @@ class ChangePatch(Body):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     description: str | None = Field(default=None, max_length=20_000)
     risk_level: RiskLevel | None = None
-    requested_start: AwareDatetime | None = None
-    requested_end: AwareDatetime | None = None
+    requested_start: AwareTime | None = None
+    requested_end: AwareTime | None = None
     implementation_plan: str | None = Field(default=None, max_length=20_000)
     rollback_plan: str | None = Field(default=None, max_length=20_000)
     ci_ids: CiIds | None = Field(default=None, max_length=100)
@@ -234,16 +236,16 @@ class ServiceRequest(Resource):
 
 class NewBlackout(Body):
     name: str = Field(min_length=1, max_length=200)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: AwareTime
+    end: AwareTime
     reason: str = Field(default="", max_length=2_000)
     ci_ids: CiIds = Field(default_factory=list, max_length=100, description="empty: every CI of the tenant")
 
 
 class BlackoutPatch(Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: AwareTime | None = None
+    end: AwareTime | None = None
     reason: str | None = Field(default=None, max_length=2_000)
     ci_ids: CiIds | None = Field(default=None, max_length=100)
 

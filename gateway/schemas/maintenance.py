@@ -4,11 +4,11 @@ vigil.incident.v1.MaintenanceWindow)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AfterValidator, Field
 
-from gateway.schemas.base import Body, Paging, Resource, Time
+from gateway.schemas.base import AwareTime, Body, Paging, Resource, Time, in_utc
 
 Operator = Literal["=", "!=", "=~", "!~"]
 
@@ -25,8 +25,8 @@ class NewMaintenanceWindow(Body):
     matchers: list[MatcherBody] = Field(default_factory=list, max_length=20)
     ci_ids: list[str] = Field(default_factory=list, max_length=100)
     integration_ids: list[str] = Field(default_factory=list, max_length=100)
-    starts_at: AwareDatetime | None = Field(None, description="default: now")
-    ends_at: AwareDatetime
+    starts_at: AwareTime | None = Field(None, description="default: now")
+    ends_at: AwareTime
 
 
 class MaintenanceWindowPatch(Body):
@@ -35,12 +35,12 @@ class MaintenanceWindowPatch(Body):
     matchers: list[MatcherBody] | None = Field(None, max_length=20)
     ci_ids: list[str] | None = Field(None, max_length=100)
     integration_ids: list[str] | None = Field(None, max_length=100)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: AwareTime | None = None
+    ends_at: AwareTime | None = None
 
 
 class MaintenanceWindowQuery(Paging):
-    active_at: datetime | None = Field(None, description="windows covering this moment")
+    active_at: Annotated[datetime, AfterValidator(in_utc)] | None = Field(None, description="windows covering this moment")
 
 
 class LabelMatcher(Resource):

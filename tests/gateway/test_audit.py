@@ -5,6 +5,7 @@ the tenant's admins read their tenant's (filters, cursor paging), the operator r
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import orjson
 import pytest
@@ -72,6 +73,12 @@ async def test_mutations_are_recorded_and_read_by_admins_only(gateway_env, acme)
     assert (await responder.get("/api/audit")).status == 403 and (await viewer.get("/api/audit")).status == 403
     bad = await admin.get("/api/audit", params={"cursor": "not-a-cursor"})
     assert bad.status == 422 and bad.body["fields"][0]["field"] == "cursor"
+    # a time that leaves the years 1-9999 once in UTC is a 422 naming its parameter (it was a 500)
+    edge = base64.urlsafe_b64encode(orjson.dumps(["0001-01-01T00:00:00+14:00", "x"])).decode()
+    for params, field in (({"cursor": edge}, "cursor"), ({"from": "0001-01-01T00:00:00+14:00"}, "from"),
+                          ({"to": "9999-12-31T23:59:59-14:00"}, "to")):
+        bad = await admin.get("/api/audit", params=params)
+        assert bad.status == 422 and bad.body["fields"][0]["field"] == field, bad.body
 
 
 async def test_tenants_see_only_their_own_and_the_operator_sees_all(gateway_env, acme):

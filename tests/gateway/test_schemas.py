@@ -224,3 +224,53 @@ def test_telemetry_times_and_counts_stay_within_64_bits():
     assert parse_time(1_700_000_000, "t", []) == 1_700_000_000 * 10**9
     with pytest.raises(ValidationError):
         MetricBatch.model_validate({"metrics": [{"name": "m", "service": "s", "bucket_counts": [10**38]}]})
+
+
+
+def _takes_time(annotation) -> bool:
+    import typing
+
+    from pydantic import AwareDatetime
+
+    if annotation in (datetime, AwareDatetime):
+        return True
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is Annotated:
+        return _takes_time(args[0])
+    return any(_takes_time(a) for a in args)
+
+
+def _time_fields():
+    """Every field of a request model (`Body`, `Query`) of gateway/schemas that takes a time."""
+    import importlib
+    import pkgutil
+
+    import gateway.schemas
+    from gateway.schemas.base import Body
+
+    seen = set()
+    for module in pkgutil.iter_modules(gateway.schemas.__path__):
+        for model in vars(importlib.import_module(f"gateway.schemas.{module.name}")).values():
+            if not (isinstance(model, type) and issubclass(model, Body | Query)) or model in seen:
+                continue
+            seen.add(model)
+            for name, info in model.model_fields.items():
+                if _takes_time(info.annotation):
+                    yield pytest.param(model, name, info, id=f"{model.__name__}.{name}")
+
+
+@pytest.mark.parametrize("model,name,info", list(_time_fields()))
+@pytest.mark.parametrize("edge", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_time_outside_the_utc_range_fails_its_field(model, name, info, edge):
+    """A time that leaves the years 1-9999 once in UTC fails validation, naming its field: it used to pass and
+    overflow later (converting to UTC or to a protobuf Timestamp), a 500 on every route that takes a time."""
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
+
+    def parse(text: str):  # a query string's value is text; a body's is JSON
+        return adapter.validate_python(text) if issubclass(model, Query) else adapter.validate_json(f'"{text}"')
+
+    with pytest.raises(ValidationError, match="out of range"):
+        parse(edge)
+    assert parse("2026-04-01T18:00:00+02:00") == datetime(2026, 4, 1, 16, tzinfo=UTC)

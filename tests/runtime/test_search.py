@@ -6,7 +6,9 @@ inserted — with cursors refused when tampered with or reused for another list.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import json
 import random
 import re
 from dataclasses import dataclass, replace
@@ -199,6 +201,10 @@ async def test_every_operator_of_every_kind(db):
      "date-time with a zone"),
     ({"attribute": "at", "operator": "GT", "values": [{"value": "2026-04-01T00:00:00"}]}, "filters[0].values[0]",
      "date-time with a zone"),
+    ({"attribute": "at", "operator": "GT", "values": [{"value": "9999-12-31T23:59:59-14:00"}]}, "filters[0].values[0]",
+     "out of range"),  # past the year 9999 in UTC: was an OverflowError, a 500
+    ({"attribute": "at", "operator": "LT", "values": [{"value": "0001-01-01T00:00:00+14:00"}]}, "filters[0].values[0]",
+     "out of range"),
     ({"attribute": "at", "operator": "IS_BETWEEN", "values": [{"value": "2026-04-02T00:00:00Z"},
                                                              {"value": "2026-04-01T00:00:00Z"}]},
      "filters[0].values", "must not be after"),
@@ -316,7 +322,10 @@ async def test_cursors_are_bound_to_their_list(db):
         with pytest.raises(ValidationFailed) as err:
             await page(db, replace(other, cursor=first.next_cursor))
         assert err.value.fields[0].field == "cursor" and "another sort" in err.value.fields[0].message
-    for bad in ("garbage", first.next_cursor[:-4], "eyJzIjoiYXQifQ"):
+    payload = json.loads(base64.urlsafe_b64decode(first.next_cursor + "=" * (-len(first.next_cursor) % 4)))
+    forged = [base64.urlsafe_b64encode(json.dumps({**payload, "k": [at, payload["k"][1]]}).encode()).decode()
+              for at in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00")]  # were OverflowErrors, 500s
+    for bad in ("garbage", first.next_cursor[:-4], "eyJzIjoiYXQifQ", *forged):
         with pytest.raises(ValidationFailed) as err:
             await page(db, Query(cursor=bad))
         assert err.value.fields[0].field == "cursor"

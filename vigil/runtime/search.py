@@ -187,7 +187,10 @@ class Time(Attribute):
             parsed = None
         if parsed is None or parsed.tzinfo is None:
             raise BadValue("must be a date-time with a zone, e.g. 2026-04-01T18:00:00Z")
-        return as_utc(parsed)
+        try:
+            return as_utc(parsed)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00: past the year 9999 in UTC
+            raise BadValue("is out of range: in UTC it must fall within the years 1 to 9999") from None
 
 
 class Number(Attribute):
@@ -397,7 +400,7 @@ class Keyset:
             return _decode(key, self.sorts[sort].kind), _decode(tie, self.tie.kind)
         except ValidationFailed:
             raise
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):
             raise ValidationFailed("invalid cursor", [FieldError(
                 "cursor", "is not a cursor of this list (pass next_cursor from the previous page as it is)")]
             ) from None
