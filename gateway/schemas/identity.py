@@ -96,7 +96,9 @@ class NewUser(Body):
 
 class UserUpdate(Body):
     role: str | None = None
-    disabled: bool | None = Field(None, description="a disabled user's sessions end at once")
+    disabled: bool | None = Field(None, description=(
+        "a disabled user cannot sign in or refresh (their refresh tokens are revoked at once) and their API keys stop; "
+        "an access token already issued works until it expires (VIGIL_ACCESS_TOKEN_TTL_SECONDS)"))
     password: str | None = Field(default=None, min_length=8, max_length=256)
 
 
