@@ -99,6 +99,13 @@ class SharedCounters:
     async def take(self, tenant_id: str, name: str, period: Period, limit: int, amount: int = 1) -> Decision:
         """Take `amount` of the window's `limit` for the tenant, or refuse (taking nothing)."""
         window = self._window(tenant_id, name, period)
+        # A limit lowered since this replica's lease (the operator's override, within VIGIL_TENANT_CACHE_SECONDS):
+        # what was leased under the old one is kept only as far as the new one leaves room. `leased_seen - tokens`
+        # is what the others had leased and this replica has spent; under an unchanged limit this never clamps.
+        room = max(0, limit - (window.leased_seen - window.tokens))
+        if window.tokens > room:
+            window.leased_seen -= window.tokens - room  # what is dropped no longer counts as this replica's
+            window.tokens = room
         if window.tokens < amount and not (window.empty_at_limit is not None and limit <= window.empty_at_limit):
             async with window.lock:  # one lease at a time per window; the others wait for it, not the database
                 if window.tokens < amount:

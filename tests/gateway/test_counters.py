@@ -71,6 +71,21 @@ async def test_the_window_rolls_over_and_a_raised_limit_applies_at_once(db):
     assert fresh.allowed and fresh.reset == 1_000_140
 
 
+async def test_a_lowered_limit_applies_at_once_to_what_a_replica_already_leased(db):
+    """Found by hand: lowering a tenant's read limit from 300 to 3 mid-minute left the replica serving the 15 it had
+    leased under 300, answering `X-RateLimit-Limit: 3` with `X-RateLimit-Remaining: 13`."""
+    clock = Clock(1_000_020.0)
+    counters = SharedCounters(db, clock=clock)
+    first = await counters.take("acme", "rate:read", "minute", 300)
+    assert first.allowed and first.remaining == 299
+    decisions = [await counters.take("acme", "rate:read", "minute", 3) for _ in range(5)]
+    assert [d.allowed for d in decisions] == [True, True, False, False, False]  # 3 in the minute, the first included
+    assert all(d.remaining <= d.limit == 3 for d in decisions) and decisions[-1].remaining == 0
+    assert (await counters.take("acme", "rate:read", "minute", 300)).allowed  # raised again: serves at once
+    clock.at += 60
+    assert sum([(await counters.take("acme", "rate:read", "minute", 3)).allowed for _ in range(5)]) == 3
+
+
 async def test_amounts_give_back_and_daily_use(db):
     counters = SharedCounters(db)
     assert (await counters.take("acme", "telemetry_bytes_per_day", "day", 1000, 700)).allowed
