@@ -45,9 +45,10 @@ def log_rows(batch: LogBatch, tenant: str, retention: int) -> list[bytes]:
                 "SeverityNumber": severity_numbers[level], "ServiceName": r["service"], "Body": r["body"],
                 "ResourceAttributes": r.get("resource", {}), "LogAttributes": r.get("attributes", {}),
                 "RetentionDays": retention}) + b"\n")
-        except orjson.JSONEncodeError:  # an attribute integer beyond 64 bits
-            errors += [FieldError(f"logs[{i}].{name}", "integer values must fit in 64 bits")
-                       for name in ("attributes", "resource") if not _fits(r.get(name, {}))]
+        except orjson.JSONEncodeError:  # refused, never dropped while the rest is accepted
+            too_big = [name for name in ("attributes", "resource") if not _fits(r.get(name, {}))]
+            errors += ([FieldError(f"logs[{i}].{name}", "integer values must fit in 64 bits") for name in too_big]
+                       or [FieldError(f"logs[{i}]", "cannot be stored")])
         if len(errors) > MAX_ERRORS:
             break
     if errors:
