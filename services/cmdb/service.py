@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -162,8 +163,19 @@ class Store(Protocol):
     async def list_relations(self, tenant_id: str, query: RelationQuery) -> tuple[list[Relation], int]: ...
     async def delete_relation(self, tenant_id: str, relation_id: str) -> Relation: ...
     async def bulk_insert(self, tenant_id: str, items: list[Item], relations: list[Relation],
-                          relation_rows: list[int]) -> None: ...
+                          relation_rows: list[int]) -> bool: ...
     async def load_graph(self, tenant_id: str, graph: TenantGraph) -> None: ...
+
+
+def import_ids(ctx: CallContext, n_items: int, n_relations: int) -> tuple[list[str], list[str]]:
+    """The ids of an import's items and relations. Under an Idempotency-Key they derive from it (like a single
+    create's, CallContext.resource_id), so an import retried after its answer was lost (a deadline, a gateway
+    that died after the commit) finds the rows of its first attempt instead of importing everything twice."""
+    if not ctx.idempotency_key:
+        return new_ids(n_items), new_ids(n_relations)
+    base = uuid.UUID(ctx.resource_id("ci-import"))
+    return ([str(uuid.uuid5(base, f"item/{i}")) for i in range(n_items)],
+            [str(uuid.uuid5(base, f"relation/{i}")) for i in range(n_relations)])
 
 
 def new_ids(n: int) -> list[str]:
@@ -433,7 +445,7 @@ class CmdbService:
             errors.append(FieldError("relations", f"at most {MAX_BULK_RELATIONS} per import"))
         _fail("invalid import", errors)
         at = now()
-        item_ids, relation_ids = new_ids(len(items)), new_ids(len(relations))
+        item_ids, relation_ids = import_ids(ctx, len(items), len(relations))
         refs: dict[str, str] = {}
         created: list[Item] = []
         for i, new in enumerate(items):
@@ -466,8 +478,9 @@ class CmdbService:
         _fail("invalid import", errors)
         async with self.graphs.writing(ctx.tenant_id) as graph:
             # The store checks what needs the database (CIs that must already exist, relations that do) and
-            # names those rows too.
-            await self.store.bulk_insert(ctx.tenant_id, created, rels, list(range(len(rels))))
+            # names those rows too. False: a retry of an import already written (same Idempotency-Key).
+            if not await self.store.bulk_insert(ctx.tenant_id, created, rels, list(range(len(rels)))):
+                return Imported(created, rels, refs)
             for item in created:
                 graph.add_item(item.id, item.cls, item.environment, item.criticality, item.name, item.owner, item.version)
             graph.add_relations((r.source_id, r.target_id, r.type) for r in rels)

@@ -299,9 +299,15 @@ class CmdbStore:
         return relation
 
     async def bulk_insert(self, tenant_id: str, new_items: list[Item], new_relations: list[Relation],
-                          relation_rows: list[int]) -> None:
+                          relation_rows: list[int]) -> bool:
+        """Insert an import's rows, all or nothing; True. False when its first row is stored already (a retried
+        import, its ids derived from the same Idempotency-Key): nothing is written."""
         created = {i.id for i in new_items}
         async with self.db.write(serialise=graph_lock(tenant_id)) as conn:
+            table, first = (items, new_items[0].id) if new_items else (relations, new_relations[0].id)
+            if (await conn.execute(sa.select(table.c.id).where(table.c.tenant_id == tenant_id,
+                                                               table.c.id == first))).first() is not None:
+                return False
             referenced = sorted({x for r in new_relations for x in (r.source_id, r.target_id)} - created)
             known = created | await self._existing_ids(conn, tenant_id, referenced)
             errors: list[FieldError] = []
@@ -326,6 +332,7 @@ class CmdbStore:
                 await conn.execute(relations.insert(), [_relation_values(r) for r in chunk])
             await self.events.stage_import(conn, tenant_id, new_items, new_relations)
         self.events.committed()
+        return True
 
     async def _existing_relations(self, conn: AsyncConnection, tenant_id: str,
                                   candidates: list[Relation]) -> set[tuple[str, str, str]]:

@@ -2,6 +2,7 @@
 tenancy, events staged in the outbox, and a graph reloaded from the store equal to the one kept in step."""
 
 import random
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -179,6 +180,36 @@ async def test_a_retried_create_with_the_same_idempotency_key_returns_the_first_
         created = (await conn.execute(sa.select(outbox_table.c.key).where(
             outbox_table.c.event_type == "ci.created"))).scalars().all()
     assert sorted(created) == sorted([first.id, other.id])
+
+
+async def test_a_retried_import_with_the_same_idempotency_key_imports_once(cmdb, store, database):
+    """The promise of docs/operations.md (a retry with the same Idempotency-Key is safe) holds for a bulk import:
+    one whose answer was lost (deadline, gateway died after the commit) and is sent again writes nothing twice."""
+    keyed = CallContext(tenant_id="tenant-a", actor="alice@a", role="admin", idempotency_key="import-1")
+    db = await item(cmdb, name="db")
+    rows = [NewItem(name=f"svc-{i}", cls="service", ref=f"s{i}") for i in range(3)]
+    rels = [NewRelation(f"s{i}", db.id, "depends_on") for i in range(3)]
+    first = await cmdb.bulk_import(keyed, rows, rels)
+    again = await cmdb.bulk_import(keyed, rows, rels)
+    assert [i.id for i in again.items] == [i.id for i in first.items] and again.refs == first.refs
+    assert (await cmdb.list_items(A, ItemQuery())).total == 4
+    assert (await cmdb.list_relations(A, RelationQuery()))[1] == 3
+    for svc in (cmdb, CmdbService(store)):  # the graph kept in step and one reloaded from the store
+        assert (await svc.impact(A, ImpactQuery(ci_ids=(db.id,)))).summary.total == 3
+    relations_only = [NewRelation(first.refs["s0"], first.refs["s1"], "uses")]
+    keyed2 = CallContext(tenant_id="tenant-a", actor="alice@a", role="admin", idempotency_key="import-2")
+    await cmdb.bulk_import(keyed2, [], relations_only)
+    await cmdb.bulk_import(keyed2, [], relations_only)  # not a duplicate-relation error: the same import
+    assert (await cmdb.list_relations(A, RelationQuery()))[1] == 4
+    # another tenant with the same key imports its own rows; without a key each import is a new one
+    other = await cmdb.bulk_import(replace(keyed, tenant_id="tenant-b"), rows, [])
+    assert {i.id for i in other.items}.isdisjoint(i.id for i in first.items)
+    await cmdb.bulk_import(A, rows, [])
+    assert (await cmdb.list_items(A, ItemQuery())).total == 7
+    async with database.read() as conn:
+        imported = (await conn.execute(sa.select(sa.func.count()).select_from(outbox_table).where(
+            outbox_table.c.event_type == "ci.imported", outbox_table.c.tenant_id == "tenant-a"))).scalar_one()
+    assert imported == 3  # one event (one chunk) per import written, none for the retries
 
 
 async def test_text_search_folds_every_alphabet(cmdb):
