@@ -258,6 +258,22 @@ async def test_a_retried_create_or_submit_with_the_same_idempotency_key_writes_o
     assert await events(db) == ["change.created", "request.submitted", "change.created"]
 
 
+async def test_a_retried_blackout_create_with_the_same_idempotency_key_writes_once(svc):
+    """A blackout created again after its answer was lost (same Idempotency-Key) is the first one, not a
+    second blackout that flags every overlapping change a second time."""
+    change = await svc.create_change(ALICE, new_change())
+    keyed = replace(CAROL, idempotency_key="b1")
+    window = (T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    first = await svc.create_blackout(keyed, "freeze", "", *window, ())
+    again = await svc.create_blackout(keyed, "freeze", "", *window, ())
+    assert again == first
+    assert (await svc.list_blackouts(CAROL, None, None, Page()))[1] == 1
+    flagged = await svc.get_change(ALICE, change.id)
+    assert [(c.kind, c.blackout_id) for c in flagged.conflicts] == [("blackout", first.id)]
+    other = await svc.create_blackout(replace(OTHER, idempotency_key="b1"), "freeze", "", *window, ())
+    assert other.id != first.id and (await svc.list_blackouts(CAROL, None, None, Page()))[1] == 1
+
+
 async def test_text_search_folds_every_alphabet(svc):
     async def create_change(title: str, description: str) -> None:
         await svc.create_change(ALICE, NewChange(title=title, description=description, type="normal",

@@ -18,7 +18,7 @@ from services.itsm.service.common import (
     require_admin,
 )
 from vigil.runtime.clock import as_utc as utc
-from vigil.runtime.clock import new_id, now
+from vigil.runtime.clock import now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
 
@@ -74,7 +74,7 @@ class BlackoutsService:
         self._validate_blackout(name, reason, start, end, ci_ids, partial=False)
         assert start is not None and end is not None
         at = now()
-        blackout = Blackout(id=new_id(), tenant_id=ctx.tenant_id, name=name.strip(), reason=reason,
+        blackout = Blackout(id=ctx.resource_id("blackout"), tenant_id=ctx.tenant_id, name=name.strip(), reason=reason,
                             start=utc(start), end=utc(end), ci_ids=tuple(dict.fromkeys(ci_ids)),
                             created_by=ctx.actor, version=1, created_at=at, updated_at=at)
         return await self.store.insert_blackout(blackout)

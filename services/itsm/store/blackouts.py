@@ -62,7 +62,13 @@ class BlackoutsStore:
                                         Awaitable[None]]  # ChangesStore's
 
     async def insert_blackout(self, blackout: Blackout) -> Blackout:
+        """Insert a blackout; one whose id is stored already (a retried create, the id derived from the same
+        Idempotency-Key) is returned as it is, and nothing is written."""
         async with self.db.write(serialise=conflict_lock(blackout.tenant_id)) as conn:
+            first = (await conn.execute(sa.select(blackouts).where(blackouts.c.tenant_id == blackout.tenant_id,
+                                                                   blackouts.c.id == blackout.id))).first()
+            if first is not None:
+                return row_to_blackout(first)
             await conn.execute(blackouts.insert().values(
                 id=blackout.id, tenant_id=blackout.tenant_id, created_by=blackout.created_by,
                 created_at=blackout.created_at, **_blackout_values(blackout)))
