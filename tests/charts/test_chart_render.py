@@ -176,9 +176,11 @@ def test_existing_secret_scenario_renders_no_secret(render) -> None:
 def test_ha_scenario_replicas_and_budgets(render) -> None:
     objects = render("ha")
     deployments = by_kind(objects, "Deployment")
-    assert all(d["spec"]["replicas"] == 3 for d in deployments.values())
+    # every process but the CMDB, whose graph is per process (one replica: no budget)
+    assert {component(d): d["spec"]["replicas"] for d in deployments.values()} == {
+        **{name: 3 for name in ("incident", "itsm", "observability", "ai", "gateway")}, "cmdb": 1}
     budgets = by_kind(objects, "PodDisruptionBudget")
-    assert set(budgets) == set(deployments)
+    assert set(budgets) == set(deployments) - {"vigil-cmdb"}
     for name, budget in budgets.items():
         # The incident service overrides the default budget; the others take podDisruptionBudget.maxUnavailable.
         expected = {"minAvailable": 2} if component(budget) == "incident" else {"maxUnavailable": 1}
@@ -189,11 +191,11 @@ def test_ha_scenario_replicas_and_budgets(render) -> None:
 def test_budgets_only_for_processes_with_two_or_more_replicas(render) -> None:
     # A budget over a single pod would block every node drain: one replica gets none.
     assert by_kind(render("default"), "PodDisruptionBudget") == {}
-    objects = render("default", "--set", "services.cmdb.replicas=2")
+    objects = render("default", "--set", "services.itsm.replicas=2")
     budgets = by_kind(objects, "PodDisruptionBudget")
-    assert list(budgets) == ["vigil-cmdb"]
-    assert budgets["vigil-cmdb"]["spec"]["maxUnavailable"] == 1
-    off = render("default", "--set", "services.cmdb.replicas=2", "--set", "podDisruptionBudget.enabled=false")
+    assert list(budgets) == ["vigil-itsm"]
+    assert budgets["vigil-itsm"]["spec"]["maxUnavailable"] == 1
+    off = render("default", "--set", "services.itsm.replicas=2", "--set", "podDisruptionBudget.enabled=false")
     assert by_kind(off, "PodDisruptionBudget") == {}
 
 
@@ -290,6 +292,7 @@ def test_schema_refuses_bad_types_and_ranges(helm, setting: str) -> None:
     (["llm.baseUrl=http://llm:8000/v1"], "vigil: llm.model"),
     (["services.incident.replicas=2", "services.incident.podDisruptionBudget.minAvailable=2"],
      "vigil: services.incident.podDisruptionBudget.minAvailable"),
+    (["services.cmdb.replicas=2"], "vigil: services.cmdb.replicas"),
 ])
 def test_validate_values_refuses_impossible_combinations(helm, settings: list[str], message: str) -> None:
     args = [a for s in settings for a in ("--set", s)]

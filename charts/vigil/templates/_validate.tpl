@@ -10,6 +10,9 @@ Refused:
   - llm.baseUrl without llm.model.
   - a process's podDisruptionBudget.minAvailable >= its replicas (2 or more, so a budget is rendered): the
     budget would block every node drain.
+  - more than one cmdb replica: each CMDB process keeps its own in-memory graph, kept in step only with the
+    writes it makes itself (docs/cmdb.md), so a second replica would answer blast radius and ITSM conflict
+    checks from a graph that misses the other's writes.
 */}}
 {{- define "vigil.validateValues" -}}
 {{- $messages := list }}
@@ -18,6 +21,7 @@ Refused:
 {{- $messages = append $messages (include "vigil.validateValues.clickhouse" .) }}
 {{- $messages = append $messages (include "vigil.validateValues.llm" .) }}
 {{- $messages = append $messages (include "vigil.validateValues.pdb" .) }}
+{{- $messages = append $messages (include "vigil.validateValues.cmdb" .) }}
 {{- $messages = without $messages "" }}
 {{- if $messages }}
 {{- printf "\nVALUES VALIDATION:\n%s" (join "\n" $messages) | fail }}
@@ -68,5 +72,13 @@ vigil: services.{{ $name }}.podDisruptionBudget.minAvailable
     node drain: keep it below the replicas (or use maxUnavailable).
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- end }}
+
+{{- define "vigil.validateValues.cmdb" -}}
+{{- if gt (int .Values.services.cmdb.replicas) 1 -}}
+vigil: services.cmdb.replicas
+    The CMDB runs one replica: each CMDB process keeps the dependency graph in memory and updates it only with
+    its own writes, so a second replica would answer blast radius from a graph missing the other's writes.
 {{- end -}}
 {{- end }}
