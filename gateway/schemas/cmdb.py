@@ -17,7 +17,9 @@ class NewItem(Body):
     cls: str = Field(alias="class", min_length=1, max_length=64)
     environment: str = Field(default="", max_length=64)
     owner: str = Field(default="", max_length=320)
-    criticality: Criticality | Literal[""] = ""
+    # One Literal, not `Criticality | Literal[""]`: a union makes pydantic name each member in the error's
+    # field ("criticality.literal[...]") instead of the field itself. Empty: the default (medium).
+    criticality: Literal["low", "medium", "high", "critical", ""] = ""
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -14,13 +14,13 @@ from pydantic import Field, ValidationError
 from yarl import URL
 
 from gateway.schemas.base import Derived, NoSplit, Paging, ProtoField, Query, Resource, Time
-from gateway.schemas.cmdb import ConfigurationItem, ImpactQuery, ItemPatch, NewItem
+from gateway.schemas.cmdb import BulkImport, ConfigurationItem, ImpactQuery, ItemPatch, NewItem
 from gateway.schemas.common import Page, whole
 from gateway.schemas.convert import iso, iso_ns, struct_dict, to_json, to_json_list, to_proto
 from gateway.schemas.incidents import Incident, NewIncident
 from gateway.schemas.itsm import ChangeQuery, NewChange
 from gateway.schemas.telemetry import Span, Trace
-from gateway.validation import QueryParser
+from gateway.validation import QueryParser, field_errors
 from gateway.versioning import update_message
 from vigil.cmdb.v1 import cmdb_pb2
 from vigil.incident.v1 import incident_pb2
@@ -274,3 +274,16 @@ def test_a_time_outside_the_utc_range_fails_its_field(model, name, info, edge):
     with pytest.raises(ValidationError, match="out of range"):
         parse(edge)
     assert parse("2026-04-01T18:00:00+02:00") == datetime(2026, 4, 1, 16, tzinfo=UTC)
+
+
+def test_a_bad_criticality_is_named_as_the_field_itself():
+    """docs/cmdb.md: a 422 names the failing field; `criticality`, not one error per member of a union
+    (`criticality.literal['low',...]` and `criticality.literal['']`)."""
+    with pytest.raises(ValidationError) as exc:
+        NewItem.model_validate({"name": "db", "class": "database", "criticality": "extreme"})
+    assert [e.field for e in field_errors(exc.value)] == ["criticality"]
+    with pytest.raises(ValidationError) as exc:
+        BulkImport.model_validate({"items": [{"name": "db", "class": "database"},
+                                             {"name": "x", "class": "server", "criticality": "extreme"}]})
+    assert [e.field for e in field_errors(exc.value)] == ["items[1].criticality"]
+    assert NewItem.model_validate({"name": "db", "class": "database"}).criticality == ""
