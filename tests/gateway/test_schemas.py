@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
+import orjson
 import pytest
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -287,3 +288,18 @@ def test_a_bad_criticality_is_named_as_the_field_itself():
                                              {"name": "x", "class": "server", "criticality": "extreme"}]})
     assert [e.field for e in field_errors(exc.value)] == ["items[1].criticality"]
     assert NewItem.model_validate({"name": "db", "class": "database"}).criticality == ""
+
+
+def test_integral_numbers_in_a_struct_come_back_as_integers():
+    """A CMDB item's attributes (any JSON object, docs/cmdb.md) travel as a protobuf Struct, whose numbers are
+    doubles: {"port": 5432} must come back as 5432, not 5432.0, which a typed client refuses for an integer."""
+    msg = cmdb_pb2.NewItem(name="db", **{"class": "database"})
+    msg.attributes.update({"port": 5432, "ratio": 0.5, "neg": -3, "nested": {"ids": [1, 2.5]}, "flag": True,
+                           "huge": 2.0**60})
+    out = struct_dict(msg.attributes)
+    assert out == {"port": 5432, "ratio": 0.5, "neg": -3, "nested": {"ids": [1, 2.5]}, "flag": True, "huge": 2.0**60}
+    assert type(out["port"]) is int and type(out["neg"]) is int and type(out["nested"]["ids"][0]) is int
+    assert type(out["ratio"]) is float and type(out["huge"]) is float and out["flag"] is True
+    item = cmdb_pb2.ConfigurationItem(id="x", name="db", version=1, **{"class": "database"})
+    item.attributes.update({"port": 5432})
+    assert b'"port":5432}' in orjson.dumps(to_json(ConfigurationItem, item))

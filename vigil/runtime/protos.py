@@ -1,6 +1,6 @@
 """Protobuf's well-known types at a fraction of their generic cost, for the request path (both showed in the profiles
-of the incident service, docs/performance.md): a Struct as a dict, as json_format.MessageToDict gives it (numbers are
-floats; json_format walks the message by reflection), and a datetime into a Timestamp (Timestamp.FromDatetime does
+of the incident service, docs/performance.md): a Struct as a dict, as json_format.MessageToDict gives it but with
+integral numbers as ints (MessageToDict gives floats; and it walks the message by reflection), and a datetime into a Timestamp (Timestamp.FromDatetime does
 calendar arithmetic in Python).
 """
 
@@ -13,6 +13,7 @@ from google.protobuf.struct_pb2 import ListValue, Struct, Value
 from google.protobuf.timestamp_pb2 import Timestamp
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EXACT = 2**53  # integers up to this are exact in a double
 
 
 def _value(v: Value) -> Any:
@@ -20,7 +21,11 @@ def _value(v: Value) -> Any:
     if kind == "string_value":
         return v.string_value
     if kind == "number_value":
-        return v.number_value
+        # A Struct carries every number as a double; JSON has one number type. An integral one goes back out as
+        # the integer it came in as (a port of 5432, not 5432.0: typed clients refuse a fraction for an int),
+        # within the range a double holds exactly.
+        n = v.number_value
+        return int(n) if n.is_integer() and -_EXACT <= n <= _EXACT else n
     if kind == "bool_value":
         return v.bool_value
     if kind == "struct_value":
