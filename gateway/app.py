@@ -88,7 +88,7 @@ async def build(settings: GatewaySettings, clock: Clock | None = None
     async def plan_of(tenant_id: str) -> str:
         return (await identity.get_tenant(tenant_id)).plan
 
-    upstreams = Upstreams(settings.upstreams())
+    upstreams = Upstreams(settings.upstreams(), settings.upstream_timeout_seconds)
     g = Gateway(
         settings=settings,
         db=db,

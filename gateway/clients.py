@@ -1,5 +1,5 @@
 """gRPC stubs of the domain services, one channel each. Calls carry the caller's context (tenant, actor,
-role), the trace context and a deadline through the shared client interceptor; failures come back as the
+role), the trace context and a deadline (`grpcio.Channel`); failures come back as the
 domain errors the services raised."""
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from vigil.runtime.grpcio import call  # noqa: F401 - route modules await stubs 
 
 
 class Upstreams:
-    def __init__(self, addresses: dict[str, str]) -> None:
+    def __init__(self, addresses: dict[str, str], deadline: float = grpcio.DEFAULT_DEADLINE_SECONDS) -> None:
         self.addresses = addresses
-        self.channels = {name: grpcio.channel(addr) for name, addr in addresses.items()}
+        # `deadline`: of a call that passes no `timeout=` (VIGIL_UPSTREAM_TIMEOUT_SECONDS); the AI and import
+        # routes pass longer ones.
+        self.channels = {name: grpcio.channel(addr, deadline=deadline) for name, addr in addresses.items()}
         self.incident = incident_pb2_grpc.IncidentServiceStub(self.channels["incident"])
         self.integrations = alerts_pb2_grpc.IntegrationServiceStub(self.channels["incident"])
         self.alerts = alerts_pb2_grpc.AlertServiceStub(self.channels["incident"])

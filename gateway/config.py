@@ -27,7 +27,8 @@ class GatewaySettings(CommonSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long a tenant's status (active/suspended) is cached; suspension through this gateway is immediate.
     tenant_cache_seconds: float = 5.0
-    upstream_timeout_seconds: float = 10.0
+    # The deadline of a gateway call to a service that sets none of its own (the AI routes and imports do).
+    upstream_timeout_seconds: float = Field(default=10.0, gt=0)
     incident_addr: str = f"127.0.0.1:{SERVICE_PORTS['incident']}"
     itsm_addr: str = f"127.0.0.1:{SERVICE_PORTS['itsm']}"
     cmdb_addr: str = f"127.0.0.1:{SERVICE_PORTS['cmdb']}"

@@ -32,6 +32,7 @@ def who(text: str) -> StringValue:
 
 
 async def unary(request: StringValue, ctx: grpc.aio.ServicerContext) -> StringValue:
+    deadlines["unary"] = ctx.time_remaining()
     return who(request.value)
 
 
@@ -100,16 +101,20 @@ def caller():
 
 
 @pytest.fixture
-async def channel():
+async def address():
     telemetry.setup("test", log_json=False)
     server = grpcio.GrpcServer("127.0.0.1", 0)
     server.add(lambda handlers, srv: srv.add_generic_rpc_handlers((handlers,)), HANDLERS, SERVICE)
-    port = await server.start()
-    ch = grpcio.channel(f"127.0.0.1:{port}")
+    yield f"127.0.0.1:{await server.start()}"
+    await server.stop(0)
+
+
+@pytest.fixture
+async def channel(address):
+    ch = grpcio.channel(address)
     with caller() as trace_id:
         yield ch, trace_id
     await ch.close()
-    await server.stop(0)
 
 
 def method(name: str) -> str:
@@ -192,6 +197,22 @@ async def test_streams_get_a_deadline_and_an_explicit_one_wins(channel):
         assert grpcio.DEFAULT_DEADLINE_SECONDS < deadlines["server_stream"] < grpcio.DEFAULT_STREAM_DEADLINE_SECONDS + 1
         await ch.stream_unary(method("ClientStream"), **CLIENT_CODEC)(requests("a"), timeout=5)
         assert 0 < deadlines["client_stream"] < 6  # the explicit 5 s (clocks differ by a few ms)
+
+
+async def test_a_channel_gives_unary_calls_its_deadline_and_an_explicit_one_wins(address, channel):
+    """The gateway's channels take VIGIL_UPSTREAM_TIMEOUT_SECONDS as the deadline of calls that set none."""
+    ch, _ = channel
+    short = grpcio.channel(address, deadline=2.5)
+    try:
+        with caller():
+            await ch.unary_unary(method("Unary"), **CLIENT_CODEC)(StringValue(value="d"))
+            assert grpcio.DEFAULT_DEADLINE_SECONDS - 1 < deadlines["unary"] < grpcio.DEFAULT_DEADLINE_SECONDS + 1
+            await short.unary_unary(method("Unary"), **CLIENT_CODEC)(StringValue(value="d"))
+            assert 2 < deadlines["unary"] < 2.6
+            await short.unary_unary(method("Unary"), **CLIENT_CODEC)(StringValue(value="d"), timeout=30)
+            assert 29 < deadlines["unary"] < 31
+    finally:
+        await short.close()
 
 
 async def test_a_unary_failure_is_unavailable_when_transient_and_internal_otherwise(channel, caplog):

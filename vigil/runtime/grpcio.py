@@ -224,11 +224,12 @@ class _Method:
 class Channel:
     """A grpc.aio channel whose stubs' calls carry the caller's context, the trace and a deadline."""
 
-    def __init__(self, inner: grpc.aio.Channel) -> None:
+    def __init__(self, inner: grpc.aio.Channel, deadline: float = DEFAULT_DEADLINE_SECONDS) -> None:
         self.inner = inner
+        self.deadline = deadline  # of a unary call that passes no `timeout=`
 
     def unary_unary(self, *args: Any, **kwargs: Any) -> _Method:
-        return _Method(self.inner.unary_unary(*args, **kwargs), DEFAULT_DEADLINE_SECONDS)
+        return _Method(self.inner.unary_unary(*args, **kwargs), self.deadline)
 
     def unary_stream(self, *args: Any, **kwargs: Any) -> _Method:
         return _Method(self.inner.unary_stream(*args, **kwargs), DEFAULT_STREAM_DEADLINE_SECONDS)
@@ -249,7 +250,8 @@ class Channel:
         await self.inner.close()
 
 
-def channel(address: str, extra_options: Iterable[tuple[str, Any]] = ()) -> Channel:
+def channel(address: str, extra_options: Iterable[tuple[str, Any]] = (),
+            deadline: float = DEFAULT_DEADLINE_SECONDS) -> Channel:
     """A client channel. Calls fail fast while the server is down (wait_for_ready stays off: the caller
     answers 503 at once instead of holding the request until the deadline), and the channel tries to
     reconnect at least every second (gRPC's default backoff grows to 120 s, which would keep a restarted
@@ -263,7 +265,7 @@ def channel(address: str, extra_options: Iterable[tuple[str, Any]] = ()) -> Chan
         ("grpc.max_reconnect_backoff_ms", 1_000),
         *extra_options,
     ]
-    return Channel(grpc.aio.insecure_channel(address, options=options))
+    return Channel(grpc.aio.insecure_channel(address, options=options), deadline)
 
 
 async def wait_serving(address: str, service: str = "", timeout: float = 30.0) -> None:
