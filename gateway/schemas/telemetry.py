@@ -63,8 +63,14 @@ def parse_time(raw: TimeInput, name: str, errors: list[FieldError], default_ns: 
     # datetime keeps microseconds; keep any extra fraction digits the text had
     frac = re.search(r"\.(\d{7,9})", text)
     extra = int(frac.group(1).ljust(9, "0")[6:9]) if frac else 0
-    seconds = int(parsed.timestamp() // 1)
-    return seconds * NS + parsed.microsecond * 1000 + extra
+    try:
+        ns = int(parsed.timestamp() // 1) * NS + parsed.microsecond * 1000 + extra
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00: before the year 1 in UTC
+        ns = -1
+    if not 0 <= ns <= 4e18:  # the same bounds as a number's: from 1970 to the year 2096
+        errors.append(FieldError(name, "is out of range"))
+        return 0
+    return ns
 
 
 # -- JSON batches in --------------------------------------------------------------------------------------------

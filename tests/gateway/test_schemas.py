@@ -223,6 +223,11 @@ def test_telemetry_times_and_counts_stay_within_64_bits():
     errors: list = []
     assert parse_time(6.2e16, "t", errors) == 0 and errors[0].message == "is out of range"
     assert parse_time(1_700_000_000, "t", []) == 1_700_000_000 * 10**9
+    # The same bounds for text: before 1970 (a row ClickHouse would refuse after a 202) or past 2096.
+    for text in ("1969-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00", "2100-01-01T00:00:00Z"):
+        errors = []
+        assert parse_time(text, "t", errors) == 0 and [e.message for e in errors] == ["is out of range"]
+    assert parse_time("1970-01-01T00:00:00.000000001Z", "t", []) == 1
     with pytest.raises(ValidationError):
         MetricBatch.model_validate({"metrics": [{"name": "m", "service": "s", "bucket_counts": [10**38]}]})
 
