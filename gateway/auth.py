@@ -103,11 +103,13 @@ class Tokens:
             raise Unauthenticated("token expired") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from None
-        role = claims.get("role", "")
-        if audience == TENANT_AUDIENCE and (role not in ROLE_RANK or not claims.get("tid")):
+        role, tenant_id = claims.get("role", ""), claims.get("tid", "")
+        if not isinstance(role, str) or not isinstance(tenant_id, str):  # signed by us, but not as we issue them
+            raise Unauthenticated("invalid token: malformed role or tenant")
+        if audience == TENANT_AUDIENCE and (role not in ROLE_RANK or not tenant_id):
             raise Unauthenticated("invalid token: no tenant role")
         kind: PrincipalKind = "operator" if audience == CONTROL_AUDIENCE else "user"
-        return Principal(actor=claims["sub"], role=role, tenant_id=claims.get("tid", ""), kind=kind), float(claims["exp"])
+        return Principal(actor=claims["sub"], role=role, tenant_id=tenant_id, kind=kind), float(claims["exp"])
 
 
 def bearer(header: str | None) -> str:

@@ -33,6 +33,8 @@ def test_tampered_and_foreign_tokens_refused():
         jwt.encode({**claims, "iss": "someone"}, SECRET, "HS256"),
         jwt.encode({k: v for k, v in claims.items() if k != "tid"}, SECRET, "HS256"),
         jwt.encode({**claims, "role": "root"}, SECRET, "HS256"),
+        jwt.encode({**claims, "role": ["admin"]}, SECRET, "HS256"),  # was a TypeError (a 500)
+        jwt.encode({**claims, "tid": ["acme"]}, SECRET, "HS256"),
         token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1],
         "not.a.jwt",
     ):
