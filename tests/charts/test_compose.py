@@ -3,6 +3,7 @@ compose plugin (or docker-compose) is installed, and structurally always."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 
@@ -44,8 +45,16 @@ def test_infrastructure_services(compose) -> None:
     for name, image in INFRA.items():
         assert services[name]["image"].startswith(image), name
         assert "healthcheck" in services[name], name
+        # Restarted with the host, and their data on named volumes: a recreated container keeps what was
+        # accepted (Kafka holds alerts and telemetry answered 202 until they are consumed).
+        assert services[name]["restart"] == "unless-stopped", name
+        [volume] = [v for v in services[name]["volumes"] if ":" in v]
+        assert volume.split(":")[0] in compose["volumes"], name
     kafka_env = services["kafka"]["environment"]
     assert "controller" in kafka_env["KAFKA_PROCESS_ROLES"]  # KRaft, no ZooKeeper
+    assert services["kafka"]["volumes"] == [f"kafka-data:{kafka_env['KAFKA_LOG_DIRS']}"]
+    # Kafka reads CLUSTER_ID as a UUID in URL-safe base64 (Uuid.fromString): 16 bytes, or the broker won't start.
+    assert len(base64.urlsafe_b64decode(kafka_env["CLUSTER_ID"] + "==")) == 16
     assert not any("zookeeper" in name for name in services)
 
 
