@@ -208,9 +208,9 @@ def test_rolling_restarts_drain_before_the_process_stops(render, scenario: str) 
     (configmap,) = by_kind(objects, "ConfigMap").values()
     assert configmap["data"]["VIGIL_DRAIN_SECONDS"] == str(shutdown["drainSeconds"])
     for name, deployment in by_kind(objects, "Deployment").items():
-        # A new pod is ready before an old one goes.
-        assert deployment["spec"]["strategy"] == {
-            "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}}, name
+        # A new pod is ready before an old one goes; the CMDB's pod is replaced (never two graphs at once).
+        assert deployment["spec"]["strategy"] == ({"type": "Recreate"} if component(deployment) == "cmdb" else {
+            "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}}), name
         pod = deployment["spec"]["template"]["spec"]
         container = container_of(deployment)
         # Endpoints drop the pod during the preStop sleep; only then SIGTERM starts the drain.
