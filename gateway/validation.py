@@ -4,6 +4,7 @@ business rules (a change's window, a CI's class) are the services' to check."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -41,6 +42,29 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse(constant: str) -> Any:
+    raise _NonFinite(constant)
+
+
+def non_finite(raw: bytes) -> str | None:
+    """`NaN`, `Infinity` or `-Infinity` where the body has one as a number: not JSON (RFC 8259), but pydantic's
+    parser reads them, and they would be stored changed (null, "nan", 0). Parsed again only when the bytes hold
+    one of the words, which almost no body does."""
+    if b"NaN" not in raw and b"Infinity" not in raw:
+        return None
+    try:
+        json.loads(raw, parse_constant=_refuse)
+    except _NonFinite as exc:
+        return str(exc)
+    except (ValueError, RecursionError):  # malformed otherwise: pydantic names it
+        return None
+    return None
+
+
 class BodyParser:
     """Parses a JSON body into its model (a `Body` model, or a TypedDict where plain dicts are all the handler
     needs, as for the log batches): straight from the bytes, in pydantic-core."""
@@ -52,6 +76,10 @@ class BodyParser:
         raw = await request.read()
         if not raw.strip():
             raise ValidationFailed("a JSON body is required", [FieldError("body", "is required")])
+        constant = non_finite(raw)
+        if constant is not None:
+            raise ValidationFailed("request body failed validation", [FieldError(
+                "body", f"malformed JSON: {constant} is not a JSON number")])
         try:
             return self.adapter.validate_json(raw)
         except ValidationError as exc:

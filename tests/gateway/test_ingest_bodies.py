@@ -1,6 +1,6 @@
 """Telemetry ingest bodies the gateway cannot read or decode are answered in the envelope (422 VALIDATION_ERROR
 naming `body`), never a 500: a body whose Content-Encoding is not what it says, and OTLP/JSON nested deeper than
-the interpreter's stack."""
+the interpreter's stack; and NaN or Infinity, which are not JSON."""
 
 from __future__ import annotations
 
@@ -30,3 +30,25 @@ async def test_otlp_json_nested_too_deeply_is_a_422(gateway_env, acme, path):
         answer = await responder.post(path, data=body, headers={"Content-Type": "application/json"})
         assert answer.status == 422, answer.body
         assert answer.body["fields"] == [{"field": "body", "message": "is nested too deeply"}]
+
+
+NON_FINITE = [
+    ("/api/logs", b'{"logs":[{"service":"s","body":"b","attributes":{"x":NaN}}]}', "NaN"),
+    ("/api/metrics", b'{"metrics":[{"name":"m","service":"s","value":Infinity}]}', "Infinity"),
+    ("/api/traces", b'{"spans":[{"trace_id":"' + b"a" * 32 + b'","span_id":"' + b"b" * 16 + b'","name":"n",'
+     b'"service":"s","start_time":1700000000,"end_time":1700000001,"attributes":{"x":-Infinity}}]}', "-Infinity"),
+    ("/api/incidents", b'{"title":"t","severity":"P2","labels":{"x":NaN}}', "NaN"),
+]
+
+
+@pytest.mark.parametrize("path,body,constant", NON_FINITE, ids=[p for p, *_ in NON_FINITE])
+async def test_nan_and_infinity_are_refused_not_stored_changed(gateway_env, acme, path, body, constant):
+    """Not JSON numbers, but pydantic's parser takes them: they were answered 202/201 and stored as null, "nan"
+    or 0. A body that only mentions the words in its strings is taken as before."""
+    responder = acme["responder"]
+    answer = await responder.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert answer.status == 422, answer.body
+    assert answer.body["fields"] == [{"field": "body", "message": f"malformed JSON: {constant} is not a JSON number"}]
+    words = await responder.post("/api/logs", data=b'{"logs":[{"service":"s","body":"NaN or Infinity?"}]}',
+                                 headers={"Content-Type": "application/json"})
+    assert words.status == 202, words.body
