@@ -111,6 +111,22 @@ async def test_unknown_ci_is_a_validation_error_naming_it(svc, impact):
     assert [f.field for f in err.value.fields] == ["ci_ids[1]"]
 
 
+async def test_a_blackout_on_an_unknown_ci_is_a_validation_error_unless_the_cmdb_is_down(svc, impact):
+    """A blackout on a typo or another tenant's CI would cover nothing, silently: refused as a change's CI is."""
+    impact.known = {"ci-db"}
+    window = (T0, T0 + timedelta(days=1))
+    with pytest.raises(ValidationFailed) as err:
+        await svc.create_blackout(CAROL, "freeze", "", *window, ("ci-db", "ci-ghost"))
+    assert [(f.field, f.message) for f in err.value.fields] == [("ci_ids[1]", "unknown configuration item ci-ghost")]
+    b = await svc.create_blackout(CAROL, "freeze", "", *window, ("ci-db",))
+    with pytest.raises(ValidationFailed) as err:
+        await svc.update_blackout(CAROL, b.id, {"ci_ids": ["ci-ghost"]})
+    assert [f.field for f in err.value.fields] == ["ci_ids[0]"]
+    assert (await svc.get_blackout(CAROL, b.id)).ci_ids == ("ci-db",)
+    impact.down = True  # unchecked while the CMDB is away: a freeze must be settable during an outage
+    assert (await svc.update_blackout(CAROL, b.id, {"ci_ids": ["ci-ghost"]})).ci_ids == ("ci-ghost",)
+
+
 async def test_blackout_conflict_and_admin_only(svc):
     with pytest.raises(Forbidden):
         await svc.create_blackout(ALICE, "freeze", "", T0, T0 + timedelta(days=1), ())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from services.itsm.service.common import (
     Page,
@@ -15,12 +15,16 @@ from services.itsm.service.common import (
     check_page,
     check_text,
     check_window,
+    refuse_unknown_cis,
     require_admin,
 )
 from vigil.runtime.clock import as_utc as utc
 from vigil.runtime.clock import now
 from vigil.runtime.context import CallContext
-from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
+from vigil.runtime.errors import FieldError, NotFound, Unavailable, ValidationFailed
+
+if TYPE_CHECKING:
+    from services.itsm.service.changes import ImpactLookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,18 @@ class BlackoutStore(Protocol):
 
 class BlackoutsService:
     store: BlackoutStore
+    impact: ImpactLookup
+
+    async def _refuse_unknown_cis(self, ci_ids: Sequence[str]) -> None:
+        """CI ids the CMDB does not know are refused, as a change's are: a blackout on a typo would cover
+        nothing, silently. Checked only while the CMDB answers (a blackout must be settable during an outage)."""
+        if not ci_ids:
+            return
+        try:
+            found = await self.impact.related(ci_ids)
+        except Unavailable:
+            return
+        refuse_unknown_cis(ci_ids, found.unknown)
 
     @staticmethod
     def _validate_blackout(name: str | None, reason: str | None, start: datetime | None, end: datetime | None,
@@ -72,6 +88,7 @@ class BlackoutsService:
                               end: datetime | None, ci_ids: Sequence[str]) -> Blackout:
         require_admin(ctx, "manage blackout windows")
         self._validate_blackout(name, reason, start, end, ci_ids, partial=False)
+        await self._refuse_unknown_cis(ci_ids)
         assert start is not None and end is not None
         at = now()
         blackout = Blackout(id=ctx.resource_id("blackout"), tenant_id=ctx.tenant_id, name=name.strip(), reason=reason,
@@ -105,6 +122,7 @@ class BlackoutsService:
             raise ValidationFailed("unknown fields", [FieldError(f, "cannot be updated") for f in unknown])
         self._validate_blackout(changes.get("name"), changes.get("reason"), changes.get("start"),
                                 changes.get("end"), changes.get("ci_ids"), partial=True)
+        await self._refuse_unknown_cis(changes.get("ci_ids") or ())
         changes = {k: (utc(v) if isinstance(v, datetime) else tuple(v) if k == "ci_ids" else v)
                    for k, v in changes.items()}
 

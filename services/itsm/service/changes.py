@@ -35,6 +35,7 @@ from services.itsm.service.common import (
     check_page,
     check_text,
     check_window,
+    refuse_unknown_cis,
     require_writer,
 )
 from vigil.runtime.clock import as_utc as utc
@@ -482,11 +483,7 @@ class ChangesService:
         except Unavailable as exc:
             # The change is still accepted: conflict detection ran without the graph, and says so.
             return {}, "incomplete", f"CMDB unavailable, dependent CIs not checked: {exc.message}"
-        if found.unknown:
-            unknown = set(found.unknown)
-            raise ValidationFailed("unknown configuration items", [
-                FieldError(f"ci_ids[{i}]", f"unknown configuration item {ci}")
-                for i, ci in enumerate(change.ci_ids) if ci in unknown])
+        refuse_unknown_cis(change.ci_ids, found.unknown)
         return found.related, "complete", ""
 
     async def create_change(self, ctx: CallContext, new: NewChange) -> Change:

@@ -78,6 +78,14 @@ def check_ci_ids(errors: list[FieldError], ci_ids: Sequence[str]) -> None:
             errors.append(FieldError(f"ci_ids[{i}]", f"must be 1 to {LIMITS['ci_id']} characters"))
 
 
+def refuse_unknown_cis(ci_ids: Sequence[str], unknown: Sequence[str]) -> None:
+    """422 naming each of `ci_ids` the CMDB does not know (a typo, or another tenant's id)."""
+    if unknown:
+        missing = set(unknown)
+        raise ValidationFailed("unknown configuration items", [
+            FieldError(f"ci_ids[{i}]", f"unknown configuration item {ci}") for i, ci in enumerate(ci_ids) if ci in missing])
+
+
 def check_window(errors: list[FieldError], start: datetime | None, end: datetime | None,
                   start_name: str, end_name: str) -> None:
     if start is None:
