@@ -159,7 +159,7 @@ class Store(Protocol):
     async def update_item(self, tenant_id: str, ci_id: str, decide: Callable[[Item], tuple[Item, tuple[str, ...]]],
                           expected_version: int) -> tuple[Item, Item]: ...
     async def delete_item(self, tenant_id: str, ci_id: str) -> tuple[Item, list[Relation]]: ...
-    async def insert_relation(self, relation: Relation) -> Relation: ...
+    async def insert_relation(self, relation: Relation) -> tuple[Relation, bool]: ...
     async def list_relations(self, tenant_id: str, query: RelationQuery) -> tuple[list[Relation], int]: ...
     async def delete_relation(self, tenant_id: str, relation_id: str) -> Relation: ...
     async def bulk_insert(self, tenant_id: str, items: list[Item], relations: list[Relation],
@@ -406,11 +406,12 @@ class CmdbService:
             if value and not is_id(value) and not any(e.field == name for e in errors):
                 errors.append(FieldError(name, f"unknown configuration item {value!r}"))
         _fail("invalid relation", errors)
-        relation = Relation(id=new_id(), tenant_id=ctx.tenant_id, source_id=new.source_id,
+        relation = Relation(id=ctx.resource_id("relation"), tenant_id=ctx.tenant_id, source_id=new.source_id,
                             target_id=new.target_id, type=new.type, created_by=ctx.actor, created_at=now())
         async with self.graphs.writing(ctx.tenant_id) as graph:
-            relation = await self.store.insert_relation(relation)
-            graph.add_relation(relation.source_id, relation.target_id, relation.type)
+            relation, written = await self.store.insert_relation(relation)
+            if written:  # a retry's relation is in the graph already
+                graph.add_relation(relation.source_id, relation.target_id, relation.type)
         return relation
 
     async def list_relations(self, ctx: CallContext, query: RelationQuery) -> tuple[list[Relation], int]:

@@ -251,7 +251,9 @@ class CmdbStore:
                 items.c.tenant_id == tenant_id, items.c.id.in_(chunk)))).scalars())
         return found
 
-    async def insert_relation(self, relation: Relation) -> Relation:
+    async def insert_relation(self, relation: Relation) -> tuple[Relation, bool]:
+        """The relation, and whether it was written now: a retried create (its id derived from the same
+        Idempotency-Key) whose first attempt was committed gets the stored relation and writes nothing."""
         try:
             async with self.db.write(serialise=graph_lock(relation.tenant_id)) as conn:
                 known = await self._existing_ids(conn, relation.tenant_id, [relation.source_id, relation.target_id])
@@ -264,9 +266,14 @@ class CmdbStore:
                 await self.events.stage(conn, "ci.related", relation.tenant_id, relation.source_id,
                                         relations=[relation])
         except IntegrityError:
+            async with self.db.read() as conn:
+                stored = (await conn.execute(sa.select(relations).where(
+                    relations.c.tenant_id == relation.tenant_id, relations.c.id == relation.id))).first()
+            if stored is not None:
+                return _row_to_relation(stored), False
             raise conflict_for_duplicate(relation.source_id, relation.target_id, relation.type) from None
         self.events.committed()
-        return relation
+        return relation, True
 
     async def list_relations(self, tenant_id: str, query: RelationQuery) -> tuple[list[Relation], int]:
         where = [relations.c.tenant_id == tenant_id]

@@ -182,6 +182,25 @@ async def test_a_retried_create_with_the_same_idempotency_key_returns_the_first_
     assert sorted(created) == sorted([first.id, other.id])
 
 
+async def test_a_retried_relation_create_with_the_same_idempotency_key_returns_the_first(cmdb, store, database):
+    """A relation created again after its answer was lost is the first one: not a 409 for a write that succeeded,
+    and not a second count of the edge in the graph (deleting it once must remove it)."""
+    keyed = CallContext(tenant_id="tenant-a", actor="alice@a", role="responder", idempotency_key="r1")
+    db, api = await item(cmdb, name="db"), await item(cmdb, name="api", cls="service")
+    first = await cmdb.create_relation(keyed, NewRelation(api.id, db.id, "depends_on"))
+    again = await cmdb.create_relation(keyed, NewRelation(api.id, db.id, "depends_on"))
+    assert again == first
+    with pytest.raises(Conflict):  # without the key the same relation is still a duplicate
+        await cmdb.create_relation(A, NewRelation(api.id, db.id, "depends_on"))
+    assert (await cmdb.list_relations(A, RelationQuery()))[1] == 1
+    async with database.read() as conn:
+        related = (await conn.execute(sa.select(sa.func.count()).select_from(outbox_table).where(
+            outbox_table.c.event_type == "ci.related"))).scalar_one()
+    assert related == 1
+    await cmdb.delete_relation(A, first.id)
+    assert (await cmdb.impact(A, ImpactQuery(ci_ids=(db.id,)))).summary.total == 0
+
+
 async def test_a_retried_import_with_the_same_idempotency_key_imports_once(cmdb, store, database):
     """The promise of docs/operations.md (a retry with the same Idempotency-Key is safe) holds for a bulk import:
     one whose answer was lost (deadline, gateway died after the commit) and is sent again writes nothing twice."""

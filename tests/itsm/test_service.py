@@ -19,6 +19,7 @@ from tests.support.paging import walk
 from tests.support.text_cases import TEXTS, assert_text_search
 from vigil.runtime.context import CallContext
 from vigil.runtime.db import Database
+from vigil.runtime.errors import Conflict as ConflictError
 from vigil.runtime.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from vigil.runtime.search import Filter
 
@@ -288,6 +289,17 @@ async def test_a_retried_blackout_create_with_the_same_idempotency_key_writes_on
     assert [(c.kind, c.blackout_id) for c in flagged.conflicts] == [("blackout", first.id)]
     other = await svc.create_blackout(replace(OTHER, idempotency_key="b1"), "freeze", "", *window, ())
     assert other.id != first.id and (await svc.list_blackouts(CAROL, None, None, Page()))[1] == 1
+
+
+async def test_a_retried_catalog_item_create_with_the_same_idempotency_key_returns_the_first(svc):
+    """Not a 409 'name already used' for a create whose first attempt committed and whose answer was lost."""
+    keyed = replace(CAROL, idempotency_key="k1")
+    first = await svc.create_catalog_item(keyed, "Laptop", "", "hardware", True, "")
+    assert await svc.create_catalog_item(keyed, "Laptop", "", "hardware", True, "") == first
+    with pytest.raises(ConflictError):
+        await svc.create_catalog_item(CAROL, "Laptop", "", "hardware", True, "")
+    other = await svc.create_catalog_item(replace(OTHER, idempotency_key="k1"), "Laptop", "", "hardware", True, "")
+    assert other.id != first.id
 
 
 async def test_text_search_folds_every_alphabet(svc):

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.itsm.service.common import Page, check_key, check_page, check_text, require_admin
-from vigil.runtime.clock import new_id, now
+from vigil.runtime.clock import now
 from vigil.runtime.context import CallContext
 from vigil.runtime.errors import FieldError, NotFound, ValidationFailed
 
@@ -46,8 +46,8 @@ class CatalogService:
         self._validate_catalog(name=name, description=description, category=category,
                                fulfillment_group=fulfillment_group)
         at = now()
-        item = CatalogItem(id=new_id(), tenant_id=ctx.tenant_id, name=name.strip(), description=description,
-                           category=category, requires_approval=requires_approval, active=True,
+        item = CatalogItem(id=ctx.resource_id("catalog-item"), tenant_id=ctx.tenant_id, name=name.strip(),
+                           description=description, category=category, requires_approval=requires_approval, active=True,
                            fulfillment_group=fulfillment_group, version=1, created_at=at, updated_at=at)
         return await self.store.insert_catalog_item(item)
 

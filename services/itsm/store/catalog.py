@@ -65,6 +65,9 @@ class CatalogStore:
                 await conn.execute(catalog_items.insert().values(
                     id=item.id, tenant_id=item.tenant_id, created_at=item.created_at, **_item_values(item)))
         except IntegrityError:
+            stored = await self.get_catalog_item(item.tenant_id, item.id)
+            if stored is not None:  # a retried create whose first attempt committed (its id from the same key)
+                return stored
             raise Conflict(f"a catalog item named {item.name!r} already exists",
                            [FieldError("name", "already used by another catalog item")]) from None
         return item
