@@ -67,7 +67,7 @@ class TenantUpdate(Body):
 
 
 class TenantQuery(Paging):
-    status: str = Field("", description="active or suspended")
+    status: Literal["active", "suspended"] | None = None
 
 
 class ByTenant(Path):

@@ -308,3 +308,12 @@ def test_integral_numbers_in_a_struct_come_back_as_integers():
     item = cmdb_pb2.ConfigurationItem(id="x", name="db", version=1, **{"class": "database"})
     item.attributes.update({"port": 5432})
     assert b'"port":5432}' in orjson.dumps(to_json(ConfigurationItem, item))
+
+
+def test_a_tenant_status_filter_outside_the_statuses_is_refused():
+    """`GET /api/tenants?status=bogus` answered an empty page, as if no tenant were bogus, instead of naming it."""
+    from gateway.schemas.identity import TenantQuery
+
+    assert parse(TenantQuery, "status=suspended").status == "suspended"
+    assert parse(TenantQuery, "").status is None and parse(TenantQuery, "status=").status is None
+    assert list(fields_of(TenantQuery, "status=bogus")) == ["status"]
