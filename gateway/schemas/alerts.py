@@ -6,16 +6,21 @@ PagerDuty: unknown fields ignored, known ones type-checked) and strictly for Vig
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway.schemas.base import AwareTime, Body, JsonObject, Paging, Resource, Time
+from gateway.schemas.base import AwareTime, Body, JsonObject, Paging, Resource, Time, invalid
 from gateway.schemas.itsm import QueryTime
 
 MAX_ALERTS = 1000  # per request; Alertmanager's webhook_configs.max_alerts keeps it there
 MAX_FINGERPRINT = 255
+# A source's free-form JSON travels as a protobuf Struct (Kafka, gRPC, the alert events), and protobuf parses
+# messages nested at most 100 deep, about 33 levels of JSON objects: deeper would be accepted here and then
+# fail to parse in the incident service, so the door refuses it.
+MAX_DETAILS_DEPTH = 32
 
 Text = Annotated[str, StringConstraints(max_length=1000)]
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
@@ -24,6 +29,39 @@ Labels = Annotated[dict[Name, Text], Field(max_length=100)]
 Annotations = Annotated[dict[Name, LongText], Field(max_length=100)]
 Url = Annotated[str, StringConstraints(max_length=2000)]
 Fingerprint = Annotated[str, StringConstraints(max_length=MAX_FINGERPRINT)]
+
+
+def _utc(value: datetime) -> datetime:
+    """A source's time in UTC (without a zone it is UTC, as Alertmanager's are), within what a protobuf Timestamp
+    holds: years 1 to 9999 in UTC."""
+    try:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise invalid("must be within the years 1 to 9999 in UTC") from None
+
+
+def _struct_safe(value: Any) -> Any:
+    """Free-form JSON that a protobuf Struct carries there and back: nested at most MAX_DETAILS_DEPTH levels,
+    numbers that a double holds (not NaN, infinite, or an integer beyond a double's range)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DETAILS_DEPTH:
+                raise invalid(f"must be nested at most {MAX_DETAILS_DEPTH} levels deep")
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            try:
+                finite = math.isfinite(float(item))
+            except OverflowError:
+                finite = False
+            if not finite:
+                raise invalid("numbers must be finite and within a double's range")
+    return value
+
+
+SourceTime = Annotated[datetime, AfterValidator(_utc)]
+Details = Annotated[dict[str, Any], AfterValidator(_struct_safe)]
 
 
 class SourceModel(BaseModel):
@@ -36,8 +74,8 @@ class PromAlert(SourceModel):
     status: Literal["firing", "resolved"]
     labels: Labels
     annotations: Annotations = {}
-    startsAt: datetime | None = None
-    endsAt: datetime | None = Field(None, description="0001-01-01T00:00:00Z means no end")
+    startsAt: SourceTime | None = None
+    endsAt: SourceTime | None = Field(None, description="0001-01-01T00:00:00Z means no end")
     generatorURL: Url = ""
     fingerprint: Fingerprint = ""
 
@@ -54,7 +92,7 @@ class AlertmanagerWebhook(SourceModel):
 
 
 class GrafanaAlert(PromAlert):
-    values: dict[str, float | int | None] | None = None
+    values: Annotated[dict[str, float | int | None] | None, AfterValidator(_struct_safe)] = None
     valueString: LongText = ""
     dashboardURL: Text = ""
     panelURL: Text = ""
@@ -65,7 +103,7 @@ class GrafanaWebhook(SourceModel):
     """Grafana alerting's webhook payload, version 1."""
 
     version: Literal["1"]
-    orgId: int | None = None
+    orgId: Annotated[int | None, AfterValidator(_struct_safe)] = None
     state: Text = ""
     title: Text = ""
     message: LongText = ""
@@ -82,7 +120,7 @@ class PagerDutyPayload(SourceModel):
     component: Text = ""
     group: Text = ""
     class_: Text = Field("", alias="class")
-    custom_details: dict[str, Any] | str | None = None
+    custom_details: Annotated[dict[str, Any] | str | None, AfterValidator(_struct_safe)] = None
 
 
 class PagerDutyLink(SourceModel):
@@ -122,7 +160,7 @@ class GenericAlert(Body):
     starts_at: AwareTime | None = None
     ends_at: AwareTime | None = None
     url: Url = ""
-    details: dict[str, Any] = {}
+    details: Details = {}
 
 
 class GenericBatch(Body):

@@ -9,6 +9,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from gateway.ingest import alerts as intake
 from gateway.ingest.alerts import Source
+from gateway.schemas import alerts as schemas
 from gateway.schemas.alerts import AlertmanagerWebhook, GenericBatch, GrafanaWebhook, PagerDutyEvent
 from gateway.validation import field_errors
 from vigil.runtime.errors import ValidationFailed
@@ -147,3 +148,58 @@ def test_generic_shape_is_strict():
         formats.parse_generic(json.dumps({"alerts": [{"title": "x", "starts_at": "2026-03-01T10:00:00"}]}).encode(),
                               source, NOW)
     assert err.value.fields[0].field == "alerts[0].starts_at"  # a time without a zone is refused
+
+
+def nested(depth: int) -> dict:
+    value: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_what_a_door_accepts_can_be_parsed_back_and_the_rest_is_refused_naming_the_field():
+    """Free-form JSON rides in a protobuf Struct, which protobuf parses only about 33 objects deep: anything
+    deeper, and numbers a double cannot hold, used to be accepted (202) and then dead-lettered by the incident
+    service, or to fail the request with a 500. Times beyond year 9999 in UTC were a 500 too."""
+    from vigil.incident.v1 import alerts_pb2
+
+    generic, pagerduty = Source("t1", "i4", "gen", "generic"), Source("t1", "i3", "pd", "pagerduty")
+    deepest = {"alerts": [{"title": "x", "details": nested(schemas.MAX_DETAILS_DEPTH)}]}
+    [m] = formats.parse_generic(json.dumps(deepest).encode(), generic, NOW)
+    assert alerts_pb2.AlertMessage.FromString(m.SerializeToString()).details == m.details
+    stored = alerts_pb2.AlertEvent(alert=alerts_pb2.Alert(details=m.details))
+    assert alerts_pb2.AlertEvent.FromString(stored.SerializeToString()) == stored
+    pd = {"routing_key": "k", "event_action": "trigger", "payload": {
+        "summary": "s", "source": "x", "severity": "info", "custom_details": nested(schemas.MAX_DETAILS_DEPTH)}}
+    m = formats.pagerduty_message(formats.parse_pagerduty_event(json.dumps(pd).encode()), pagerduty, NOW)
+    assert alerts_pb2.AlertMessage.FromString(m.SerializeToString()).details == m.details
+
+    huge = "1" + "0" * 400
+    refused = [
+        (formats.parse_generic, {"alerts": [{"title": "x"}, {"title": "y", "details": nested(
+            schemas.MAX_DETAILS_DEPTH + 1)}]}, "alerts[1].details"),
+        (formats.parse_generic, {"alerts": [{"title": "x", "details": {"n": [0, "HUGE"]}}]}, "alerts[0].details"),
+        (formats.parse_generic, {"alerts": [{"title": "x", "details": {"n": "INF"}}]}, "alerts[0].details"),
+        (formats.parse_generic, {"alerts": [{"title": "x", "starts_at": "9999-12-31T23:00:00-05:00"}]},
+         "alerts[0].starts_at"),
+        (formats.parse_alertmanager, {"version": "4", "alerts": [
+            {"status": "firing", "labels": {"a": "b"}, "startsAt": "9999-12-31T23:00:00-05:00"}]},
+         "alerts[0].startsAt"),
+        (formats.parse_grafana, {"version": "1", "orgId": "HUGE", "alerts": [
+            {"status": "firing", "labels": {"a": "b"}}]}, "orgId"),
+        (formats.parse_grafana, {"version": "1", "alerts": [
+            {"status": "firing", "labels": {"a": "b"}, "values": {"B": "HUGE"}}]}, "alerts[0].values"),
+    ]
+    for parse, body, field in refused:
+        raw = json.dumps(body).replace('"HUGE"', huge).replace('"INF"', "1e400").encode()
+        with pytest.raises(ValidationFailed) as err:
+            parse(raw, generic, NOW)
+        assert [f.field for f in err.value.fields] == [field], raw[:200]
+    for payload, field in ((dict(pd["payload"], custom_details=nested(schemas.MAX_DETAILS_DEPTH + 1)),
+                            "payload.custom_details"),
+                           (dict(pd["payload"], custom_details={"n": "HUGE"}), "payload.custom_details"),
+                           (dict(pd["payload"], timestamp="0001-01-01T00:00:00+01:00"), "payload.timestamp")):
+        raw = json.dumps(dict(pd, payload=payload)).replace('"HUGE"', huge).encode()
+        with pytest.raises(ValidationFailed) as err:
+            formats.parse_pagerduty_event(raw)
+        assert [f.field for f in err.value.fields] == [field]
