@@ -175,10 +175,18 @@ def from_pagerduty(event: PagerDutyEvent, source: Source, received_at: datetime)
 # -- the key and the producer ---------------------------------------------------------------------------------
 
 
+# How long a request waits for the broker to acknowledge its alerts (the producer's request timeout). The
+# producer itself never gives up on a broker that holds the connection open without answering (paused,
+# partitioned): without this bound the source's request waited until the broker came back, however long.
+PUBLISH_TIMEOUT_SECONDS = 10.0
+
+
 class AlertIntake:
-    def __init__(self, bootstrap: str, topic: str = topics.ALERT_INTAKE) -> None:
+    def __init__(self, bootstrap: str, topic: str = topics.ALERT_INTAKE,
+                 publish_timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.publish_timeout = publish_timeout
         self.producer = Producer("the alert pipeline", bootstrap_servers=bootstrap, client_id="vigil-gateway-alerts",
                                  linger_ms=2, request_timeout_ms=10_000, max_batch_size=512 * 1024)
 
@@ -197,14 +205,15 @@ class AlertIntake:
         futures = []
         traceparent = current_traceparent()
         try:
-            for msg in messages:
-                value = msg.SerializeToString()
-                event = CloudEvent(type="alert.accepted", source="vigil/gateway", tenant_id=msg.tenant_id, data=value,
-                                   dataschema=DATASCHEMA, id=msg.id, subject=msg.fingerprint[:200],
-                                   traceparent=traceparent)
-                key = f"{msg.tenant_id}/{msg.integration_id}/{msg.fingerprint}".encode()
-                futures.append(await producer.send(self.topic, value=value, key=key, headers=event.headers()))
-            await asyncio.gather(*futures)
+            async with asyncio.timeout(self.publish_timeout):
+                for msg in messages:
+                    value = msg.SerializeToString()
+                    event = CloudEvent(type="alert.accepted", source="vigil/gateway", tenant_id=msg.tenant_id,
+                                       data=value, dataschema=DATASCHEMA, id=msg.id, subject=msg.fingerprint[:200],
+                                       traceparent=traceparent)
+                    key = f"{msg.tenant_id}/{msg.integration_id}/{msg.fingerprint}".encode()
+                    futures.append(await producer.send(self.topic, value=value, key=key, headers=event.headers()))
+                await asyncio.gather(*futures)
         except Exception as exc:  # noqa: BLE001 - the broker did not take it all: the source must retry
             log.warning("alert publish failed: %s: %s", type(exc).__name__, exc)
             await self.producer.discard(producer)

@@ -19,6 +19,7 @@ class Producer:
         self.options = options
         self.current: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._stopping: set[asyncio.Task] = set()
 
     async def get(self) -> AIOKafkaProducer:
         if self.current is not None:
@@ -35,12 +36,22 @@ class Producer:
         return self.current
 
     async def discard(self, producer: AIOKafkaProducer) -> None:
+        """Forget a producer that failed, and stop it in the background: stopping flushes what it still holds,
+        which waits for a broker that may not answer (the request that failed must not wait for it)."""
         async with self._lock:
             if self.current is producer:
                 self.current = None
+        task = asyncio.create_task(self._stop(producer))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    @staticmethod
+    async def _stop(producer: AIOKafkaProducer) -> None:
         with contextlib.suppress(Exception):  # it is being thrown away
             await producer.stop()
 
     async def close(self) -> None:
+        for task in list(self._stopping):
+            task.cancel()
         if self.current is not None:
             await self.current.stop()
