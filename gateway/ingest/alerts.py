@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,15 +27,14 @@ from typing import Any
 from google.protobuf.struct_pb2 import Struct
 
 from gateway.clients import Upstreams, call
-from gateway.ingest.producer import Producer
+from gateway.ingest.producer import PUBLISH_TIMEOUT_SECONDS, Producer
 from gateway.schemas.alerts import AlertmanagerWebhook, GenericBatch, GrafanaWebhook, PagerDutyEvent
 from vigil.incident.v1 import alerts_pb2
 from vigil.runtime import topics
 from vigil.runtime.cloudevents import CloudEvent
-from vigil.runtime.errors import FieldError, Unauthenticated, Unavailable, ValidationFailed
+from vigil.runtime.errors import FieldError, Unauthenticated, ValidationFailed
 from vigil.runtime.outbox import current_traceparent
 
-log = logging.getLogger("vigil.gateway.alerts")
 DATASCHEMA = "type.googleapis.com/vigil.incident.v1.AlertMessage"
 _EPOCH_FLOOR = datetime(1971, 1, 1, tzinfo=UTC)  # Alertmanager writes 0001-01-01 for "no end"
 _PD_STATUS = {"trigger": "firing", "acknowledge": "acknowledged", "resolve": "resolved"}
@@ -175,20 +173,14 @@ def from_pagerduty(event: PagerDutyEvent, source: Source, received_at: datetime)
 # -- the key and the producer ---------------------------------------------------------------------------------
 
 
-# How long a request waits for the broker to acknowledge its alerts (the producer's request timeout). The
-# producer itself never gives up on a broker that holds the connection open without answering (paused,
-# partitioned): without this bound the source's request waited until the broker came back, however long.
-PUBLISH_TIMEOUT_SECONDS = 10.0
-
-
 class AlertIntake:
     def __init__(self, bootstrap: str, topic: str = topics.ALERT_INTAKE,
                  publish_timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.publish_timeout = publish_timeout
-        self.producer = Producer("the alert pipeline", bootstrap_servers=bootstrap, client_id="vigil-gateway-alerts",
-                                 linger_ms=2, request_timeout_ms=10_000, max_batch_size=512 * 1024)
+        self.producer = Producer("the alert pipeline", publish_timeout, bootstrap_servers=bootstrap,
+                                 client_id="vigil-gateway-alerts", linger_ms=2, request_timeout_ms=10_000,
+                                 max_batch_size=512 * 1024)
 
     async def authenticate(self, upstreams: Upstreams, key: str, door: str) -> alerts_pb2.Integration:
         """The integration of a key. A key of another type than the door is refused like an unknown key."""
@@ -201,23 +193,17 @@ class AlertIntake:
         return integration
 
     async def publish(self, messages: list[alerts_pb2.AlertMessage]) -> None:
-        producer = await self.producer.get()
-        futures = []
         traceparent = current_traceparent()
-        try:
-            async with asyncio.timeout(self.publish_timeout):
-                for msg in messages:
-                    value = msg.SerializeToString()
-                    event = CloudEvent(type="alert.accepted", source="vigil/gateway", tenant_id=msg.tenant_id,
-                                       data=value, dataschema=DATASCHEMA, id=msg.id, subject=msg.fingerprint[:200],
-                                       traceparent=traceparent)
-                    key = f"{msg.tenant_id}/{msg.integration_id}/{msg.fingerprint}".encode()
-                    futures.append(await producer.send(self.topic, value=value, key=key, headers=event.headers()))
-                await asyncio.gather(*futures)
-        except Exception as exc:  # noqa: BLE001 - the broker did not take it all: the source must retry
-            log.warning("alert publish failed: %s: %s", type(exc).__name__, exc)
-            await self.producer.discard(producer)
-            raise Unavailable("the alert pipeline is unavailable; retry later") from exc
+        async with self.producer.sending() as producer:
+            futures = []
+            for msg in messages:
+                value = msg.SerializeToString()
+                event = CloudEvent(type="alert.accepted", source="vigil/gateway", tenant_id=msg.tenant_id, data=value,
+                                   dataschema=DATASCHEMA, id=msg.id, subject=msg.fingerprint[:200],
+                                   traceparent=traceparent)
+                key = f"{msg.tenant_id}/{msg.integration_id}/{msg.fingerprint}".encode()
+                futures.append(await producer.send(self.topic, value=value, key=key, headers=event.headers()))
+            await asyncio.gather(*futures)
 
     async def close(self) -> None:
         await self.producer.close()

@@ -18,10 +18,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from gateway.ingest.producer import Producer
+from gateway.ingest.producer import PUBLISH_TIMEOUT_SECONDS, Producer
 from vigil.runtime import context, topics
 from vigil.runtime.cloudevents import CloudEvent
-from vigil.runtime.errors import RateLimited, Unavailable
+from vigil.runtime.errors import RateLimited
 
 log = logging.getLogger("vigil.gateway.telemetry")
 
@@ -36,7 +36,8 @@ PLAN_CACHE_SECONDS = 60.0
 
 class TelemetryIngest:
     def __init__(self, bootstrap: str, consumer_group: str, max_lag_messages: int, retention_days: dict[str, int],
-                 plan_of: Callable[[str], Awaitable[str]], lag_poll_seconds: float = 1.0) -> None:
+                 plan_of: Callable[[str], Awaitable[str]], lag_poll_seconds: float = 1.0,
+                 publish_timeout: float = PUBLISH_TIMEOUT_SECONDS) -> None:
         self.bootstrap = bootstrap
         self.consumer_group = consumer_group
         self.max_lag_messages = max_lag_messages
@@ -45,7 +46,7 @@ class TelemetryIngest:
         self.lag_poll_seconds = lag_poll_seconds
         self.lag = 0
         self.lag_known_at = 0.0
-        self.producer = Producer("the telemetry pipeline", bootstrap_servers=bootstrap,
+        self.producer = Producer("the telemetry pipeline", publish_timeout, bootstrap_servers=bootstrap,
                                  client_id="vigil-gateway-telemetry", linger_ms=5, max_request_size=4 * 1024 * 1024,
                                  request_timeout_ms=10_000, max_batch_size=1024 * 1024)
         self._plans: dict[str, tuple[float, int]] = {}
@@ -86,21 +87,17 @@ class TelemetryIngest:
         whose answer was lost (but whose messages were written) is recognised by the consumer and inserted
         once (services/observability/events.py)."""
         self.check_capacity()
-        producer = await self._producer()
+        await self._producer()  # started, with the lag monitor
         topic = KIND_TOPIC[kind]
         ctx = context.bound()
-        futures = []
-        try:
+        async with self.producer.sending() as producer:
+            futures = []
             for n, chunk in enumerate(_chunks(rows, MAX_MESSAGE_BYTES)):
                 ids = {"id": ctx.resource_id(f"telemetry.{kind}.{n}")} if ctx and ctx.idempotency_key else {}
                 event = CloudEvent(type=f"telemetry.{kind}", source="vigil/gateway", tenant_id=tenant_id, data=chunk,
                                    dataschema=ROW_SCHEMA, content_type=NDJSON, **ids)
                 futures.append(await producer.send(topic, value=chunk, key=tenant_id.encode(), headers=event.headers()))
             await asyncio.gather(*futures)
-        except Exception as exc:  # noqa: BLE001 - the broker did not take it: the client must retry
-            log.warning("telemetry publish failed: %s: %s", type(exc).__name__, exc)
-            await self.producer.discard(producer)
-            raise Unavailable("the telemetry pipeline is unavailable; retry later") from exc
         return len(rows)
 
     async def _watch_lag(self) -> None:

@@ -6,16 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
 from vigil.runtime.errors import Unavailable
 
+log = logging.getLogger("vigil.gateway.producer")
+# How long a request waits for the broker to acknowledge its messages. The producer itself never gives up on a
+# broker that holds the connection open without answering (paused, partitioned): without this bound a request
+# waited until the broker came back, however long.
+PUBLISH_TIMEOUT_SECONDS = 10.0
+
 
 class Producer:
-    def __init__(self, what: str, **options: Any) -> None:
+    def __init__(self, what: str, publish_timeout: float = PUBLISH_TIMEOUT_SECONDS, **options: Any) -> None:
         self.what = what  # "the telemetry pipeline": named in the 503 a client gets
+        self.publish_timeout = publish_timeout
         self.options = options
         self.current: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -34,6 +43,20 @@ class Producer:
                     raise Unavailable(f"{self.what} is unavailable; retry later") from exc
                 self.current = producer
         return self.current
+
+    @contextlib.asynccontextmanager
+    async def sending(self) -> AsyncIterator[AIOKafkaProducer]:
+        """The producer for one request's messages, which must be sent and acknowledged within `publish_timeout`.
+        Anything else (the broker refused, went away or stopped answering) throws this producer away and is
+        Unavailable: the client retries, as a 503 tells it to."""
+        producer = await self.get()
+        try:
+            async with asyncio.timeout(self.publish_timeout):
+                yield producer
+        except Exception as exc:  # noqa: BLE001 - the broker did not take it all
+            log.warning("%s: publish failed: %s: %s", self.what, type(exc).__name__, exc)
+            await self.discard(producer)
+            raise Unavailable(f"{self.what} is unavailable; retry later") from exc
 
     async def discard(self, producer: AIOKafkaProducer) -> None:
         """Forget a producer that failed, and stop it in the background: stopping flushes what it still holds,

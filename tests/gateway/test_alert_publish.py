@@ -1,7 +1,7 @@
-"""The alert doors' producer against a real Kafka broker that stops answering while holding its connections
-open (paused, as in a long GC pause or a network partition): each request is answered UNAVAILABLE within the
-publish timeout, so the source re-sends (docs/alerts.md: 503, Retry-After); it used to wait until the broker came
-back, however long that took. Once the broker answers again, alerts go through."""
+"""The gateway's producers (alert doors, telemetry ingest) against a real Kafka broker that stops answering while
+holding its connections open (paused, as in a long GC pause or a network partition): each request is answered
+UNAVAILABLE within the publish timeout, so the source re-sends (docs/alerts.md: 503, Retry-After); it used to wait
+until the broker came back, however long that took. Once the broker answers again, messages go through."""
 
 import asyncio
 import os
@@ -13,8 +13,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from gateway.ingest.alerts import AlertIntake
+from gateway.ingest.pipeline import TelemetryIngest
 from vigil.incident.v1 import alerts_pb2
-from vigil.runtime import bus
+from vigil.runtime import bus, topics
 from vigil.runtime.errors import Unavailable
 from vigil.runtime.kafka_local import KafkaBroker, free_port
 
@@ -71,3 +72,33 @@ async def test_a_broker_that_stops_answering_gets_the_source_a_503_in_bounded_ti
         assert "before" in seen
     finally:
         await consumer.stop()
+
+
+async def test_telemetry_ingest_against_a_broker_that_stops_answering_is_a_503_in_bounded_time(broker):
+    await bus.ensure_topics(broker.bootstrap, [topics.TELEMETRY_LOGS])
+
+    async def plan(_tenant: str) -> str:
+        return "free"
+
+    ingest = TelemetryIngest(broker.bootstrap, "none", 1_000_000, {"free": 7}, plan, publish_timeout=2.0)
+    try:
+        assert await ingest.publish("logs", "t1", [b'{"Body":"before"}\n']) == 1
+        os.kill(broker.process.pid, signal.SIGSTOP)
+        try:
+            for _ in range(2):
+                started = time.monotonic()
+                with pytest.raises(Unavailable):
+                    async with asyncio.timeout(30):
+                        await ingest.publish("logs", "t1", [b'{"Body":"during"}\n'])
+                assert time.monotonic() - started < 15
+        finally:
+            os.kill(broker.process.pid, signal.SIGCONT)
+        async with asyncio.timeout(60):
+            while True:
+                try:
+                    assert await ingest.publish("logs", "t1", [b'{"Body":"after"}\n']) == 1
+                    break
+                except Unavailable:
+                    await asyncio.sleep(0.5)
+    finally:
+        await ingest.close()
