@@ -35,29 +35,39 @@ def alert(fingerprint: str) -> alerts_pb2.AlertMessage:
     return alerts_pb2.AlertMessage(id=str(uuid.uuid4()), tenant_id="t1", integration_id="i1", fingerprint=fingerprint)
 
 
+async def answers_unavailable_while_paused(broker: KafkaBroker, publish) -> None:
+    """While the broker is paused each `publish(text)` is Unavailable within the bound (twice: the producer that
+    failed is replaced, and the next one is bounded too); once the broker answers, `publish` goes through."""
+    os.kill(broker.process.pid, signal.SIGSTOP)
+    try:
+        for _ in range(2):
+            started = time.monotonic()
+            with pytest.raises(Unavailable):
+                async with asyncio.timeout(30):
+                    await publish("during")
+            assert time.monotonic() - started < 15
+    finally:
+        os.kill(broker.process.pid, signal.SIGCONT)
+    async with asyncio.timeout(60):
+        while True:
+            try:
+                await publish("after")
+                return
+            except Unavailable:
+                await asyncio.sleep(0.5)
+
+
 async def test_a_broker_that_stops_answering_gets_the_source_a_503_in_bounded_time(broker):
     topic = f"alerts-{uuid.uuid4().hex}"
     await bus.ensure_topics(broker.bootstrap, [topic])
     intake = AlertIntake(broker.bootstrap, topic, publish_timeout=2.0)
+
+    async def publish(fingerprint: str) -> None:
+        await intake.publish([alert(fingerprint)])
+
     try:
-        await intake.publish([alert("before")])
-        os.kill(broker.process.pid, signal.SIGSTOP)
-        try:
-            for _ in range(2):  # the producer that failed is replaced; the next request is bounded too
-                started = time.monotonic()
-                with pytest.raises(Unavailable):
-                    async with asyncio.timeout(30):
-                        await intake.publish([alert("during")])
-                assert time.monotonic() - started < 15
-        finally:
-            os.kill(broker.process.pid, signal.SIGCONT)
-        async with asyncio.timeout(60):
-            while True:
-                try:
-                    await intake.publish([alert("after")])
-                    break
-                except Unavailable:
-                    await asyncio.sleep(0.5)
+        await publish("before")
+        await answers_unavailable_while_paused(broker, publish)
     finally:
         await intake.close()
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest")
@@ -81,24 +91,12 @@ async def test_telemetry_ingest_against_a_broker_that_stops_answering_is_a_503_i
         return "free"
 
     ingest = TelemetryIngest(broker.bootstrap, "none", 1_000_000, {"free": 7}, plan, publish_timeout=2.0)
+
+    async def publish(body: str) -> None:
+        assert await ingest.publish("logs", "t1", [b'{"Body":"%s"}\n' % body.encode()]) == 1
+
     try:
-        assert await ingest.publish("logs", "t1", [b'{"Body":"before"}\n']) == 1
-        os.kill(broker.process.pid, signal.SIGSTOP)
-        try:
-            for _ in range(2):
-                started = time.monotonic()
-                with pytest.raises(Unavailable):
-                    async with asyncio.timeout(30):
-                        await ingest.publish("logs", "t1", [b'{"Body":"during"}\n'])
-                assert time.monotonic() - started < 15
-        finally:
-            os.kill(broker.process.pid, signal.SIGCONT)
-        async with asyncio.timeout(60):
-            while True:
-                try:
-                    assert await ingest.publish("logs", "t1", [b'{"Body":"after"}\n']) == 1
-                    break
-                except Unavailable:
-                    await asyncio.sleep(0.5)
+        await publish("before")
+        await answers_unavailable_while_paused(broker, publish)
     finally:
         await ingest.close()
