@@ -37,7 +37,7 @@ class Clock:
 
 
 async def test_concurrent_takes_grant_exactly_the_limit(db):
-    counters = SharedCounters(db)
+    counters = SharedCounters(db, clock=Clock(1_000_020.0))  # one minute's window, whenever the test runs
     decisions = await asyncio.gather(*(counters.take("acme", "rate:write", "minute", 50) for _ in range(300)))
     assert sum(d.allowed for d in decisions) == 50
     refused = [d for d in decisions if not d.allowed]
@@ -49,7 +49,8 @@ async def test_concurrent_takes_grant_exactly_the_limit(db):
 async def test_two_replicas_on_one_database_share_the_limit(db, database_url):
     other_db = Database(database_url, "gateway")
     try:
-        replicas = [SharedCounters(db), SharedCounters(other_db)]
+        clock = Clock(1_000_020.0)  # one minute's window, whenever the test runs
+        replicas = [SharedCounters(db, clock=clock), SharedCounters(other_db, clock=clock)]
         takes = [replicas[i % 2].take("acme", "rate:read", "minute", 120) for i in range(600)]
         decisions = await asyncio.gather(*takes)
         # Unshared counters would allow 120 on each replica (240); which replica takes how many is the database's

@@ -46,13 +46,6 @@ async def replicas(tmp_path: Path, kafka_bootstrap: str, postgres_url: str):
     await runtime.stop()
 
 
-async def wait_for_a_fresh_minute_if_this_one_ends_soon() -> None:
-    """A test of a per-minute limit must not straddle two windows."""
-    into = time.time() % 60
-    if into > 45:
-        await asyncio.sleep(60 - into + 0.5)
-
-
 async def test_the_rate_limit_holds_across_replicas(replicas):
     session, bases = replicas
     clients = (await api.tenant(session, bases[0][0], bases[0][1], "acme", roles=("admin", "responder")))
@@ -60,7 +53,7 @@ async def test_the_rate_limit_holds_across_replicas(replicas):
     await api.request(session, "PATCH", f"{bases[1][1]}/api/tenants/acme/limits", headers=op,
                       json={"rate_limits": {"write": 12}})
     await asyncio.sleep(0.6)  # both replicas' tenant caches see the override
-    await wait_for_a_fresh_minute_if_this_one_ends_soon()
+    await api.wait_for_a_fresh_minute_if_this_one_ends_soon()
     responder = clients["responder"]
 
     async def create(base: str) -> int:
