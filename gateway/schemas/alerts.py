@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from gateway.schemas.base import AwareTime, Body, JsonObject, Paging, Resource, Time, invalid
+from gateway.schemas.base import AwareTime, Body, JsonObject, Paging, Resource, Time, in_utc, invalid
 from gateway.schemas.itsm import QueryTime
 
 MAX_ALERTS = 1000  # per request; Alertmanager's webhook_configs.max_alerts keeps it there
@@ -32,12 +32,8 @@ Fingerprint = Annotated[str, StringConstraints(max_length=MAX_FINGERPRINT)]
 
 
 def _utc(value: datetime) -> datetime:
-    """A source's time in UTC (without a zone it is UTC, as Alertmanager's are), within what a protobuf Timestamp
-    holds: years 1 to 9999 in UTC."""
-    try:
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    except OverflowError:
-        raise invalid("must be within the years 1 to 9999 in UTC") from None
+    """A source's time in UTC (without a zone it is UTC, as Alertmanager's are), within the years 1 to 9999."""
+    return in_utc(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
 def _struct_safe(value: Any) -> Any:
