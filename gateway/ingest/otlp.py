@@ -74,6 +74,35 @@ def _ts(*candidates: int) -> int:
     return time.time_ns()
 
 
+def _valid_span(s: Span) -> bool:
+    return (len(s.trace_id) == 16 and len(s.span_id) == 8 and len(s.parent_span_id) in (0, 8)
+            and any(s.trace_id) and any(s.span_id))
+
+
+def _valid_log(r: Any) -> bool:
+    return len(r.trace_id) in (0, 16) and len(r.span_id) in (0, 8)
+
+
+def drop_invalid_ids(req: ExportTraceServiceRequest | ExportLogsServiceRequest) -> int:
+    """OTLP's rule: a span's trace id is 16 bytes and its span id 8, neither all zeros; a log record's ids, when
+    set, have those lengths too. Records that break it are dropped and counted for the answer's partial_success
+    (an exporter logs it), never stored where no read by id could find them."""
+    if isinstance(req, ExportTraceServiceRequest):
+        groups, field, valid = [ss for rs in req.resource_spans for ss in rs.scope_spans], "spans", _valid_span
+    else:
+        groups, field, valid = [sl for rl in req.resource_logs for sl in rl.scope_logs], "log_records", _valid_log
+    dropped = 0
+    for group in groups:
+        records = getattr(group, field)
+        if all(valid(r) for r in records):
+            continue
+        kept = [r for r in records if valid(r)]
+        dropped += len(records) - len(kept)
+        del records[:]
+        records.extend(kept)
+    return dropped
+
+
 def log_rows(req: ExportLogsServiceRequest, tenant: str, retention: int) -> list[bytes]:
     ids = record_ids()
     rows = []

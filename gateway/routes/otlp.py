@@ -6,7 +6,8 @@ opentelemetry-proto package. An OpenTelemetry SDK exporter or Collector pointed 
     OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer <token>,x-tenant-id=<tenant>"
 
 The records become the same rows as the JSON batches (gateway/ingest/otlp.py) and take the same path through
-Kafka. Answers: 200 with the Export*ServiceResponse in the request's encoding; refusals in the Vigil envelope,
+Kafka. Answers: 200 with the Export*ServiceResponse in the request's encoding (its partial_success counting
+spans and log records dropped for invalid ids); refusals in the Vigil envelope,
 429/503 with Retry-After when the pipeline is behind or Kafka is away (OTLP exporters retry those).
 """
 
@@ -38,6 +39,7 @@ from gateway.state import principal, telemetry_ingest
 from vigil.runtime.errors import FieldError, RateLimited, ValidationFailed
 
 PROTOBUF = "application/x-protobuf"
+REJECTED_FIELD = {"traces": "rejected_spans", "logs": "rejected_log_records"}
 JSON = "application/json"
 # OTLP/JSON writes these ids as hex, where the protobuf JSON mapping expects base64.
 _HEX_ID_FIELDS = {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
@@ -88,7 +90,12 @@ async def decode(request: web.Request, message: type[Message]) -> tuple[Message,
 
 async def export(request: web.Request, kind: str, message: type[Message], to_rows, response: Message) -> web.Response:
     msg, ctype = await decode(request, message)
+    rejected = otlp.drop_invalid_ids(msg) if kind in REJECTED_FIELD else 0
     await telemetry_ingest(request).ingest(kind, principal(request).tenant_id, to_rows, msg)
+    if rejected:  # OTLP's partial success: the rest was taken, these will never be (the exporter must not retry)
+        setattr(response.partial_success, REJECTED_FIELD[kind], rejected)
+        response.partial_success.error_message = (f"{rejected} {kind} records dropped: a trace id must be 16 bytes "
+                                                  "and a span id 8, not all zeros")
     if ctype == PROTOBUF:
         return web.Response(body=response.SerializeToString(), content_type=PROTOBUF)
     return web.Response(body=json_format.MessageToJson(response).encode(), content_type=JSON)

@@ -52,3 +52,15 @@ async def test_nan_and_infinity_are_refused_not_stored_changed(gateway_env, acme
     words = await responder.post("/api/logs", data=b'{"logs":[{"service":"s","body":"NaN or Infinity?"}]}',
                                  headers={"Content-Type": "application/json"})
     assert words.status == 202, words.body
+
+
+async def test_otlp_spans_with_invalid_ids_are_counted_in_partial_success(gateway_env, acme):
+    """The OTLP answer tells an exporter what was dropped (OTLP/JSON here: ids in hex)."""
+    span = {"traceId": "01" * 16, "spanId": "02" * 8, "name": "ok", "startTimeUnixNano": "1700000000000000000",
+            "endTimeUnixNano": "1700000001000000000"}
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": [span, {**span, "traceId": "abcd"}]}]}]}
+    answer = await acme["responder"].post("/v1/traces", body)
+    assert answer.status == 200, answer.body
+    assert answer.body["partialSuccess"]["rejectedSpans"] == "1"
+    whole = await acme["responder"].post("/v1/traces", {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+    assert whole.status == 200 and "partialSuccess" not in whole.body
